@@ -1,0 +1,53 @@
+# shellcheck shell=bash
+# Shared helpers for the repository's scripts. Source it; it defines functions only.
+#
+# Caching rule: everything built from source lands in ~/.cache/<name>-<pinned version> and
+# is reused while the pin in airgap/versions.env matches, so a warm run builds nothing.
+
+REPO_ROOT=${REPO_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+# shellcheck source=../airgap/versions.env
+. "$REPO_ROOT/airgap/versions.env"
+
+export GOFLAGS=${GOFLAGS:--buildvcs=false}
+export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
+CACHE_ROOT=${CACHE_ROOT:-$HOME/.cache}
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ensure_apt PKG... installs the Debian packages that are missing (CI starts from a fresh
+# machine; a developer's machine usually has them after the first run).
+ensure_apt() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "apt-get install ${missing[*]}"
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# ensure_go_tool NAME VERSION PACKAGE [go install flags...] builds PACKAGE@VERSION into
+# ~/.cache/NAME-VERSION/bin once and prints that bin directory.
+ensure_go_tool() {
+  local name=$1 version=$2 pkg=$3; shift 3
+  local dir=$CACHE_ROOT/$name-$version
+  if [ ! -f "$dir/.complete" ]; then
+    log "building $name $version from the Go module proxy (cached in $dir)"
+    rm -rf "$dir"; mkdir -p "$dir/bin"
+    GOBIN=$dir/bin go install -trimpath "$@" "$pkg@$version" >&2 || { rm -rf "$dir"; return 1; }
+    touch "$dir/.complete"
+  fi
+  echo "$dir/bin"
+}
+
+# module_src MODULE@VERSION DEST copies a module's source into a writable directory; needed
+# for modules whose go.mod carries replace directives (go install refuses those).
+module_src() {
+  local dir
+  dir=$(go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [ -n "$dir" ] || die "go mod download $1 failed"
+  rm -rf "$2"; cp -r "$dir" "$2"; chmod -R u+w "$2"
+}
