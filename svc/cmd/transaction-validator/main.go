@@ -1,0 +1,95 @@
+// Command transaction-validator serves POST /api/validate, which decides whether a
+// payment transaction may go on to a processor.
+//
+//	transaction-validator            serve (API on :8080, metrics on :9090)
+//	transaction-validator migrate    apply the database migrations and exit
+//	transaction-validator version    print the version
+//
+// Configuration comes from the environment; see docs/service.md.
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/transaction-validator/transaction-validator/svc/internal/app"
+	"github.com/transaction-validator/transaction-validator/svc/internal/config"
+	"github.com/transaction-validator/transaction-validator/svc/internal/pgstore"
+	"github.com/transaction-validator/transaction-validator/svc/internal/telemetry"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "transaction-validator:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	switch cmd {
+	case "version":
+		fmt.Println(version)
+		return nil
+	case "serve", "migrate":
+	default:
+		return fmt.Errorf("unknown command %q (want serve, migrate or version)", cmd)
+	}
+
+	cfg, err := config.FromEnv(config.Getenv)
+	if err != nil {
+		return err
+	}
+	log := telemetry.NewLogger(os.Stdout, cfg.LogLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	if cmd == "migrate" {
+		if cfg.InMemory() {
+			return fmt.Errorf("migrate needs DATABASE_URL")
+		}
+		mctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		defer cancel()
+		pool, err := pgstore.NewPool(mctx, cfg.DatabaseURL, pgstore.PoolOptions{MaxConns: 2, StatementMode: cfg.DBPool.StatementMode})
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		applied, err := pgstore.Migrate(mctx, pool)
+		if err != nil {
+			return err
+		}
+		log.Info("migrations applied", "migrations", applied)
+		return nil
+	}
+
+	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	a, err := app.New(startCtx, cfg, log, version)
+	cancel()
+	if err != nil {
+		return err
+	}
+	apiLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		a.Close()
+		return fmt.Errorf("HTTP_ADDR: %w", err)
+	}
+	metricsLn, err := net.Listen("tcp", cfg.MetricsAddr)
+	if err != nil {
+		apiLn.Close()
+		a.Close()
+		return fmt.Errorf("METRICS_ADDR: %w", err)
+	}
+	return a.Serve(ctx, apiLn, metricsLn)
+}

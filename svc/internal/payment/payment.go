@@ -1,0 +1,239 @@
+// Package payment is the domain of the transaction-validator: a card transaction, the
+// decision taken on it, and the stores the decision depends on (idempotency, velocity,
+// rate limit, merchant limits, audit log). Implementations live in inmem, redisstore and
+// pgstore; the validation service sees only the interfaces declared here.
+package payment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Decision is the verdict on a transaction.
+type Decision string
+
+// Decisions, from best to worst for the merchant.
+const (
+	Approve Decision = "approve"
+	Review  Decision = "review"
+	Decline Decision = "decline"
+)
+
+// Reason is a machine-readable reason code that explains a review or a decline.
+type Reason string
+
+// Reason codes. The stable string values are part of the API.
+const (
+	ReasonLuhnInvalid        Reason = "card_number_invalid"
+	ReasonBrandUnsupported   Reason = "card_brand_unsupported"
+	ReasonCardExpired        Reason = "card_expired"
+	ReasonExpiryTooFar       Reason = "card_expiry_invalid"
+	ReasonCVVInvalid         Reason = "cvv_invalid"
+	ReasonCurrencyUnknown    Reason = "currency_unsupported"
+	ReasonAmountBelowMin     Reason = "amount_below_minimum"
+	ReasonAmountAboveMax     Reason = "amount_above_maximum"
+	ReasonMerchantLimit      Reason = "merchant_limit_exceeded"
+	ReasonVelocityCard       Reason = "velocity_card_exceeded"
+	ReasonVelocityMerchant   Reason = "velocity_merchant_exceeded"
+	ReasonTimestampInFuture  Reason = "timestamp_in_future"
+	ReasonTimestampTooOld    Reason = "timestamp_stale"
+	ReasonCountryUnsupported Reason = "country_unsupported"
+)
+
+// severity maps each reason to the decision it forces on its own.
+var severity = map[Reason]Decision{
+	ReasonLuhnInvalid:        Decline,
+	ReasonBrandUnsupported:   Decline,
+	ReasonCardExpired:        Decline,
+	ReasonExpiryTooFar:       Decline,
+	ReasonCVVInvalid:         Decline,
+	ReasonCurrencyUnknown:    Decline,
+	ReasonAmountBelowMin:     Decline,
+	ReasonAmountAboveMax:     Decline,
+	ReasonVelocityCard:       Decline,
+	ReasonTimestampInFuture:  Decline,
+	ReasonTimestampTooOld:    Decline,
+	ReasonCountryUnsupported: Decline,
+	ReasonMerchantLimit:      Review,
+	ReasonVelocityMerchant:   Review,
+}
+
+// Decide turns a list of reasons into a decision: any decline reason declines, any review
+// reason sends the transaction to review, no reason approves it.
+func Decide(reasons []Reason) Decision {
+	d := Approve
+	for _, r := range reasons {
+		switch severity[r] {
+		case Decline:
+			return Decline
+		case Review:
+			d = Review
+		}
+	}
+	return d
+}
+
+// PAN is a primary account number held in memory only while a request is decided. Its
+// String, GoString, LogValue and MarshalJSON all redact it, so an accidental %v, slog
+// attribute or JSON encoding of a struct holding one never writes the number out.
+type PAN string
+
+// String redacts the PAN to its last four digits.
+func (p PAN) String() string {
+	if len(p) < 4 {
+		return "[redacted]"
+	}
+	return "****" + string(p[len(p)-4:])
+}
+
+// GoString redacts the PAN for %#v.
+func (p PAN) GoString() string { return p.String() }
+
+// Format redacts the PAN for every fmt verb, %s and %q included.
+func (p PAN) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(p.String())) }
+
+// LogValue redacts the PAN for slog.
+func (p PAN) LogValue() slog.Value { return slog.StringValue(p.String()) }
+
+// MarshalJSON redacts the PAN in JSON.
+func (p PAN) MarshalJSON() ([]byte, error) { return []byte(`"` + p.String() + `"`), nil }
+
+// Reveal returns the digits, for the few functions that must compute on them.
+func (p PAN) Reveal() string { return string(p) }
+
+// Transaction is a request to validate, after schema checks.
+type Transaction struct {
+	MerchantID  string
+	AmountMinor int64
+	Currency    string
+	PAN         PAN    // normalised digits; empty when Token is set
+	Token       string // a vault token standing for a card; empty when PAN is set
+	ExpiryMonth int
+	ExpiryYear  int
+	CVV         string // digits or empty; never stored, never logged
+	Country     string
+	Timestamp   time.Time
+}
+
+// LogValue keeps card data out of logs even when a whole Transaction is logged.
+func (t Transaction) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("merchant_id", t.MerchantID),
+		slog.Int64("amount_minor", t.AmountMinor),
+		slog.String("currency", t.Currency),
+		slog.String("country", t.Country),
+		slog.Bool("tokenized", t.Token != ""),
+	)
+}
+
+// Format keeps card data out of fmt output (%v, %+v, %#v, %s) as LogValue does for slog.
+func (t Transaction) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "{merchant_id:%s amount_minor:%d currency:%s country:%s tokenized:%t}",
+		t.MerchantID, t.AmountMinor, t.Currency, t.Country, t.Token != "")
+}
+
+// Result is the answer to one validation request.
+type Result struct {
+	RequestID string
+	Decision  Decision
+	Reasons   []Reason
+	DecidedAt time.Time
+	// Replayed is true when Result is the stored answer to an earlier request with the
+	// same idempotency key.
+	Replayed bool
+}
+
+// Stored is what the idempotency store and the audit log keep about a decided request:
+// the request's fingerprint (a keyed hash of its canonical form) and its answer.
+type Stored struct {
+	Fingerprint []byte
+	Result      Result
+}
+
+// AuditRecord is one row of the audit log. It holds no PAN, no CVV and no token: only
+// their keyed hash, the last four digits and the brand.
+type AuditRecord struct {
+	RequestID      string
+	MerchantID     string
+	IdempotencyKey string
+	Fingerprint    []byte
+	CardHash       []byte
+	CardLast4      string
+	CardBrand      string
+	AmountMinor    int64
+	Currency       string
+	Country        string
+	TxnTime        time.Time
+	Decision       Decision
+	Reasons        []Reason
+	DecidedAt      time.Time
+}
+
+// ClaimState is the outcome of claiming an idempotency key.
+type ClaimState int
+
+// Claim outcomes.
+const (
+	// Claimed: this request owns the key and must decide and then Complete or Release it.
+	Claimed ClaimState = iota
+	// Done: the key was already used and its answer is in Claim.Stored.
+	Done
+	// InProgress: another request with the key is being decided right now.
+	InProgress
+)
+
+// Claim is the result of IdempotencyStore.Claim.
+type Claim struct {
+	State  ClaimState
+	Stored Stored // set when State is Done
+}
+
+// IdempotencyStore serialises requests that share an idempotency key.
+type IdempotencyStore interface {
+	// Claim takes the key for a request with fingerprint fp, or reports why it cannot.
+	Claim(ctx context.Context, merchantID, key string, fp []byte) (Claim, error)
+	// Complete stores the answer for a claimed key, kept for the idempotency TTL.
+	Complete(ctx context.Context, merchantID, key string, s Stored) error
+	// Release gives up a claim that produced no answer, so that a retry may run.
+	Release(ctx context.Context, merchantID, key string, fp []byte) error
+}
+
+// VelocityCounts are the numbers of attempts seen in the current window.
+type VelocityCounts struct {
+	Card     int64
+	Merchant int64
+}
+
+// VelocityCounter counts attempts per card and per merchant in one-minute windows.
+type VelocityCounter interface {
+	// Hit counts one attempt and returns the counts including it.
+	Hit(ctx context.Context, cardKey, merchantID string, now time.Time) (VelocityCounts, error)
+	// Undo takes back a Hit whose transaction was never decided.
+	Undo(ctx context.Context, cardKey, merchantID string, now time.Time) error
+}
+
+// RateLimiter is the service-wide admission limit, shared by every replica.
+type RateLimiter interface {
+	// Allow admits one request, or says how long to wait before the next would be.
+	Allow(ctx context.Context) (ok bool, retryAfter time.Duration, err error)
+}
+
+// MerchantLimits answers per-merchant ceilings on one transaction's amount.
+type MerchantLimits interface {
+	// MaxAmount is the merchant's ceiling in currency's minor units, if it has one.
+	MaxAmount(merchantID, currency string) (int64, bool)
+}
+
+// AuditLog durably records decisions; it is also the source of truth for idempotency.
+type AuditLog interface {
+	// Record commits rec and returns nil once it is durable. When the merchant already
+	// used rec.IdempotencyKey within the TTL, nothing is written and the earlier decision
+	// is returned as existing.
+	Record(ctx context.Context, rec AuditRecord) (existing *Stored, err error)
+}
+
+// ErrUnavailable wraps failures of a backing store: the caller answers 503.
+var ErrUnavailable = errors.New("dependency unavailable")

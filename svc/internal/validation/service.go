@@ -1,0 +1,293 @@
+// Package validation decides whether a payment transaction may go on to a processor. It
+// follows go-kit's layering: Service holds the business rules, endpoint.go adapts it to
+// go-kit endpoints (rate limiting lives there), transport.go speaks HTTP/JSON.
+package validation
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/transaction-validator/transaction-validator/svc/internal/card"
+	"github.com/transaction-validator/transaction-validator/svc/internal/currency"
+	"github.com/transaction-validator/transaction-validator/svc/internal/payment"
+)
+
+// Request is one validation request after decoding.
+type Request struct {
+	RequestID      string
+	IdempotencyKey string
+	Txn            payment.Transaction
+}
+
+// Service decides on transactions.
+type Service interface {
+	Validate(ctx context.Context, req Request) (payment.Result, error)
+}
+
+// Rules are the tunable thresholds of the decision.
+type Rules struct {
+	VelocityCardPerMinute     int64
+	VelocityMerchantPerMinute int64
+	// MaxClockSkew is how far in the future a transaction timestamp may lie.
+	MaxClockSkew time.Duration
+	// MaxAge is how old a transaction may be when it is validated.
+	MaxAge time.Duration
+	// MaxExpiryYears is how far ahead a card's expiry may lie; issuers print at most
+	// ten years, so twenty leaves room without accepting typos like 2099.
+	MaxExpiryYears int
+}
+
+// DefaultRules returns the thresholds used when configuration does not override them.
+func DefaultRules() Rules {
+	return Rules{VelocityCardPerMinute: 10, VelocityMerchantPerMinute: 60000, MaxClockSkew: 5 * time.Minute, MaxAge: 24 * time.Hour, MaxExpiryYears: 20}
+}
+
+// Deps are the stores and tools the service decides with.
+type Deps struct {
+	Idempotency payment.IdempotencyStore
+	Velocity    payment.VelocityCounter
+	Limits      payment.MerchantLimits
+	Audit       payment.AuditLog
+	Hasher      *card.Hasher
+	Logger      *slog.Logger
+	Now         func() time.Time
+}
+
+// Errors the service returns besides RequestError; transport.go maps them to statuses.
+var (
+	// ErrIdempotencyKeyReused: the key was used before with a different request (422).
+	ErrIdempotencyKeyReused = errors.New("this Idempotency-Key was already used with a different request")
+	// ErrIdempotencyKeyInUse: a request with this key is being decided right now (409).
+	ErrIdempotencyKeyInUse = errors.New("a request with this Idempotency-Key is being processed; retry later")
+)
+
+// hash domains keep hashes of different kinds of data apart.
+const (
+	domainPAN         = "pan"
+	domainToken       = "token"
+	domainFingerprint = "request"
+)
+
+type service struct {
+	deps  Deps
+	rules Rules
+}
+
+// NewService returns the decision service.
+func NewService(deps Deps, rules Rules) Service {
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	return &service{deps: deps, rules: rules}
+}
+
+// Validate runs, in order: idempotency claim, static rules, velocity, durable audit,
+// idempotency completion. The answer is returned only after the audit row is committed.
+// On a store failure the claim is released and the velocity hit taken back, so a retry
+// starts from a clean slate; the audit log is the source of truth for what was decided.
+func (s *service) Validate(ctx context.Context, req Request) (payment.Result, error) {
+	tx := req.Txn
+	fp := s.deps.Hasher.Sum(domainFingerprint, canonical(tx))
+	claim, err := s.deps.Idempotency.Claim(ctx, tx.MerchantID, req.IdempotencyKey, fp[:])
+	if err != nil {
+		return payment.Result{}, unavailable("idempotency store", err)
+	}
+	switch claim.State {
+	case payment.InProgress:
+		return payment.Result{}, ErrIdempotencyKeyInUse
+	case payment.Done:
+		return replay(claim.Stored, fp[:])
+	}
+
+	now := s.deps.Now().UTC()
+	rec, cardKey := s.auditRecord(req, fp[:], now)
+	reasons := s.staticReasons(tx, rec.CardBrand, now)
+	counts, err := s.deps.Velocity.Hit(ctx, cardKey, tx.MerchantID, now)
+	if err != nil {
+		s.release(req, fp[:])
+		return payment.Result{}, unavailable("velocity store", err)
+	}
+	if counts.Card > s.rules.VelocityCardPerMinute {
+		reasons = append(reasons, payment.ReasonVelocityCard)
+	}
+	if counts.Merchant > s.rules.VelocityMerchantPerMinute {
+		reasons = append(reasons, payment.ReasonVelocityMerchant)
+	}
+	if reasons == nil {
+		reasons = []payment.Reason{}
+	}
+	rec.Reasons = reasons
+	rec.Decision = payment.Decide(reasons)
+	res := payment.Result{RequestID: req.RequestID, Decision: rec.Decision, Reasons: reasons, DecidedAt: now}
+
+	existing, err := s.deps.Audit.Record(ctx, rec)
+	if err != nil {
+		s.undoVelocity(cardKey, tx.MerchantID, now)
+		s.release(req, fp[:])
+		return payment.Result{}, unavailable("audit log", err)
+	}
+	if existing != nil {
+		// The idempotency store had lost the key (a cache failover) but the audit log had
+		// not: this request is a duplicate after all.
+		s.undoVelocity(cardKey, tx.MerchantID, now)
+		s.complete(req, *existing)
+		return replay(*existing, fp[:])
+	}
+	s.complete(req, payment.Stored{Fingerprint: fp[:], Result: res})
+	s.deps.Logger.LogAttrs(ctx, slog.LevelInfo, "decision",
+		slog.String("request_id", res.RequestID),
+		slog.String("merchant_id", tx.MerchantID),
+		slog.String("decision", string(res.Decision)),
+		slog.Any("reasons", res.Reasons),
+		slog.Int64("amount_minor", tx.AmountMinor),
+		slog.String("currency", tx.Currency),
+		slog.String("card_brand", rec.CardBrand),
+		slog.String("card_last4", rec.CardLast4),
+	)
+	return res, nil
+}
+
+func replay(stored payment.Stored, fp []byte) (payment.Result, error) {
+	if !bytes.Equal(stored.Fingerprint, fp) {
+		return payment.Result{}, ErrIdempotencyKeyReused
+	}
+	res := stored.Result
+	res.Replayed = true
+	return res, nil
+}
+
+// auditRecord builds the stored form of the request: card hash, last four and brand, and
+// nothing else of the card. It also returns the key velocity is counted under.
+func (s *service) auditRecord(req Request, fp []byte, now time.Time) (payment.AuditRecord, string) {
+	tx := req.Txn
+	rec := payment.AuditRecord{
+		RequestID:      req.RequestID,
+		MerchantID:     tx.MerchantID,
+		IdempotencyKey: req.IdempotencyKey,
+		Fingerprint:    fp,
+		AmountMinor:    tx.AmountMinor,
+		Currency:       tx.Currency,
+		Country:        tx.Country,
+		TxnTime:        tx.Timestamp,
+		DecidedAt:      now,
+	}
+	var h [32]byte
+	if tx.Token != "" {
+		h = s.deps.Hasher.Sum(domainToken, []byte(tx.Token))
+		rec.CardBrand = "token"
+	} else {
+		pan := tx.PAN.Reveal()
+		h = s.deps.Hasher.Sum(domainPAN, []byte(pan))
+		rec.CardLast4 = card.Last4(pan)
+		rec.CardBrand = string(card.DetectBrand(pan))
+	}
+	rec.CardHash = h[:]
+	// 128 bits of the keyed hash are plenty to tell cards apart in a one-minute window.
+	return rec, hex.EncodeToString(h[:16])
+}
+
+// staticReasons applies the rules that need no shared state.
+func (s *service) staticReasons(tx payment.Transaction, brand string, now time.Time) []payment.Reason {
+	var reasons []payment.Reason
+	add := func(r payment.Reason) { reasons = append(reasons, r) }
+
+	if tx.PAN != "" {
+		pan := tx.PAN.Reveal()
+		switch {
+		case !card.LuhnValid(pan):
+			add(payment.ReasonLuhnInvalid)
+		case card.Brand(brand) == card.Unknown:
+			add(payment.ReasonBrandUnsupported)
+		case tx.CVV != "" && len(tx.CVV) != card.CVVLength(card.Brand(brand)):
+			add(payment.ReasonCVVInvalid)
+		}
+	}
+	if tx.ExpiryYear != 0 {
+		// A card is valid through the last day of its expiry month.
+		cur := now.Year()*12 + int(now.Month()) - 1
+		exp := tx.ExpiryYear*12 + tx.ExpiryMonth - 1
+		switch {
+		case exp < cur:
+			add(payment.ReasonCardExpired)
+		case exp > cur+12*s.rules.MaxExpiryYears:
+			add(payment.ReasonExpiryTooFar)
+		}
+	}
+	if cur, ok := currency.Lookup(tx.Currency); !ok {
+		add(payment.ReasonCurrencyUnknown)
+	} else {
+		b := currency.AmountBounds(cur)
+		switch {
+		case tx.AmountMinor < b.Min:
+			add(payment.ReasonAmountBelowMin)
+		case tx.AmountMinor > b.Max:
+			add(payment.ReasonAmountAboveMax)
+		default:
+			if max, ok := s.deps.Limits.MaxAmount(tx.MerchantID, tx.Currency); ok && tx.AmountMinor > max {
+				add(payment.ReasonMerchantLimit)
+			}
+		}
+	}
+	if !isAssignedCountry(tx.Country) {
+		add(payment.ReasonCountryUnsupported)
+	}
+	switch {
+	case tx.Timestamp.After(now.Add(s.rules.MaxClockSkew)):
+		add(payment.ReasonTimestampInFuture)
+	case tx.Timestamp.Before(now.Add(-s.rules.MaxAge)):
+		add(payment.ReasonTimestampTooOld)
+	}
+	return reasons
+}
+
+// Clean-up calls run on a fresh context: the request's may be what just expired.
+const cleanupTimeout = time.Second
+
+func (s *service) release(req Request, fp []byte) {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	if err := s.deps.Idempotency.Release(ctx, req.Txn.MerchantID, req.IdempotencyKey, fp); err != nil {
+		s.deps.Logger.Warn("idempotency release failed; the key stays locked until its claim expires",
+			"request_id", req.RequestID, "error", err)
+	}
+}
+
+func (s *service) undoVelocity(cardKey, merchantID string, now time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	if err := s.deps.Velocity.Undo(ctx, cardKey, merchantID, now); err != nil {
+		s.deps.Logger.Warn("velocity undo failed; counts stay one too high for this minute", "error", err)
+	}
+}
+
+func (s *service) complete(req Request, st payment.Stored) {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	if err := s.deps.Idempotency.Complete(ctx, req.Txn.MerchantID, req.IdempotencyKey, st); err != nil {
+		// Not fatal: the audit log holds the decision and answers a retry.
+		s.deps.Logger.Warn("idempotency completion failed", "request_id", req.RequestID, "error", err)
+	}
+}
+
+// UnavailableError is a 503: a backing store failed or timed out. Nothing was half
+// written; the client may retry with the same Idempotency-Key.
+type UnavailableError struct {
+	Store string
+	Err   error
+}
+
+func (e *UnavailableError) Error() string { return fmt.Sprintf("%s unavailable: %v", e.Store, e.Err) }
+
+// Unwrap exposes the cause and payment.ErrUnavailable to errors.Is.
+func (e *UnavailableError) Unwrap() []error { return []error{e.Err, payment.ErrUnavailable} }
+
+// StatusCode is 503 Service Unavailable.
+func (e *UnavailableError) StatusCode() int { return http.StatusServiceUnavailable }
+
+func unavailable(store string, err error) error { return &UnavailableError{Store: store, Err: err} }
