@@ -1,0 +1,125 @@
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_region" {
+    defaults = { region = "eu-central-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_resource "aws_db_proxy" {
+    defaults = {
+      arn      = "arn:aws:rds:eu-central-1:123456789012:db-proxy:prx-0123456789abcdef0"
+      endpoint = "tv-test.proxy-abc.eu-central-1.rds.amazonaws.com"
+    }
+  }
+  mock_resource "aws_rds_cluster" {
+    defaults = {
+      cluster_resource_id = "cluster-ABCDEFGHIJKL"
+      master_user_secret  = [{ secret_arn = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:rds!cluster-abc", kms_key_id = "k", secret_status = "active" }]
+    }
+  }
+}
+
+variables {
+  name                    = "tv-test"
+  instance_class          = "db.r7g.large"
+  instance_count          = 3
+  azs                     = ["eu-central-1a", "eu-central-1b", "eu-central-1c"]
+  subnet_ids              = ["subnet-a", "subnet-b", "subnet-c"]
+  security_group_id       = "sg-aurora"
+  proxy_security_group_id = "sg-proxy"
+  kms_key_arn             = "arn:aws:kms:eu-central-1:123456789012:key/data"
+  secrets_kms_key_arn     = "arn:aws:kms:eu-central-1:123456789012:key/secrets"
+  logs_kms_key_arn        = "arn:aws:kms:eu-central-1:123456789012:key/logs"
+  deletion_protection     = true
+}
+
+run "encrypted_multi_az_backed_up" {
+  assert {
+    condition     = aws_rds_cluster.this.storage_encrypted == true && aws_rds_cluster.this.kms_key_id == var.kms_key_arn
+    error_message = "Aurora storage must be encrypted with the customer-managed key."
+  }
+
+  assert {
+    condition     = aws_rds_cluster.this.backup_retention_period >= 7
+    error_message = "Aurora must keep at least 7 days of backups."
+  }
+
+  assert {
+    condition     = length(aws_rds_cluster_instance.this) >= 2 && length(distinct(aws_rds_cluster_instance.this[*].availability_zone)) == length(aws_rds_cluster_instance.this)
+    error_message = "Aurora instances must sit in distinct availability zones."
+  }
+
+  assert {
+    condition     = aws_rds_cluster.this.deletion_protection == true && aws_rds_cluster.this.skip_final_snapshot == false
+    error_message = "Deletion protection and a final snapshot are required when asked for."
+  }
+
+  assert {
+    condition     = aws_rds_cluster.this.iam_database_authentication_enabled == true && aws_rds_cluster.this.manage_master_user_password == true
+    error_message = "IAM database authentication and an RDS-managed (rotated) master secret are required."
+  }
+
+  assert {
+    condition     = contains(aws_rds_cluster.this.enabled_cloudwatch_logs_exports, "postgresql") && aws_cloudwatch_log_group.postgresql.retention_in_days >= 365
+    error_message = "PostgreSQL logs must be exported to a log group kept for at least a year."
+  }
+
+  assert {
+    condition = alltrue([
+      for i in aws_rds_cluster_instance.this :
+      i.performance_insights_enabled && i.performance_insights_kms_key_id == var.kms_key_arn && !i.publicly_accessible
+    ])
+    error_message = "Every instance needs encrypted Performance Insights and no public address."
+  }
+
+  assert {
+    condition     = anytrue([for p in aws_rds_cluster_parameter_group.this.parameter : p.name == "rds.force_ssl" && p.value == "1"])
+    error_message = "The parameter group must force TLS."
+  }
+}
+
+run "proxy_requires_tls_and_iam" {
+  assert {
+    condition     = aws_db_proxy.this.require_tls == true && aws_db_proxy.this.default_auth_scheme == "IAM_AUTH"
+    error_message = "RDS Proxy must require TLS and IAM authentication."
+  }
+
+  assert {
+    condition     = output.proxy_db_connect_arns["transaction_validator"] == "arn:aws:rds-db:eu-central-1:123456789012:dbuser:prx-0123456789abcdef0/transaction_validator"
+    error_message = "rds-db:connect ARNs must name the proxy's resource ID and the database user."
+  }
+}
+
+run "dev_can_turn_off_deletion_protection" {
+  variables {
+    deletion_protection = false
+  }
+
+  assert {
+    condition     = aws_rds_cluster.this.deletion_protection == false && aws_rds_cluster.this.skip_final_snapshot == false
+    error_message = "Without deletion protection a final snapshot must still be taken."
+  }
+}
+
+run "rejects_single_instance" {
+  command = plan
+
+  variables {
+    instance_count = 1
+  }
+
+  expect_failures = [var.instance_count]
+}
+
+run "rejects_short_backup_retention" {
+  command = plan
+
+  variables {
+    backup_retention_days = 3
+  }
+
+  expect_failures = [var.backup_retention_days]
+}

@@ -1,0 +1,266 @@
+data "aws_partition" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  partition = data.aws_partition.current.partition
+  # The OIDC issuer without its scheme is how IAM names the provider in trust conditions.
+  oidc_issuer_host = replace(aws_eks_cluster.this.identity[0].oidc[0].issuer, "https://", "")
+}
+
+################################################################################
+# Control plane
+################################################################################
+
+# Created before the cluster so that EKS does not create it itself with infinite retention
+# and no encryption.
+resource "aws_cloudwatch_log_group" "cluster" {
+  name              = "/aws/eks/${var.name}/cluster"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.logs_kms_key_arn
+  tags              = var.tags
+}
+
+data "aws_iam_policy_document" "cluster_assume" {
+  statement {
+    actions = ["sts:AssumeRole", "sts:TagSession"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["eks.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "cluster" {
+  name               = "${var.name}-eks-cluster"
+  assume_role_policy = data.aws_iam_policy_document.cluster_assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "cluster" {
+  role       = aws_iam_role.cluster.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/AmazonEKSClusterPolicy"
+}
+
+resource "aws_eks_cluster" "this" {
+  name     = var.name
+  version  = var.kubernetes_version
+  role_arn = aws_iam_role.cluster.arn
+
+  # Access is managed with EKS access entries (below), not the aws-auth ConfigMap, and the
+  # identity running Terraform gets no implicit, invisible admin rights.
+  access_config {
+    authentication_mode                         = "API"
+    bootstrap_cluster_creator_admin_permissions = false
+  }
+
+  vpc_config {
+    subnet_ids              = var.subnet_ids
+    security_group_ids      = [var.cluster_security_group_id]
+    endpoint_private_access = true
+    endpoint_public_access  = var.endpoint_public_access
+    public_access_cidrs     = var.endpoint_public_access ? var.endpoint_public_access_cidrs : null
+  }
+
+  # Envelope encryption of Kubernetes Secrets with our own KMS key.
+  encryption_config {
+    resources = ["secrets"]
+    provider {
+      key_arn = var.secrets_kms_key_arn
+    }
+  }
+
+  enabled_cluster_log_types = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+  deletion_protection       = var.deletion_protection
+
+  tags = var.tags
+
+  depends_on = [
+    aws_cloudwatch_log_group.cluster,
+    aws_iam_role_policy_attachment.cluster,
+  ]
+}
+
+resource "aws_eks_access_entry" "admin" {
+  for_each = toset(var.admin_principal_arns)
+
+  cluster_name  = aws_eks_cluster.this.name
+  principal_arn = each.value
+  type          = "STANDARD"
+  tags          = var.tags
+}
+
+resource "aws_eks_access_policy_association" "admin" {
+  for_each = toset(var.admin_principal_arns)
+
+  cluster_name  = aws_eks_cluster.this.name
+  principal_arn = aws_eks_access_entry.admin[each.value].principal_arn
+  policy_arn    = "arn:${local.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+
+  access_scope {
+    type = "cluster"
+  }
+}
+
+################################################################################
+# IRSA: the cluster's OIDC issuer as an IAM identity provider
+################################################################################
+
+# No thumbprint_list: IAM validates EKS OIDC issuers against its own trusted CAs, and the
+# tls provider's data source would need network access at plan time.
+resource "aws_iam_openid_connect_provider" "this" {
+  url            = aws_eks_cluster.this.identity[0].oidc[0].issuer
+  client_id_list = ["sts.amazonaws.com"]
+  tags           = var.tags
+}
+
+################################################################################
+# Managed node groups
+################################################################################
+
+data "aws_iam_policy_document" "node_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ec2.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "node" {
+  name               = "${var.name}-eks-node"
+  assume_role_policy = data.aws_iam_policy_document.node_assume.json
+  tags               = var.tags
+}
+
+# AWS-managed policies are the documented minimum for nodes; the VPC CNI's policy stays on
+# the node role because aws-node must start before any IRSA webhook can run.
+resource "aws_iam_role_policy_attachment" "node" {
+  for_each = toset([
+    "AmazonEKSWorkerNodePolicy",
+    "AmazonEC2ContainerRegistryReadOnly",
+    "AmazonEKS_CNI_Policy",
+    "AmazonSSMManagedInstanceCore", # shell access through SSM instead of SSH keys
+  ])
+
+  role       = aws_iam_role.node.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/${each.value}"
+}
+
+resource "aws_launch_template" "node" {
+  for_each = var.node_groups
+
+  name_prefix            = "${var.name}-${each.key}-"
+  description            = "EKS managed node group ${each.key}: IMDSv2, encrypted root volume"
+  update_default_version = true
+  vpc_security_group_ids = [var.node_security_group_id]
+
+  # IMDSv2 only, with a hop limit of 1 so that pods cannot borrow the node's role: they get
+  # their own through IRSA.
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+  }
+
+  block_device_mappings {
+    device_name = "/dev/xvda"
+
+    ebs {
+      volume_size           = each.value.disk_size_gb
+      volume_type           = "gp3"
+      encrypted             = true
+      kms_key_id            = var.ebs_kms_key_arn
+      delete_on_termination = true
+    }
+  }
+
+  tag_specifications {
+    resource_type = "instance"
+    tags          = merge(var.tags, { Name = "${var.name}-${each.key}" })
+  }
+
+  tags = var.tags
+}
+
+resource "aws_eks_node_group" "this" {
+  for_each = var.node_groups
+
+  cluster_name    = aws_eks_cluster.this.name
+  node_group_name = each.key
+  node_role_arn   = aws_iam_role.node.arn
+  subnet_ids      = var.subnet_ids
+  instance_types  = each.value.instance_types
+  capacity_type   = each.value.capacity_type
+  ami_type        = "AL2023_ARM_64_STANDARD"
+  labels          = each.value.labels
+
+  launch_template {
+    id      = aws_launch_template.node[each.key].id
+    version = aws_launch_template.node[each.key].latest_version
+  }
+
+  scaling_config {
+    min_size     = each.value.min_size
+    max_size     = each.value.max_size
+    desired_size = each.value.desired_size
+  }
+
+  update_config {
+    max_unavailable_percentage = 33
+  }
+
+  # Node auto-repair replaces nodes that report NotReady instead of paging someone.
+  node_repair_config {
+    enabled = true
+  }
+
+  tags = var.tags
+
+  # The cluster autoscaler owns desired_size once the group exists.
+  lifecycle {
+    ignore_changes = [scaling_config[0].desired_size]
+  }
+
+  depends_on = [aws_iam_role_policy_attachment.node]
+}
+
+# EKS already tags the Auto Scaling groups of managed node groups for autoscaler
+# auto-discovery; these tags add the node labels so that the autoscaler can scale a group
+# up from zero knowing which pods would fit.
+resource "aws_autoscaling_group_tag" "autoscaler_labels" {
+  for_each = {
+    for item in flatten([
+      for group, cfg in var.node_groups : [
+        for k, v in cfg.labels : { group = group, key = k, value = v }
+      ]
+    ]) : "${item.group}/${item.key}" => item
+  }
+
+  autoscaling_group_name = aws_eks_node_group.this[each.value.group].resources[0].autoscaling_groups[0].name
+
+  tag {
+    key                 = "k8s.io/cluster-autoscaler/node-template/label/${each.value.key}"
+    value               = each.value.value
+    propagate_at_launch = false
+  }
+}
+
+################################################################################
+# Add-ons managed by EKS
+################################################################################
+
+resource "aws_eks_addon" "this" {
+  for_each = toset(["vpc-cni", "coredns", "kube-proxy"])
+
+  cluster_name                = aws_eks_cluster.this.name
+  addon_name                  = each.value
+  resolve_conflicts_on_create = "OVERWRITE"
+  resolve_conflicts_on_update = "OVERWRITE"
+  tags                        = var.tags
+
+  # coredns needs nodes to schedule on.
+  depends_on = [aws_eks_node_group.this]
+}

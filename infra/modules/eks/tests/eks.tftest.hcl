@@ -1,0 +1,125 @@
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_resource "aws_eks_cluster" {
+    defaults = {
+      identity              = [{ oidc = [{ issuer = "https://oidc.eks.eu-central-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE" }] }]
+      certificate_authority = [{ data = "LS0tLS1CRUdJTi0tLS0t" }]
+    }
+  }
+  mock_resource "aws_eks_node_group" {
+    defaults = {
+      resources = [{ autoscaling_groups = [{ name = "eks-default-asg" }], remote_access_security_group_id = "" }]
+    }
+  }
+}
+
+variables {
+  name                        = "tv-test"
+  kubernetes_version          = "1.33"
+  subnet_ids                  = ["subnet-a", "subnet-b", "subnet-c"]
+  cluster_security_group_id   = "sg-cluster"
+  node_security_group_id      = "sg-nodes"
+  secrets_kms_key_arn         = "arn:aws:kms:eu-central-1:123456789012:key/secrets"
+  ebs_kms_key_arn             = "arn:aws:kms:eu-central-1:123456789012:key/data"
+  logs_kms_key_arn            = "arn:aws:kms:eu-central-1:123456789012:key/logs"
+  secrets_manager_kms_key_arn = "arn:aws:kms:eu-central-1:123456789012:key/secrets"
+  node_groups = {
+    default = {
+      instance_types = ["m7g.large"]
+      min_size       = 3
+      max_size       = 6
+      desired_size   = 3
+      labels         = { workload = "general" }
+    }
+  }
+}
+
+run "private_encrypted_logged_control_plane" {
+  assert {
+    condition     = aws_eks_cluster.this.vpc_config[0].endpoint_private_access && !aws_eks_cluster.this.vpc_config[0].endpoint_public_access
+    error_message = "The Kubernetes API must be private."
+  }
+
+  assert {
+    condition = (
+      aws_eks_cluster.this.encryption_config[0].resources == toset(["secrets"]) &&
+      aws_eks_cluster.this.encryption_config[0].provider[0].key_arn == var.secrets_kms_key_arn
+    )
+    error_message = "Kubernetes Secrets must be envelope-encrypted with the customer-managed key."
+  }
+
+  assert {
+    condition     = length(setsubtract(["api", "audit", "authenticator", "controllerManager", "scheduler"], aws_eks_cluster.this.enabled_cluster_log_types)) == 0
+    error_message = "All five control-plane log types must be enabled."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_log_group.cluster.retention_in_days >= 365 && aws_cloudwatch_log_group.cluster.kms_key_id == var.logs_kms_key_arn
+    error_message = "Control-plane (audit) logs must be kept >= 1 year and encrypted."
+  }
+
+  assert {
+    condition     = aws_eks_cluster.this.access_config[0].authentication_mode == "API" && !aws_eks_cluster.this.access_config[0].bootstrap_cluster_creator_admin_permissions
+    error_message = "Cluster access must go through explicit access entries only."
+  }
+
+  assert {
+    condition     = aws_iam_openid_connect_provider.this.url == aws_eks_cluster.this.identity[0].oidc[0].issuer && aws_iam_openid_connect_provider.this.client_id_list == toset(["sts.amazonaws.com"])
+    error_message = "The IRSA OIDC provider must trust the cluster's issuer for STS."
+  }
+}
+
+run "hardened_nodes" {
+  assert {
+    condition = alltrue([
+      for lt in aws_launch_template.node :
+      lt.metadata_options[0].http_tokens == "required" && lt.metadata_options[0].http_put_response_hop_limit == 1
+    ])
+    error_message = "Nodes must enforce IMDSv2 with a hop limit of 1 (pods use IRSA, not the node role)."
+  }
+
+  assert {
+    condition = alltrue([
+      for lt in aws_launch_template.node :
+      lt.block_device_mappings[0].ebs[0].encrypted == "true" && lt.block_device_mappings[0].ebs[0].kms_key_id == var.ebs_kms_key_arn
+    ])
+    error_message = "Node volumes must be encrypted with the customer-managed key."
+  }
+
+  assert {
+    condition     = aws_eks_node_group.this["default"].scaling_config[0].min_size == 3 && aws_eks_node_group.this["default"].scaling_config[0].max_size == 6
+    error_message = "Node group sizes must follow the node_groups variable."
+  }
+
+  assert {
+    condition     = aws_autoscaling_group_tag.autoscaler_labels["default/workload"].tag[0].key == "k8s.io/cluster-autoscaler/node-template/label/workload"
+    error_message = "Node labels must be published to the cluster autoscaler as ASG tags."
+  }
+}
+
+run "controller_roles_exist" {
+  assert {
+    condition     = output.cluster_autoscaler_role_arn != null && output.load_balancer_controller_role_arn != null && output.external_secrets_role_arn != null
+    error_message = "The autoscaler, load balancer controller and external-secrets roles must be created."
+  }
+
+  assert {
+    condition     = output.oidc_issuer_host == "oidc.eks.eu-central-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+    error_message = "IRSA condition keys need the issuer without its scheme."
+  }
+}
+
+run "rejects_short_audit_log_retention" {
+  command = plan
+
+  variables {
+    log_retention_days = 90
+  }
+
+  expect_failures = [var.log_retention_days]
+}

@@ -1,0 +1,116 @@
+variable "name" {
+  description = "Name of the EKS cluster; prefixes its IAM roles."
+  type        = string
+}
+
+variable "kubernetes_version" {
+  description = "Kubernetes minor version of the control plane (e.g. `1.33`)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^1\\.[0-9]+$", var.kubernetes_version))
+    error_message = "Use a minor version such as 1.33."
+  }
+}
+
+variable "subnet_ids" {
+  description = "Private subnets (one per AZ) for the control-plane ENIs and the nodes."
+  type        = list(string)
+}
+
+variable "cluster_security_group_id" {
+  description = "Additional security group of the control plane (from the network module)."
+  type        = string
+}
+
+variable "node_security_group_id" {
+  description = "Security group of the nodes (from the network module)."
+  type        = string
+}
+
+variable "endpoint_public_access" {
+  description = "Expose the Kubernetes API publicly as well. Keep false: the API is reached over the VPN / from runners in the VPC."
+  type        = bool
+  default     = false
+}
+
+variable "endpoint_public_access_cidrs" {
+  description = "CIDRs allowed to the public API endpoint when `endpoint_public_access` is true."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = !contains(var.endpoint_public_access_cidrs, "0.0.0.0/0")
+    error_message = "Never open the public endpoint to 0.0.0.0/0."
+  }
+}
+
+variable "secrets_kms_key_arn" {
+  description = "KMS key for envelope encryption of Kubernetes Secrets."
+  type        = string
+}
+
+variable "ebs_kms_key_arn" {
+  description = "KMS key for the nodes' root volumes."
+  type        = string
+}
+
+variable "logs_kms_key_arn" {
+  description = "KMS key of the control-plane log group."
+  type        = string
+}
+
+variable "secrets_manager_kms_key_arn" {
+  description = "KMS key that encrypts Secrets Manager secrets (External Secrets must decrypt the shared ones)."
+  type        = string
+}
+
+variable "log_retention_days" {
+  description = "Retention of the control-plane logs (audit logs are PCI evidence: >= 365)."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.log_retention_days >= 365
+    error_message = "Control-plane audit logs must be kept for at least a year (PCI DSS 10.5.1)."
+  }
+}
+
+variable "deletion_protection" {
+  description = "Refuse `DeleteCluster` until this is switched off."
+  type        = bool
+  default     = true
+}
+
+variable "admin_principal_arns" {
+  description = "IAM roles granted cluster-admin through EKS access entries (break-glass / platform team)."
+  type        = list(string)
+  default     = []
+}
+
+variable "node_groups" {
+  description = "Managed node groups (Graviton, AL2023) keyed by name."
+  type = map(object({
+    instance_types = list(string)
+    capacity_type  = optional(string, "ON_DEMAND")
+    min_size       = number
+    max_size       = number
+    desired_size   = number
+    disk_size_gb   = optional(number, 50)
+    labels         = optional(map(string), {})
+  }))
+
+  validation {
+    condition = alltrue([
+      for g in values(var.node_groups) :
+      g.min_size <= g.desired_size && g.desired_size <= g.max_size && contains(["ON_DEMAND", "SPOT"], g.capacity_type)
+    ])
+    error_message = "Each node group needs min <= desired <= max and capacity_type ON_DEMAND or SPOT."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}

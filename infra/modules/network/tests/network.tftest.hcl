@@ -1,0 +1,144 @@
+# Offline tests: the AWS provider is mocked, so these check what the module asks AWS for.
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_region" {
+    defaults = { region = "eu-central-1" }
+  }
+}
+
+variables {
+  name                  = "tv-test"
+  cluster_name          = "tv-test"
+  vpc_cidr              = "10.0.0.0/16"
+  azs                   = ["eu-central-1a", "eu-central-1b", "eu-central-1c"]
+  public_subnet_cidrs   = ["10.0.96.0/24", "10.0.97.0/24", "10.0.98.0/24"]
+  private_subnet_cidrs  = ["10.0.0.0/19", "10.0.32.0/19", "10.0.64.0/19"]
+  database_subnet_cidrs = ["10.0.112.0/24", "10.0.113.0/24", "10.0.114.0/24"]
+  single_nat_gateway    = false
+  cluster_admin_cidrs   = ["10.99.0.0/16"]
+  logs_kms_key_arn      = "arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+}
+
+run "prod_topology_one_nat_per_az" {
+  assert {
+    condition     = length(aws_nat_gateway.this) == 3 && length(distinct(aws_nat_gateway.this[*].subnet_id)) == 3
+    error_message = "Expected one NAT gateway in each public subnet."
+  }
+
+  assert {
+    condition     = alltrue([for i, r in aws_route.private_nat : r.nat_gateway_id == aws_nat_gateway.this[i].id])
+    error_message = "Each private route table must use the NAT gateway of its own AZ."
+  }
+
+  assert {
+    condition = alltrue([
+      for tier in [aws_subnet.public, aws_subnet.private, aws_subnet.database] :
+      length(distinct(tier[*].availability_zone)) == 3
+    ])
+    error_message = "Every tier must span three availability zones."
+  }
+
+  assert {
+    condition     = alltrue([for s in aws_subnet.public : s.map_public_ip_on_launch == false])
+    error_message = "Public subnets must not hand out public IPs automatically."
+  }
+
+  assert {
+    condition     = aws_flow_log.this.traffic_type == "ALL" && aws_flow_log.this.vpc_id == aws_vpc.this.id
+    error_message = "VPC flow logs must record all traffic of the VPC."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_log_group.flow_logs.retention_in_days >= 365 && aws_cloudwatch_log_group.flow_logs.kms_key_id == var.logs_kms_key_arn
+    error_message = "Flow logs must be kept >= 1 year (PCI DSS 10.5.1) and KMS-encrypted."
+  }
+}
+
+run "no_internet_ingress_except_alb_https" {
+  assert {
+    condition = alltrue([
+      for r in values(aws_vpc_security_group_ingress_rule.internal) :
+      r.cidr_ipv4 == null && r.cidr_ipv6 == null && r.referenced_security_group_id != null
+    ])
+    error_message = "Rules between tiers must reference security groups, never CIDRs."
+  }
+
+  assert {
+    condition     = alltrue([for r in values(aws_vpc_security_group_ingress_rule.cluster_from_admin) : r.cidr_ipv4 != "0.0.0.0/0"])
+    error_message = "The Kubernetes API must not be reachable from 0.0.0.0/0."
+  }
+
+  assert {
+    condition = (
+      aws_vpc_security_group_ingress_rule.alb_https.security_group_id == aws_security_group.alb.id &&
+      aws_vpc_security_group_ingress_rule.alb_https.from_port == 443 &&
+      aws_vpc_security_group_ingress_rule.alb_https.to_port == 443 &&
+      aws_vpc_security_group_ingress_rule.alb_https.ip_protocol == "tcp"
+    )
+    error_message = "The only internet-facing ingress rule must be HTTPS (443) on the ALB."
+  }
+
+  assert {
+    condition = alltrue([
+      for r in values(aws_vpc_security_group_ingress_rule.internal) :
+      r.referenced_security_group_id == aws_security_group.rds_proxy.id && r.from_port == 5432
+      if r.security_group_id == aws_security_group.aurora.id
+    ])
+    error_message = "Aurora may only be reached from RDS Proxy on 5432."
+  }
+
+  assert {
+    condition = alltrue([
+      for r in values(aws_vpc_security_group_ingress_rule.internal) :
+      r.referenced_security_group_id == aws_security_group.eks_nodes.id && r.from_port == 6379
+      if r.security_group_id == aws_security_group.redis.id
+    ])
+    error_message = "Redis may only be reached from the EKS nodes on 6379."
+  }
+
+  assert {
+    condition = alltrue([
+      for r in values(aws_vpc_security_group_ingress_rule.internal) :
+      r.referenced_security_group_id == aws_security_group.alb.id ? r.from_port == 8080 && r.security_group_id == aws_security_group.eks_nodes.id : true
+    ])
+    error_message = "The ALB may only reach the pods' port 8080."
+  }
+}
+
+run "dev_single_nat_gateway" {
+  variables {
+    single_nat_gateway = true
+  }
+
+  assert {
+    condition     = length(aws_nat_gateway.this) == 1
+    error_message = "single_nat_gateway must create exactly one NAT gateway."
+  }
+
+  assert {
+    condition     = alltrue([for r in aws_route.private_nat : r.nat_gateway_id == aws_nat_gateway.this[0].id])
+    error_message = "All private subnets must route through the single NAT gateway."
+  }
+}
+
+run "rejects_api_open_to_the_internet" {
+  command = plan
+
+  variables {
+    cluster_admin_cidrs = ["0.0.0.0/0"]
+  }
+
+  expect_failures = [var.cluster_admin_cidrs]
+}
+
+run "rejects_short_flow_log_retention" {
+  command = plan
+
+  variables {
+    flow_logs_retention_days = 90
+  }
+
+  expect_failures = [var.flow_logs_retention_days]
+}

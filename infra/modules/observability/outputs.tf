@@ -1,0 +1,26 @@
+output "alerts_topic_arn" {
+  description = "SNS topic receiving every alarm."
+  value       = aws_sns_topic.alerts.arn
+}
+
+output "container_insights_log_groups" {
+  description = "Container Insights log groups keyed by type (application, dataplane, host, performance)."
+  value       = { for k, g in aws_cloudwatch_log_group.container_insights : k => g.name }
+}
+
+output "alarm_names" {
+  description = "Names of all alarms created."
+  value = concat(
+    [
+      aws_cloudwatch_metric_alarm.aurora_cpu.alarm_name,
+      aws_cloudwatch_metric_alarm.aurora_freeable_memory.alarm_name,
+      aws_cloudwatch_metric_alarm.aurora_replica_lag.alarm_name,
+      aws_cloudwatch_metric_alarm.failed_nodes.alarm_name,
+      aws_cloudwatch_metric_alarm.node_cpu.alarm_name,
+    ],
+    [for a in aws_cloudwatch_metric_alarm.redis_engine_cpu : a.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.redis_memory : a.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.alb_5xx : a.alarm_name],
+    aws_cloudwatch_metric_alarm.alb_latency_p99[*].alarm_name,
+  )
+}

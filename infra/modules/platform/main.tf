@@ -1,0 +1,239 @@
+# The whole transaction-validator platform for one environment. Environment roots
+# (infra/envs/*) only choose sizes and HA levels; everything that must hold in every
+# environment (encryption, multi-AZ, backups, retention, network rules) is fixed here.
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  name       = "tv-${var.environment}"
+  partition  = data.aws_partition.current.partition
+  account_id = data.aws_caller_identity.current.account_id
+  region     = data.aws_region.current.region
+
+  # /16 VPC: a /19 of pod-capable private space per AZ (the VPC CNI gives pods VPC IPs),
+  # /24s for load balancers / NAT and for the data tier.
+  private_subnet_cidrs  = [for i in range(3) : cidrsubnet(var.vpc_cidr, 3, i)]
+  public_subnet_cidrs   = [for i in range(3) : cidrsubnet(var.vpc_cidr, 8, 96 + i)]
+  database_subnet_cidrs = [for i in range(3) : cidrsubnet(var.vpc_cidr, 8, 112 + i)]
+
+  app_namespace = "transaction-validator"
+
+  tags = merge(var.tags, {
+    Environment = var.environment
+    Service     = "transaction-validator"
+    ManagedBy   = "opentofu"
+  })
+}
+
+################################################################################
+# KMS: one key per kind of data, so that access to logs never implies access to data
+################################################################################
+
+module "kms_logs" {
+  source = "../kms"
+
+  alias                   = "${local.name}/logs"
+  description             = "CloudWatch log groups of ${local.name}"
+  allow_cloudwatch_logs   = true
+  deletion_window_in_days = var.kms_deletion_window_days
+  tags                    = local.tags
+}
+
+module "kms_data" {
+  source = "../kms"
+
+  alias                   = "${local.name}/data"
+  description             = "Aurora, Redis, S3, ECR and EBS data of ${local.name}"
+  deletion_window_in_days = var.kms_deletion_window_days
+  # EKS nodes' encrypted root volumes are created by Auto Scaling on our behalf.
+  grant_principal_arns = ["arn:${local.partition}:iam::${local.account_id}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"]
+  tags                 = local.tags
+}
+
+module "kms_secrets" {
+  source = "../kms"
+
+  alias                   = "${local.name}/secrets"
+  description             = "Secrets Manager secrets and Kubernetes Secrets (EKS envelope encryption) of ${local.name}"
+  deletion_window_in_days = var.kms_deletion_window_days
+  tags                    = local.tags
+}
+
+module "kms_alerts" {
+  source = "../kms"
+
+  alias                   = "${local.name}/alerts"
+  description             = "SNS alert topic of ${local.name}"
+  service_principals      = ["cloudwatch.amazonaws.com", "elasticache.amazonaws.com"]
+  deletion_window_in_days = var.kms_deletion_window_days
+  tags                    = local.tags
+}
+
+################################################################################
+# Network
+################################################################################
+
+module "network" {
+  source = "../network"
+
+  name                     = local.name
+  cluster_name             = local.name
+  vpc_cidr                 = var.vpc_cidr
+  azs                      = var.azs
+  public_subnet_cidrs      = local.public_subnet_cidrs
+  private_subnet_cidrs     = local.private_subnet_cidrs
+  database_subnet_cidrs    = local.database_subnet_cidrs
+  single_nat_gateway       = var.single_nat_gateway
+  app_port                 = 8080
+  cluster_admin_cidrs      = var.cluster_admin_cidrs
+  flow_logs_retention_days = var.log_retention_days
+  logs_kms_key_arn         = module.kms_logs.key_arn
+  tags                     = local.tags
+}
+
+################################################################################
+# Compute
+################################################################################
+
+module "eks" {
+  source = "../eks"
+
+  name                        = local.name
+  kubernetes_version          = var.kubernetes_version
+  subnet_ids                  = module.network.private_subnet_ids
+  cluster_security_group_id   = module.network.eks_cluster_security_group_id
+  node_security_group_id      = module.network.eks_nodes_security_group_id
+  secrets_kms_key_arn         = module.kms_secrets.key_arn
+  ebs_kms_key_arn             = module.kms_data.key_arn
+  logs_kms_key_arn            = module.kms_logs.key_arn
+  secrets_manager_kms_key_arn = module.kms_secrets.key_arn
+  log_retention_days          = var.log_retention_days
+  deletion_protection         = var.deletion_protection
+  admin_principal_arns        = var.cluster_admin_principal_arns
+  node_groups                 = var.node_groups
+  tags                        = local.tags
+}
+
+################################################################################
+# Data
+################################################################################
+
+module "aurora" {
+  source = "../aurora"
+
+  name                                = local.name
+  engine_version                      = var.aurora_engine_version
+  instance_class                      = var.aurora_instance_class
+  instance_count                      = var.aurora_instance_count
+  azs                                 = var.azs
+  subnet_ids                          = module.network.database_subnet_ids
+  security_group_id                   = module.network.aurora_security_group_id
+  proxy_security_group_id             = module.network.rds_proxy_security_group_id
+  kms_key_arn                         = module.kms_data.key_arn
+  secrets_kms_key_arn                 = module.kms_secrets.key_arn
+  logs_kms_key_arn                    = module.kms_logs.key_arn
+  backup_retention_days               = var.aurora_backup_retention_days
+  deletion_protection                 = var.deletion_protection
+  performance_insights_retention_days = var.aurora_performance_insights_retention_days
+  log_retention_days                  = var.log_retention_days
+  tags                                = local.tags
+}
+
+module "redis" {
+  source = "../redis"
+
+  name                        = local.name
+  node_type                   = var.redis_node_type
+  num_shards                  = var.redis_num_shards
+  replicas_per_shard          = var.redis_replicas_per_shard
+  subnet_ids                  = module.network.database_subnet_ids
+  security_group_id           = module.network.redis_security_group_id
+  kms_key_arn                 = module.kms_data.key_arn
+  secrets_kms_key_arn         = module.kms_secrets.key_arn
+  logs_kms_key_arn            = module.kms_logs.key_arn
+  log_retention_days          = var.log_retention_days
+  notification_topic_arn      = module.observability.alerts_topic_arn
+  secret_name                 = "${local.app_namespace}/${var.environment}/redis"
+  secret_recovery_window_days = var.secret_recovery_window_days
+  tags                        = local.tags
+}
+
+################################################################################
+# Secrets whose values come from outside (set once with put-secret-value)
+################################################################################
+
+module "secrets" {
+  source = "../secrets"
+
+  secrets = {
+    pan_hmac_key = {
+      name            = "${local.app_namespace}/${var.environment}/pan-hmac-key"
+      description     = "PAN_HMAC_KEY of transaction-validator (HMAC key for PAN fingerprints)"
+      service_account = "transaction-validator/transaction-validator"
+    }
+    fx_rates_api_key = {
+      name            = "${local.app_namespace}/${var.environment}/fx-rates-api-key"
+      description     = "API key of the FX-rates provider, read by the fx-rates-etl CronJob"
+      service_account = "transaction-validator/fx-rates-etl"
+    }
+  }
+  kms_key_arn          = module.kms_secrets.key_arn
+  recovery_window_days = var.secret_recovery_window_days
+  tags                 = local.tags
+}
+
+################################################################################
+# Edge and artifacts
+################################################################################
+
+module "waf" {
+  source = "../waf"
+
+  name                     = local.name
+  rate_limit_per_5_minutes = var.waf_rate_limit_per_5_minutes
+  logs_kms_key_arn         = module.kms_logs.key_arn
+  log_retention_days       = var.log_retention_days
+  tags                     = local.tags
+}
+
+module "ecr" {
+  source = "../ecr"
+
+  # Images are promoted dev -> staging -> prod by digest; each account has its own copy.
+  repository_names = ["transaction-validator", "fx-rates-etl", "operator-console"]
+  kms_key_arn      = module.kms_data.key_arn
+  tags             = local.tags
+}
+
+module "etl_bucket" {
+  source = "../s3-bucket"
+
+  name        = var.etl_bucket_name
+  kms_key_arn = module.kms_data.key_arn
+  tags        = local.tags
+}
+
+################################################################################
+# Observability
+################################################################################
+
+module "observability" {
+  source = "../observability"
+
+  name                      = local.name
+  cluster_name              = module.eks.cluster_name
+  kms_key_arn               = module.kms_alerts.key_arn
+  logs_kms_key_arn          = module.kms_logs.key_arn
+  log_retention_days        = var.log_retention_days
+  alert_emails              = var.alert_emails
+  aurora_cluster_identifier = module.aurora.cluster_identifier
+  redis = {
+    replication_group_id = local.name
+    num_shards           = var.redis_num_shards
+    replicas_per_shard   = var.redis_replicas_per_shard
+  }
+  alb_arn_suffix = var.alb_arn_suffix
+  tags           = local.tags
+}

@@ -1,0 +1,142 @@
+# IAM for the platform's own workloads. Each role trusts exactly one service account in the
+# transaction-validator namespace and can touch only that workload's resources.
+
+locals {
+  secrets_via_secretsmanager = "secretsmanager.${local.region}.amazonaws.com"
+}
+
+################################################################################
+# transaction-validator (the payment-validation API)
+################################################################################
+
+data "aws_iam_policy_document" "transaction_validator" {
+  # Logs in to Aurora through RDS Proxy with an IAM token as `transaction_validator`.
+  statement {
+    sid       = "ConnectToDatabaseThroughProxy"
+    actions   = ["rds-db:connect"]
+    resources = [module.aurora.proxy_db_connect_arns["transaction_validator"]]
+  }
+
+  # PAN_HMAC_KEY and the Redis credentials, read by the namespaced External Secrets
+  # SecretStore that authenticates as this service account.
+  statement {
+    sid       = "ReadOwnSecrets"
+    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    resources = [module.secrets.secret_arns["pan_hmac_key"], module.redis.secret_arn]
+  }
+
+  statement {
+    sid       = "DecryptOwnSecrets"
+    actions   = ["kms:Decrypt"]
+    resources = [module.kms_secrets.key_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = [local.secrets_via_secretsmanager]
+    }
+  }
+}
+
+module "transaction_validator_irsa" {
+  source = "../irsa-role"
+
+  name              = "${local.name}-transaction-validator"
+  oidc_provider_arn = module.eks.oidc_provider_arn
+  oidc_issuer_host  = module.eks.oidc_issuer_host
+  namespace         = local.app_namespace
+  service_account   = "transaction-validator"
+  policy_json       = data.aws_iam_policy_document.transaction_validator.json
+  tags              = local.tags
+}
+
+################################################################################
+# fx-rates-etl (CronJob writing FX rates to s3://<etl bucket>/fx-rates/)
+################################################################################
+
+data "aws_iam_policy_document" "fx_rates_etl" {
+  statement {
+    sid       = "ListOwnPrefix"
+    actions   = ["s3:ListBucket"]
+    resources = [module.etl_bucket.bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["fx-rates/", "fx-rates/*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadWriteOwnPrefix"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+    resources = ["${module.etl_bucket.bucket_arn}/fx-rates/*"]
+  }
+
+  statement {
+    sid       = "EncryptObjectsThroughS3"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [module.kms_data.key_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "ReadApiKey"
+    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    resources = [module.secrets.secret_arns["fx_rates_api_key"]]
+  }
+
+  statement {
+    sid       = "DecryptApiKey"
+    actions   = ["kms:Decrypt"]
+    resources = [module.kms_secrets.key_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = [local.secrets_via_secretsmanager]
+    }
+  }
+}
+
+module "fx_rates_etl_irsa" {
+  source = "../irsa-role"
+
+  name              = "${local.name}-fx-rates-etl"
+  oidc_provider_arn = module.eks.oidc_provider_arn
+  oidc_issuer_host  = module.eks.oidc_issuer_host
+  namespace         = local.app_namespace
+  service_account   = "fx-rates-etl"
+  policy_json       = data.aws_iam_policy_document.fx_rates_etl.json
+  tags              = local.tags
+}
+
+################################################################################
+# operator-console (read-only web console)
+################################################################################
+
+# Logs in as `operator_console`, a database role that is granted SELECT only.
+data "aws_iam_policy_document" "operator_console" {
+  statement {
+    sid       = "ConnectToDatabaseThroughProxy"
+    actions   = ["rds-db:connect"]
+    resources = [module.aurora.proxy_db_connect_arns["operator_console"]]
+  }
+}
+
+module "operator_console_irsa" {
+  source = "../irsa-role"
+
+  name              = "${local.name}-operator-console"
+  oidc_provider_arn = module.eks.oidc_provider_arn
+  oidc_issuer_host  = module.eks.oidc_issuer_host
+  namespace         = local.app_namespace
+  service_account   = "operator-console"
+  policy_json       = data.aws_iam_policy_document.operator_console.json
+  tags              = local.tags
+}

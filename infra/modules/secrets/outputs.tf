@@ -1,0 +1,9 @@
+output "secret_arns" {
+  description = "Secret ARNs keyed by logical name."
+  value       = { for k, s in aws_secretsmanager_secret.this : k => s.arn }
+}
+
+output "secret_names" {
+  description = "Secret names keyed by logical name (the `remoteRef.key` of an ExternalSecret)."
+  value       = { for k, s in aws_secretsmanager_secret.this : k => s.name }
+}
