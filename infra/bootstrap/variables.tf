@@ -1,0 +1,37 @@
+variable "region" {
+  description = "Region of the state bucket and lock table (the environments' backend.tf must match)."
+  type        = string
+  default     = "eu-central-1"
+}
+
+variable "environment" {
+  description = "Environment whose state this account holds (one AWS account per environment)."
+  type        = string
+
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.environment)
+    error_message = "environment must be dev, staging or prod."
+  }
+}
+
+variable "state_bucket_name" {
+  description = "Globally unique name of the state bucket (envs/<env>/backend.tf uses transaction-validator-tfstate-<env>)."
+  type        = string
+}
+
+variable "lock_table_name" {
+  description = "Name of the DynamoDB lock table (envs/<env>/backend.tf uses transaction-validator-tflock-<env>)."
+  type        = string
+}
+
+variable "allowed_account_ids" {
+  description = "The only AWS account(s) this root may run against; empty disables the guard."
+  type        = list(string)
+  default     = []
+}
+
+variable "tags" {
+  description = "Extra tags for every resource."
+  type        = map(string)
+  default     = {}
+}

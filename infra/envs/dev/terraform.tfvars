@@ -1,0 +1,66 @@
+# dev: smallest footprint that still has the production topology (3 AZs, multi-AZ data
+# stores, same security controls). Holds synthetic test data only, never real PANs.
+# Rough cost: ~$480/month (table in infra/modules/platform/README.md).
+
+region = "eu-central-1"
+azs    = ["eu-central-1a", "eu-central-1b", "eu-central-1c"]
+
+vpc_cidr = "10.10.0.0/16"
+
+# Trade-off: one NAT gateway (~$38/month + data) instead of three. An outage of its AZ cuts
+# egress (ECR pulls, AWS APIs) for the whole cluster; acceptable for dev.
+single_nat_gateway = true
+
+kubernetes_version = "1.33"
+
+# Spot Graviton nodes (~70% cheaper than on-demand); pods must tolerate interruptions,
+# which dev is there to prove anyway. Two instance types widen the spot pools.
+node_groups = {
+  default = {
+    instance_types = ["m7g.large", "m6g.large"]
+    capacity_type  = "SPOT"
+    min_size       = 2
+    max_size       = 4
+    desired_size   = 2
+    labels         = { workload = "general" }
+  }
+}
+
+# Throwaway environment: it must be possible to destroy it.
+deletion_protection = false
+
+# Burstable instances: enough for functional tests, not for load tests. Still two
+# instances, because failover is part of what dev tests.
+aurora_instance_class                      = "db.t4g.medium"
+aurora_instance_count                      = 2
+aurora_backup_retention_days               = 7
+aurora_performance_insights_retention_days = 7
+
+# One shard with one replica in another AZ: cluster mode and failover behave as in prod.
+redis_node_type          = "cache.t4g.small"
+redis_num_shards         = 1
+redis_replicas_per_shard = 1
+
+waf_rate_limit_per_5_minutes = 1000
+
+etl_bucket_name = "transaction-validator-dev-etl-data"
+
+# Issued outside Terraform (DNS validation), then set here: null until it exists.
+acm_certificate_arn = null
+# Set after the first deployment (`aws elbv2 describe-load-balancers`) to turn on ALB alarms.
+alb_arn_suffix = null
+
+alert_emails = []
+
+# Even dev keeps a year of logs: the modules enforce one retention policy everywhere, and
+# the volume is small.
+log_retention_days = 365
+
+# Short recovery windows so a torn-down dev can be rebuilt under the same names quickly.
+secret_recovery_window_days = 7
+kms_deletion_window_days    = 7
+
+tags = {
+  CostCenter         = "payments-platform"
+  DataClassification = "synthetic"
+}

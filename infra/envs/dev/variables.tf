@@ -1,0 +1,178 @@
+variable "region" {
+  description = "AWS region of the environment."
+  type        = string
+  default     = "eu-central-1"
+}
+
+variable "allowed_account_ids" {
+  description = "The only AWS account(s) this root may run against; empty disables the guard."
+  type        = list(string)
+  default     = []
+}
+
+variable "azs" {
+  description = "The three availability zones every tier is spread over."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.azs) == 3 && length(distinct(var.azs)) == 3
+    error_message = "Give three distinct availability zones."
+  }
+}
+
+variable "vpc_cidr" {
+  description = "/16 CIDR of the VPC; subnets are carved from it (private /19 per AZ, public and database /24 per AZ)."
+  type        = string
+
+  validation {
+    condition     = can(cidrhost(var.vpc_cidr, 0)) && endswith(var.vpc_cidr, "/16")
+    error_message = "vpc_cidr must be an IPv4 /16."
+  }
+}
+
+variable "single_nat_gateway" {
+  description = "One shared NAT gateway (dev: ~$65/month cheaper per AZ saved) instead of one per AZ (prod: egress survives an AZ outage)."
+  type        = bool
+}
+
+variable "cluster_admin_cidrs" {
+  description = "Private CIDRs (VPN, CI runners) allowed to reach the private Kubernetes API."
+  type        = list(string)
+  default     = []
+}
+
+variable "cluster_admin_principal_arns" {
+  description = "IAM roles mapped to cluster-admin through EKS access entries."
+  type        = list(string)
+  default     = []
+}
+
+variable "kubernetes_version" {
+  description = "EKS Kubernetes minor version."
+  type        = string
+  default     = "1.33"
+}
+
+variable "node_groups" {
+  description = "EKS managed node groups (Graviton instance types; see the eks module)."
+  type = map(object({
+    instance_types = list(string)
+    capacity_type  = optional(string, "ON_DEMAND")
+    min_size       = number
+    max_size       = number
+    desired_size   = number
+    disk_size_gb   = optional(number, 50)
+    labels         = optional(map(string), {})
+  }))
+}
+
+variable "deletion_protection" {
+  description = "Deletion protection of the EKS cluster and the Aurora cluster (true in prod)."
+  type        = bool
+}
+
+variable "aurora_engine_version" {
+  description = "Aurora PostgreSQL engine version (15.x or 16.x)."
+  type        = string
+  default     = "16.6"
+}
+
+variable "aurora_instance_class" {
+  description = "Instance class of the Aurora writer and readers."
+  type        = string
+}
+
+variable "aurora_instance_count" {
+  description = "Aurora instances (writer + readers), at least 2 for multi-AZ failover."
+  type        = number
+}
+
+variable "aurora_backup_retention_days" {
+  description = "Aurora automated backup retention (at least 7 days)."
+  type        = number
+  default     = 7
+}
+
+variable "aurora_performance_insights_retention_days" {
+  description = "Performance Insights retention (7 is free)."
+  type        = number
+  default     = 7
+}
+
+variable "redis_node_type" {
+  description = "ElastiCache node type."
+  type        = string
+}
+
+variable "redis_num_shards" {
+  description = "Redis shards (cluster mode)."
+  type        = number
+}
+
+variable "redis_replicas_per_shard" {
+  description = "Replicas per Redis shard (at least 1, in other AZs)."
+  type        = number
+}
+
+variable "waf_rate_limit_per_5_minutes" {
+  description = "Requests per client IP per 5 minutes before WAF blocks it."
+  type        = number
+  default     = 2000
+}
+
+variable "etl_bucket_name" {
+  description = "Globally unique name of the S3 bucket the fx-rates-etl job writes to (prefix `fx-rates/`)."
+  type        = string
+}
+
+variable "acm_certificate_arn" {
+  description = "ACM certificate for the ALB's HTTPS listener, issued outside Terraform (DNS validation in the company zone). Null until it exists; passed through to the Ingress annotation."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.acm_certificate_arn == null || can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+$", var.acm_certificate_arn))
+    error_message = "acm_certificate_arn must be an ACM certificate ARN."
+  }
+}
+
+variable "alb_arn_suffix" {
+  description = "ARN suffix of the ALB created by the Load Balancer Controller; set after the first deployment to enable ALB alarms."
+  type        = string
+  default     = null
+}
+
+variable "alert_emails" {
+  description = "E-mail subscribers of the alert topic."
+  type        = list(string)
+  default     = []
+}
+
+variable "log_retention_days" {
+  description = "Retention of every audit-relevant log group (PCI DSS 10.5.1: at least 365)."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.log_retention_days >= 365
+    error_message = "PCI DSS 10.5.1 requires at least one year of audit log history."
+  }
+}
+
+variable "secret_recovery_window_days" {
+  description = "Days a deleted secret stays recoverable (7-30)."
+  type        = number
+  default     = 30
+}
+
+variable "kms_deletion_window_days" {
+  description = "Waiting period of scheduled KMS key deletions (7-30)."
+  type        = number
+  default     = 30
+}
+
+variable "tags" {
+  description = "Extra tags for every resource (cost centre, owner, data classification)."
+  type        = map(string)
+  default     = {}
+}

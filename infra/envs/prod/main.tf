@@ -1,0 +1,30 @@
+module "platform" {
+  source = "../../modules/platform"
+
+  environment                                = "prod"
+  azs                                        = var.azs
+  vpc_cidr                                   = var.vpc_cidr
+  single_nat_gateway                         = var.single_nat_gateway
+  cluster_admin_cidrs                        = var.cluster_admin_cidrs
+  cluster_admin_principal_arns               = var.cluster_admin_principal_arns
+  kubernetes_version                         = var.kubernetes_version
+  node_groups                                = var.node_groups
+  deletion_protection                        = var.deletion_protection
+  aurora_engine_version                      = var.aurora_engine_version
+  aurora_instance_class                      = var.aurora_instance_class
+  aurora_instance_count                      = var.aurora_instance_count
+  aurora_backup_retention_days               = var.aurora_backup_retention_days
+  aurora_performance_insights_retention_days = var.aurora_performance_insights_retention_days
+  redis_node_type                            = var.redis_node_type
+  redis_num_shards                           = var.redis_num_shards
+  redis_replicas_per_shard                   = var.redis_replicas_per_shard
+  waf_rate_limit_per_5_minutes               = var.waf_rate_limit_per_5_minutes
+  etl_bucket_name                            = var.etl_bucket_name
+  acm_certificate_arn                        = var.acm_certificate_arn
+  alb_arn_suffix                             = var.alb_arn_suffix
+  alert_emails                               = var.alert_emails
+  log_retention_days                         = var.log_retention_days
+  secret_recovery_window_days                = var.secret_recovery_window_days
+  kms_deletion_window_days                   = var.kms_deletion_window_days
+  tags                                       = var.tags
+}

@@ -1,0 +1,60 @@
+# prod: cardholder-data environment (PCI DSS). Every tier survives the loss of one AZ.
+# Rough cost: ~$3,520/month at baseline (table in infra/modules/platform/README.md).
+
+region = "eu-central-1"
+azs    = ["eu-central-1a", "eu-central-1b", "eu-central-1c"]
+
+vpc_cidr = "10.30.0.0/16"
+
+# One NAT gateway per AZ (~$115/month + data): an AZ outage cannot cut egress of the others.
+single_nat_gateway = false
+
+kubernetes_version = "1.33"
+
+# On-demand only: spot interruptions are not acceptable in the payment path. One node per AZ
+# minimum; the cluster autoscaler adds up to 12 under load.
+node_groups = {
+  default = {
+    instance_types = ["m7g.xlarge"]
+    capacity_type  = "ON_DEMAND"
+    min_size       = 3
+    max_size       = 12
+    desired_size   = 3
+    disk_size_gb   = 80
+    labels         = { workload = "general" }
+  }
+}
+
+# EKS and Aurora refuse deletion until this is switched off in a reviewed change.
+deletion_protection = true
+
+# Writer + two readers, one per AZ: a failover target is always in another zone and reads
+# scale out.
+aurora_instance_class                      = "db.r7g.xlarge"
+aurora_instance_count                      = 3
+aurora_backup_retention_days               = 7
+aurora_performance_insights_retention_days = 31
+
+# Two shards (write throughput and memory scale out), two replicas each (one per other AZ).
+redis_node_type          = "cache.r7g.large"
+redis_num_shards         = 2
+redis_replicas_per_shard = 2
+
+waf_rate_limit_per_5_minutes = 2000
+
+etl_bucket_name = "transaction-validator-prod-etl-data"
+
+acm_certificate_arn = null
+alb_arn_suffix      = null
+
+alert_emails = []
+
+log_retention_days = 365
+
+secret_recovery_window_days = 30
+kms_deletion_window_days    = 30
+
+tags = {
+  CostCenter         = "payments-platform"
+  DataClassification = "pci-cde"
+}

@@ -1,0 +1,71 @@
+# Runs the prod root with its terraform.tfvars against a mocked AWS provider: the HA and
+# protection choices of prod must not regress.
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_region" {
+    defaults = { region = "eu-central-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_resource "aws_eks_cluster" {
+    defaults = {
+      name                  = "tv-test"
+      identity              = [{ oidc = [{ issuer = "https://oidc.eks.eu-central-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE" }] }]
+      certificate_authority = [{ data = "LS0tLS1CRUdJTi0tLS0t" }]
+    }
+  }
+  mock_resource "aws_eks_node_group" {
+    defaults = {
+      resources = [{ autoscaling_groups = [{ name = "eks-default-asg" }], remote_access_security_group_id = "" }]
+    }
+  }
+  mock_resource "aws_db_proxy" {
+    defaults = {
+      arn      = "arn:aws:rds:eu-central-1:123456789012:db-proxy:prx-0123456789abcdef0"
+      endpoint = "tv-test.proxy-abc.eu-central-1.rds.amazonaws.com"
+    }
+  }
+  mock_resource "aws_rds_cluster" {
+    defaults = {
+      cluster_identifier  = "tv-test"
+      database_name       = "payments"
+      cluster_resource_id = "cluster-ABCDEFGHIJKL"
+      master_user_secret  = [{ secret_arn = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:rds!cluster-abc", kms_key_id = "k", secret_status = "active" }]
+    }
+  }
+  mock_resource "aws_elasticache_replication_group" {
+    defaults = {
+      configuration_endpoint_address = "clustercfg.tv-test.abc.euc1.cache.amazonaws.com"
+    }
+  }
+}
+
+run "prod_is_highly_available_and_protected" {
+  assert {
+    condition     = output.nat_gateway_count == 3
+    error_message = "prod must have one NAT gateway per AZ."
+  }
+
+  assert {
+    condition     = var.deletion_protection == true
+    error_message = "prod must keep deletion protection on EKS and Aurora."
+  }
+
+  assert {
+    condition     = var.aurora_instance_count >= 3 && var.redis_replicas_per_shard >= 2
+    error_message = "prod needs an Aurora instance and a Redis replica in every AZ."
+  }
+
+  assert {
+    condition     = alltrue([for g in values(var.node_groups) : g.capacity_type == "ON_DEMAND" && g.min_size >= 3])
+    error_message = "prod nodes must be on-demand with at least one per AZ."
+  }
+
+  assert {
+    condition     = var.log_retention_days >= 365 && var.aurora_backup_retention_days >= 7
+    error_message = "prod keeps logs >= 1 year and backups >= 7 days."
+  }
+}

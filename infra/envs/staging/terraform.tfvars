@@ -1,0 +1,55 @@
+# staging: production topology and HA at smaller sizes, so that failover drills, upgrades
+# and load tests behave as in prod. Holds synthetic data only.
+# Rough cost: ~$1,380/month (table in infra/modules/platform/README.md).
+
+region = "eu-central-1"
+azs    = ["eu-central-1a", "eu-central-1b", "eu-central-1c"]
+
+vpc_cidr = "10.20.0.0/16"
+
+# One NAT gateway per AZ, as in prod: AZ-failure drills must not lose egress.
+single_nat_gateway = false
+
+kubernetes_version = "1.33"
+
+node_groups = {
+  default = {
+    instance_types = ["m7g.large"]
+    capacity_type  = "ON_DEMAND"
+    min_size       = 3
+    max_size       = 6
+    desired_size   = 3
+    labels         = { workload = "general" }
+  }
+}
+
+deletion_protection = false
+
+# Same instance family as prod (r7g), one size down: query plans and memory behaviour match.
+aurora_instance_class                      = "db.r7g.large"
+aurora_instance_count                      = 2
+aurora_backup_retention_days               = 7
+aurora_performance_insights_retention_days = 7
+
+redis_node_type          = "cache.r7g.large"
+redis_num_shards         = 1
+redis_replicas_per_shard = 1
+
+waf_rate_limit_per_5_minutes = 2000
+
+etl_bucket_name = "transaction-validator-staging-etl-data"
+
+acm_certificate_arn = null
+alb_arn_suffix      = null
+
+alert_emails = []
+
+log_retention_days = 365
+
+secret_recovery_window_days = 30
+kms_deletion_window_days    = 30
+
+tags = {
+  CostCenter         = "payments-platform"
+  DataClassification = "synthetic"
+}
