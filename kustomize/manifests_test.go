@@ -114,7 +114,7 @@ func TestRulesCatchMutations(t *testing.T) {
 		{"configmap", func(m *manifests) { delete(appConfigOf(m).Data, "MAX_TRANSACTIONS_PER_SECOND") }},
 		{"hpa", func(m *manifests) { m.HPAs[0].Spec.MaxReplicas = 100 }},
 		{"hpa", func(m *manifests) { m.HPAs[0].Spec.Metrics = m.HPAs[0].Spec.Metrics[:1] }},
-		{"hpa", func(m *manifests) { appConfigOf(m).Data["MAX_TRANSACTIONS_PER_SECOND"] = "160" }},
+		{"hpa", func(m *manifests) { appConfigOf(m).Data["MAX_TRANSACTIONS_PER_SECOND"] = "5000" }},
 		{"pdb", func(m *manifests) { m.PDBs[0].Spec.MaxUnavailable = ptr.To(intstr.FromString("50%")) }},
 		{"serviceaccount-irsa", func(m *manifests) { delete(m.ServiceAccounts[0].Annotations, "eks.amazonaws.com/role-arn") }},
 		{"externalsecret", func(m *manifests) {

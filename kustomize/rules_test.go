@@ -43,8 +43,6 @@ const (
 	metricsPort  = 9090
 	uid          = 65532
 	customMetric = "txv_validate_requests_per_second"
-	// The HPA must scale out before a pod reaches its admission limit and sheds load.
-	maxTargetShareOfLimit = 0.75
 )
 
 // Namespaces (and their pods) allowed to call the service directly, and scrape it.
@@ -516,13 +514,16 @@ func checkHPA(e env, m *manifests) (out []string) {
 			}
 		case mt.Pods != nil && mt.Pods.Metric.Name == customMetric:
 			rps = true
+			// MAX_TRANSACTIONS_PER_SECOND is service-wide: at the HPA ceiling the pods must
+			// be able to carry everything the limiter admits at their per-pod target, or the
+			// fleet saturates below the rate the service promises to accept.
 			limit, err := strconv.Atoi(cm.Data["MAX_TRANSACTIONS_PER_SECOND"])
 			v := mt.Pods.Target.AverageValue
-			if v == nil || err != nil {
-				errorf(&out, "%s needs an AverageValue target and MAX_TRANSACTIONS_PER_SECOND", customMetric)
-			} else if v.AsApproximateFloat64() > maxTargetShareOfLimit*float64(limit) {
-				errorf(&out, "%s target %s is above %.0f%% of MAX_TRANSACTIONS_PER_SECOND %d: pods would shed load before scaling out",
-					customMetric, v.String(), maxTargetShareOfLimit*100, limit)
+			if v == nil || err != nil || v.Sign() <= 0 {
+				errorf(&out, "%s needs a positive AverageValue target and MAX_TRANSACTIONS_PER_SECOND", customMetric)
+			} else if capacity := float64(h.Spec.MaxReplicas) * v.AsApproximateFloat64(); capacity < float64(limit) {
+				errorf(&out, "maxReplicas %d x %s target %s = %.0f req/s is below MAX_TRANSACTIONS_PER_SECOND %d: the fleet cannot carry what the service admits",
+					h.Spec.MaxReplicas, customMetric, v.String(), capacity, limit)
 			}
 		}
 	}
