@@ -125,6 +125,12 @@ func TestRulesCatchMutations(t *testing.T) {
 		{"ingress-alb", func(m *manifests) { delete(m.Ingresses[0].Annotations, "alb.ingress.kubernetes.io/wafv2-acl-arn") }},
 		{"ingress-alb", func(m *manifests) { delete(m.Ingresses[0].Annotations, "alb.ingress.kubernetes.io/ssl-redirect") }},
 		{"ingress-alb", func(m *manifests) { m.Ingresses[0].Spec.Rules[0].HTTP.Paths[0].Path = "/" }},
+		{"externalsecret", func(m *manifests) {
+			env := m.Deployments[0].Spec.Template.Spec.Containers[0].Env
+			m.Deployments[0].Spec.Template.Spec.Containers[0].Env = slices.DeleteFunc(env, func(e corev1.EnvVar) bool {
+				return e.Name == "REDIS_PASSWORD"
+			})
+		}},
 		{"networkpolicies", func(m *manifests) {
 			m.NetworkPolicies = slices.DeleteFunc(m.NetworkPolicies, func(np networkingv1.NetworkPolicy) bool {
 				return np.Name == "default-deny"

@@ -475,7 +475,7 @@ func checkConfigMap(e env, m *manifests) (out []string) {
 	if cm.Data["REDIS_CLUSTER_MODE"] != "true" {
 		errorf(&out, "REDIS_CLUSTER_MODE must be true (ElastiCache cluster mode)")
 	}
-	for _, secret := range []string{"DATABASE_URL", "PAN_HMAC_KEY"} {
+	for _, secret := range []string{"DATABASE_URL", "PAN_HMAC_KEY", "REDIS_USERNAME", "REDIS_PASSWORD"} {
 		if _, ok := cm.Data[secret]; ok {
 			errorf(&out, "%s is a secret and must not be in a ConfigMap", secret)
 		}
@@ -619,7 +619,7 @@ func checkExternalSecret(_ env, m *manifests) (out []string) {
 	if c == nil {
 		return append(out, "no container "+appName)
 	}
-	for _, want := range []string{"DATABASE_URL", "PAN_HMAC_KEY"} {
+	for _, want := range []string{"DATABASE_URL", "PAN_HMAC_KEY", "REDIS_USERNAME", "REDIS_PASSWORD"} {
 		if keys[want] == "" {
 			errorf(&out, "ExternalSecret does not provide %s", want)
 		}
@@ -695,6 +695,9 @@ func checkIngress(_ env, m *manifests) (out []string) {
 	}
 	if !wafARN.MatchString(a["alb.ingress.kubernetes.io/wafv2-acl-arn"]) {
 		errorf(&out, "wafv2-acl-arn %q is not a regional WAFv2 web ACL ARN", a["alb.ingress.kubernetes.io/wafv2-acl-arn"])
+	}
+	if !regexp.MustCompile(`^sg-[0-9a-f]{8,17}$`).MatchString(a["alb.ingress.kubernetes.io/security-groups"]) {
+		errorf(&out, "security-groups must be Terraform's ALB security group id, is %q", a["alb.ingress.kubernetes.io/security-groups"])
 	}
 	if !strings.HasPrefix(a["alb.ingress.kubernetes.io/ssl-policy"], "ELBSecurityPolicy-TLS13-") {
 		errorf(&out, "ssl-policy must be a TLS 1.3 policy (TLS 1.2 minimum)")
