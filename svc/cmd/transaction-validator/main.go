@@ -19,7 +19,6 @@ import (
 
 	"github.com/transaction-validator/transaction-validator/svc/internal/app"
 	"github.com/transaction-validator/transaction-validator/svc/internal/config"
-	"github.com/transaction-validator/transaction-validator/svc/internal/pgstore"
 	"github.com/transaction-validator/transaction-validator/svc/internal/telemetry"
 )
 
@@ -61,17 +60,7 @@ func run(args []string) error {
 		}
 		mctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 		defer cancel()
-		pool, err := pgstore.NewPool(mctx, cfg.DatabaseURL, pgstore.PoolOptions{MaxConns: 2, StatementMode: cfg.DBPool.StatementMode})
-		if err != nil {
-			return err
-		}
-		defer pool.Close()
-		applied, err := pgstore.Migrate(mctx, pool)
-		if err != nil {
-			return err
-		}
-		log.Info("migrations applied", "migrations", applied)
-		return nil
+		return app.Migrate(mctx, cfg, log)
 	}
 
 	startCtx, cancel := context.WithTimeout(ctx, time.Minute)

@@ -138,12 +138,10 @@ func (a *App) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	applied, err := pgstore.Migrate(ctx, a.pool)
-	if err != nil {
-		return err
-	}
-	if len(applied) > 0 {
-		a.log.Info("database migrations applied", "migrations", applied)
+	if cfg.MigrateOnStart {
+		if err := Migrate(ctx, cfg, a.log); err != nil {
+			return err
+		}
 	}
 	if a.limits, err = pgstore.NewMerchantLimits(ctx, a.pool); err != nil {
 		return err
@@ -169,6 +167,28 @@ func (a *App) connect(ctx context.Context) error {
 	a.audit = pgstore.NewAuditLog(a.pool, pgstore.AuditOptions{
 		Writers: cfg.AuditWriters, BatchMax: cfg.AuditBatchMax, Timeout: cfg.DBTimeout, IdempotencyTTL: cfg.IdempotencyTTL,
 	}, a.reg)
+	return nil
+}
+
+// Migrate applies the embedded migrations on MIGRATION_DATABASE_URL, or on DATABASE_URL
+// when that is unset, with a small pool of its own.
+func Migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	url := cfg.MigrationDatabaseURL
+	if url == "" {
+		url = cfg.DatabaseURL
+	}
+	pool, err := pgstore.NewPool(ctx, url, pgstore.PoolOptions{MaxConns: 2, StatementMode: cfg.DBPool.StatementMode})
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	defer pool.Close()
+	applied, err := pgstore.Migrate(ctx, pool)
+	if err != nil {
+		return err
+	}
+	if len(applied) > 0 {
+		log.Info("database migrations applied", "migrations", applied)
+	}
 	return nil
 }
 

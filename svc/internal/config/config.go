@@ -22,8 +22,15 @@ type Config struct {
 	LogLevel    slog.Level
 
 	// DatabaseURL and RedisEndpoint are both empty in in-memory mode.
-	DatabaseURL   string
-	RedisEndpoint string
+	DatabaseURL string
+	// MigrationDatabaseURL, when set, is a direct connection used only for migrations:
+	// they hold a session-level advisory lock, which a transaction-pooling proxy
+	// (PgBouncer in transaction mode) cannot keep.
+	MigrationDatabaseURL string
+	// MigrateOnStart applies migrations at start-up; off when a separate job runs
+	// `transaction-validator migrate` before the rollout.
+	MigrateOnStart bool
+	RedisEndpoint  string
 	// RedisClusterMode selects the cluster client, for ElastiCache with cluster mode on.
 	RedisClusterMode bool
 	RedisUsername    string
@@ -83,6 +90,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		MetricsAddr:               r.str("METRICS_ADDR", ":9090"),
 		LogLevel:                  r.level("LOG_LEVEL", slog.LevelInfo),
 		DatabaseURL:               r.secretURL("DATABASE_URL", "postgres", "postgresql"),
+		MigrationDatabaseURL:      r.secretURL("MIGRATION_DATABASE_URL", "postgres", "postgresql"),
+		MigrateOnStart:            r.boolean("MIGRATE_ON_START", true),
 		RedisEndpoint:             r.redisEndpoint("REDIS_ENDPOINT"),
 		RedisClusterMode:          r.boolean("REDIS_CLUSTER_MODE", false),
 		RedisUsername:             getenv("REDIS_USERNAME"),

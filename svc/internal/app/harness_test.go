@@ -1,0 +1,158 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/transaction-validator/transaction-validator/svc/internal/app"
+	"github.com/transaction-validator/transaction-validator/svc/internal/config"
+	"github.com/transaction-validator/transaction-validator/svc/internal/telemetry"
+)
+
+const testKey = "0001020304050607080910111213141516171819202122232425262728293031"
+
+// running is one service instance serving on loopback.
+type running struct {
+	base, metrics string
+	logs          *syncBuffer
+	stop          context.CancelFunc
+	done          chan error
+	app           *app.App
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// start runs the service with env (on top of fast-test defaults) until the test ends.
+func start(t *testing.T, env map[string]string) *running {
+	t.Helper()
+	vars := map[string]string{
+		"PAN_HMAC_KEY": testKey, "SHUTDOWN_DRAIN_DELAY": "0s", "SHUTDOWN_TIMEOUT": "10s",
+		"MAX_TRANSACTIONS_PER_SECOND": "100000", "LOG_LEVEL": "debug",
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	cfg, err := config.FromEnv(func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, err := app.New(ctx, cfg, telemetry.NewLogger(logs, cfg.LogLevel), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiLn, _ := net.Listen("tcp", "127.0.0.1:0")
+	metricsLn, _ := net.Listen("tcp", "127.0.0.1:0")
+	sctx, stop := context.WithCancel(context.Background())
+	r := &running{
+		base: "http://" + apiLn.Addr().String(), metrics: "http://" + metricsLn.Addr().String(),
+		logs: logs, stop: stop, done: make(chan error, 1), app: a,
+	}
+	go func() { r.done <- a.Serve(sctx, apiLn, metricsLn) }()
+	t.Cleanup(func() { r.shutdown(t) })
+	return r
+}
+
+func (r *running) shutdown(t *testing.T) {
+	r.stop()
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		r.done <- nil // later calls return at once
+	case <-time.After(30 * time.Second):
+		t.Error("service did not shut down")
+	}
+}
+
+var client = &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+
+type answer struct {
+	Status int
+	Header http.Header
+	Body   map[string]any
+	Raw    string
+}
+
+func (a answer) errCode() string {
+	e, _ := a.Body["error"].(map[string]any)
+	s, _ := e["code"].(string)
+	return s
+}
+
+func (r *running) post(t testing.TB, key, body string) answer {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, r.base+"/api/validate", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", key)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Errorf("POST: %v", err)
+		return answer{}
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	a := answer{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
+	_ = json.Unmarshal(raw, &a.Body)
+	return a
+}
+
+func (r *running) get(t testing.TB, url string) (int, string) {
+	t.Helper()
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw)
+}
+
+// txnTime is fixed for the whole run, so that building the same transaction twice gives
+// the same body (a changed timestamp is a different request to idempotency).
+var txnTime = time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
+
+func txn(pan string, amount int) string {
+	return fmt.Sprintf(`{"merchant_id":"m_1","amount":%d,"currency":"EUR","country":"DE","timestamp":%q,
+		"card":{"number":%q,"expiry_month":12,"expiry_year":2031,"cvv":"123"}}`, amount, txnTime, pan)
+}
+
+// eventually polls cond until it holds or the deadline passes; used for state changes
+// that a real server makes asynchronously (reconnection after a restart).
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, d)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,48 @@
+// Package devtest starts devserver servers from tests. When the server binaries are
+// missing a test is skipped with a message saying how to install them, unless
+// TXV_REQUIRE_SERVERS=1 (set by scripts/test.sh and CI), where it fails instead: the
+// integration suites can never be skipped silently in CI.
+package devtest
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/transaction-validator/transaction-validator/svc/internal/devserver"
+)
+
+func handle(t testing.TB, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if errors.Is(err, devserver.ErrNotInstalled) && os.Getenv("TXV_REQUIRE_SERVERS") != "1" {
+		t.Skipf("skipping: %v; run scripts/test.sh, which installs PostgreSQL and Redis", err)
+	}
+	t.Fatal(err)
+}
+
+// Postgres starts a PostgreSQL server for the test and stops it at cleanup.
+func Postgres(t testing.TB, o devserver.PostgresOptions) *devserver.Postgres {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pg, err := devserver.StartPostgres(ctx, o)
+	handle(t, err)
+	t.Cleanup(pg.Close)
+	return pg
+}
+
+// Redis starts a Redis server (or cluster) for the test and stops it at cleanup.
+func Redis(t testing.TB, o devserver.RedisOptions) *devserver.Redis {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := devserver.StartRedis(ctx, o)
+	handle(t, err)
+	t.Cleanup(r.Close)
+	return r
+}

@@ -1,0 +1,142 @@
+package devserver
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Postgres is a throwaway PostgreSQL server.
+type Postgres struct {
+	// URL connects as the superuser "postgres" to database "postgres" (trust auth on
+	// 127.0.0.1 only).
+	URL  string
+	Port int
+	dir  string
+	proc *process
+}
+
+// PostgresOptions tune the server.
+type PostgresOptions struct {
+	// Durable keeps fsync and synchronous_commit on, as in production; benchmarks want
+	// it so that group commit is measured honestly. Tests turn it off for speed.
+	Durable bool
+}
+
+// StartPostgres runs initdb in a new temporary directory and starts the server.
+func StartPostgres(ctx context.Context, o PostgresOptions) (*Postgres, error) {
+	initdb, err := findBinary("PG_BIN_INITDB", "/usr/lib/postgresql/*/bin/initdb", "initdb")
+	if err != nil {
+		return nil, err
+	}
+	postgres := filepath.Join(filepath.Dir(initdb), "postgres")
+	cred, uid, gid, err := unprivileged()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "txv-pg-")
+	if err != nil {
+		return nil, err
+	}
+	if uid >= 0 {
+		if err := os.Chown(dir, uid, gid); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+	}
+	data := filepath.Join(dir, "data")
+	logf, err := os.Create(filepath.Join(dir, "postgres.log"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	init := exec.CommandContext(ctx, initdb, "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync")
+	init.Dir = dir
+	init.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if out, err := init.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("initdb: %v: %s", err, out)
+	}
+	port, err := freePort()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	durability := []string{"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"}
+	if o.Durable {
+		durability = []string{"-c", "fsync=on", "-c", "synchronous_commit=on"}
+	}
+	argv := append([]string{postgres, "-D", data, "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-k", dir,
+		"-c", "max_connections=200", "-c", "shared_buffers=256MB", "-c", "log_min_messages=warning"}, durability...)
+	p := &Postgres{
+		URL:  fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
+		Port: port, dir: dir,
+		proc: &process{name: "postgres", argv: argv, dir: dir, cred: cred, logf: logf},
+	}
+	if err := p.Start(ctx); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Start (re)starts a stopped server and waits until it accepts queries.
+func (p *Postgres) Start(ctx context.Context) error {
+	if err := p.proc.start(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for {
+		conn, err := pgx.Connect(ctx, p.URL)
+		if err == nil {
+			conn.Close(ctx)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("postgres did not start (log in %s): %w", p.dir, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Stop shuts the server down ("fast" mode: open transactions are rolled back).
+func (p *Postgres) Stop() { p.proc.stop(syscall.SIGINT) }
+
+// Freeze suspends the server (SIGSTOP): connections stay open and nothing answers, the
+// way a hung or partitioned database looks to a client. Thaw resumes it.
+func (p *Postgres) Freeze() error { return p.proc.signalTree(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen server.
+func (p *Postgres) Thaw() error { return p.proc.signalTree(syscall.SIGCONT) }
+
+// CreateDatabase creates a fresh database and returns its URL, so tests sharing one
+// server do not see each other's rows.
+func (p *Postgres) CreateDatabase(ctx context.Context, name string) (string, error) {
+	conn, err := pgx.Connect(ctx, p.URL)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", p.Port, name), nil
+}
+
+// Close stops the server and removes its directory.
+func (p *Postgres) Close() {
+	if p.proc != nil {
+		p.proc.stop(syscall.SIGINT)
+		p.proc.logf.Close()
+	}
+	os.RemoveAll(p.dir)
+}
