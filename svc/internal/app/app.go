@@ -146,6 +146,7 @@ func (a *App) connect(ctx context.Context) error {
 	if a.limits, err = pgstore.NewMerchantLimits(ctx, a.pool); err != nil {
 		return err
 	}
+	redisstore.SetLogger(a.log)
 	a.rdb, err = redisstore.NewClient(redisstore.Options{
 		Endpoint: cfg.RedisEndpoint, ClusterMode: cfg.RedisClusterMode,
 		Username: cfg.RedisUsername, Password: cfg.RedisPassword, CAFile: cfg.RedisCAFile,

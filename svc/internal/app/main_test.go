@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/transaction-validator/transaction-validator/svc/internal/devserver"
+	"github.com/transaction-validator/transaction-validator/svc/internal/devserver/devtest"
 )
 
 // One PostgreSQL and one Redis serve the package's tests; each test gets its own
@@ -40,12 +41,7 @@ var dbCounter int
 // freshDB returns a new database on the shared server and empties the shared Redis.
 func freshDB(t *testing.T) (dbURL, redisURL string) {
 	t.Helper()
-	if setupErr != nil {
-		if os.Getenv("TXV_REQUIRE_SERVERS") != "1" {
-			t.Skipf("skipping: %v (scripts/test.sh installs PostgreSQL and Redis)", setupErr)
-		}
-		t.Fatal(setupErr)
-	}
+	devtest.Check(t, setupErr)
 	dbCounter++
 	ctx := context.Background()
 	url, err := sharedPG.CreateDatabase(ctx, fmt.Sprintf("t%d_%d", os.Getpid(), dbCounter))

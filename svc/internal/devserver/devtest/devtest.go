@@ -14,7 +14,9 @@ import (
 	"github.com/transaction-validator/transaction-validator/svc/internal/devserver"
 )
 
-func handle(t testing.TB, err error) {
+// Check skips or fails the test for a server start-up error err (nil passes), by the
+// rule in the package comment. Use it for servers started once in TestMain.
+func Check(t testing.TB, err error) {
 	t.Helper()
 	if err == nil {
 		return
@@ -31,7 +33,7 @@ func Postgres(t testing.TB, o devserver.PostgresOptions) *devserver.Postgres {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	pg, err := devserver.StartPostgres(ctx, o)
-	handle(t, err)
+	Check(t, err)
 	t.Cleanup(pg.Close)
 	return pg
 }
@@ -42,7 +44,7 @@ func Redis(t testing.TB, o devserver.RedisOptions) *devserver.Redis {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	r, err := devserver.StartRedis(ctx, o)
-	handle(t, err)
+	Check(t, err)
 	t.Cleanup(r.Close)
 	return r
 }
