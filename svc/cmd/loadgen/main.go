@@ -1,0 +1,430 @@
+// Command loadgen measures the transaction-validator against a bare net/http JSON echo,
+// side by side in one run, on this machine's loopback only.
+//
+// It starts a real PostgreSQL (fsync on) and Redis (devserver), then runs the service
+// and the echo baseline as child processes (this same binary, re-executed), and drives
+// each in two phases:
+//
+//   - closed loop: -concurrency workers send back to back for -duration: the maximum
+//     throughput and its latency;
+//   - open loop: requests scheduled at -rate per second for -duration, latency measured
+//     from the scheduled send time, so a stall shows up in the percentiles instead of
+//     silently lowering the offered load (no coordinated omission).
+//
+// Every loop is bounded by -duration (at most 60 s) and -max-requests.
+//
+//	go run ./svc/cmd/loadgen -duration 10s -rate 2000 -concurrency 32
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime/pprof"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/transaction-validator/transaction-validator/svc/internal/app"
+	"github.com/transaction-validator/transaction-validator/svc/internal/config"
+	"github.com/transaction-validator/transaction-validator/svc/internal/devserver"
+	"github.com/transaction-validator/transaction-validator/svc/internal/telemetry"
+)
+
+const maxDuration = 60 * time.Second
+
+func main() {
+	serve := flag.String("serve", "", "internal: run as the child process: echo or validator")
+	listen := flag.String("listen", "127.0.0.1:0", "internal: child listen address")
+	duration := flag.Duration("duration", 10*time.Second, "length of each phase (at most 60s)")
+	rate := flag.Int("rate", 2000, "open-loop request rate per second")
+	concurrency := flag.Int("concurrency", 32, "closed-loop workers")
+	maxRequests := flag.Int("max-requests", 500_000, "upper bound on requests per phase")
+	warmup := flag.Duration("warmup", 2*time.Second, "closed-loop warm-up before each target's phases")
+	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
+	durable := flag.Bool("durable", true, "PostgreSQL with fsync and synchronous_commit on, as in production; false shows what the service costs without the disk")
+	flag.Parse()
+
+	switch *serve {
+	case "echo":
+		runEcho(*listen)
+		return
+	case "validator":
+		runValidator(*listen)
+		return
+	}
+	if *duration > maxDuration {
+		*duration = maxDuration
+	}
+	if err := run(*duration, *warmup, *rate, *concurrency, *maxRequests, *jsonOut, *durable); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+// runEcho is the baseline: decode the JSON body, encode it back. The least any JSON
+// HTTP service on this machine does per request.
+func runEcho(addr string) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(ln.Addr().String() + " -")
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/validate", func(w http.ResponseWriter, r *http.Request) {
+		var v map[string]any
+		if err := json.NewDecoder(io.LimitReader(r.Body, 16<<10)).Decode(&v); err != nil {
+			http.Error(w, "bad json", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(v)
+	})
+	_ = http.Serve(ln, mux)
+}
+
+// runValidator runs the real service (the app package, configured from the environment
+// the parent sets) on addr; the metrics listener takes any free port.
+func runValidator(addr string) {
+	cfg, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	a, err := app.New(ctx, cfg, telemetry.NewLogger(io.Discard, cfg.LogLevel), "loadgen")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	api, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	metrics, _ := net.Listen("tcp", "127.0.0.1:0")
+	if path := os.Getenv("LOADGEN_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			_ = pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
+	fmt.Println(api.Addr().String() + " " + metrics.Addr().String())
+	_ = a.Serve(ctx, api, metrics)
+}
+
+type child struct {
+	cmd     *exec.Cmd
+	addr    string
+	metrics string // "-" when the child has no metrics endpoint
+}
+
+func startChild(kind string, env []string) (*child, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, "-serve", kind)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	line := make(chan string, 1)
+	go func() {
+		buf := make([]byte, 256)
+		n, _ := out.Read(buf)
+		line <- strings.TrimSpace(string(buf[:n]))
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	select {
+	case l := <-line:
+		addr, metrics, _ := strings.Cut(l, " ")
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			_ = cmd.Process.Kill()
+			return nil, fmt.Errorf("%s child printed %q", kind, l)
+		}
+		return &child{cmd: cmd, addr: addr, metrics: metrics}, nil
+	case <-time.After(2 * time.Minute):
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("%s child did not start", kind)
+	}
+}
+
+func (c *child) stop() {
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = c.cmd.Process.Kill()
+	}
+}
+
+// result is one phase's figures.
+type result struct {
+	Target     string  `json:"target"`
+	Phase      string  `json:"phase"`
+	Requests   int     `json:"requests"`
+	Errors     int     `json:"errors"`
+	Throughput float64 `json:"throughput_rps"`
+	P50ms      float64 `json:"p50_ms"`
+	P99ms      float64 `json:"p99_ms"`
+	Maxms      float64 `json:"max_ms"`
+}
+
+func run(d, warmup time.Duration, rate, conc, maxReq int, jsonOut string, durable bool) error {
+	ctx := context.Background()
+	fmt.Fprintf(os.Stderr, "starting PostgreSQL (durable=%v) and Redis on 127.0.0.1 ...\n", durable)
+	pg, err := devserver.StartPostgres(ctx, devserver.PostgresOptions{Durable: durable})
+	if err != nil {
+		return err
+	}
+	defer pg.Close()
+	rds, err := devserver.StartRedis(ctx, devserver.RedisOptions{})
+	if err != nil {
+		return err
+	}
+	defer rds.Close()
+
+	echo, err := startChild("echo", nil)
+	if err != nil {
+		return err
+	}
+	defer echo.stop()
+	validator, err := startChild("validator", []string{
+		"DATABASE_URL=" + pg.URL, "REDIS_ENDPOINT=" + rds.Endpoint,
+		"PAN_HMAC_KEY=" + strings.Repeat("5a", 32), "LOG_LEVEL=warn",
+		"MAX_TRANSACTIONS_PER_SECOND=1000000", "VELOCITY_CARD_PER_MINUTE=1000000",
+		"VELOCITY_MERCHANT_PER_MINUTE=100000000", "SHUTDOWN_DRAIN_DELAY=0s",
+		"DB_POOL_MAX_CONNS=16",
+	})
+	if err != nil {
+		return err
+	}
+	defer validator.stop()
+
+	gen := newBodies()
+	var results []result
+	for _, target := range []struct{ name, addr string }{{"echo", echo.addr}, {"validator", validator.addr}} {
+		url := "http://" + target.addr + "/api/validate"
+		cl := newClient(conc * 4)
+		fmt.Fprintf(os.Stderr, "%s: warm-up %s\n", target.name, warmup)
+		closedLoop(cl, url, gen, conc, warmup, maxReq)
+		fmt.Fprintf(os.Stderr, "%s: closed loop, %d workers, %s\n", target.name, conc, d)
+		r := closedLoop(cl, url, gen, conc, d, maxReq)
+		r.Target, r.Phase = target.name, fmt.Sprintf("closed loop, %d workers", conc)
+		results = append(results, r)
+		fmt.Fprintf(os.Stderr, "%s: open loop, %d req/s, %s\n", target.name, rate, d)
+		r = openLoop(cl, url, gen, rate, d, maxReq)
+		r.Target, r.Phase = target.name, fmt.Sprintf("open loop, %d req/s", rate)
+		results = append(results, r)
+	}
+	report(os.Stdout, results)
+	auditReport(os.Stdout, validator.metrics)
+	if jsonOut != "" {
+		b, _ := json.MarshalIndent(results, "", "  ")
+		return os.WriteFile(jsonOut, b, 0o644)
+	}
+	return nil
+}
+
+func newClient(conns int) *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: conns, MaxIdleConnsPerHost: conns, IdleConnTimeout: time.Minute,
+		DialContext: (&net.Dialer{Timeout: time.Second}).DialContext,
+	}}
+}
+
+// bodies hands out distinct valid transactions: distinct idempotency keys, a pool of
+// cards with valid check digits, varied amounts.
+type bodies struct {
+	seq   atomic.Int64
+	cards []string
+	ts    string
+}
+
+func newBodies() *bodies {
+	b := &bodies{ts: time.Now().UTC().Format(time.RFC3339)}
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 1000; i++ {
+		digits := []byte("4")
+		for len(digits) < 15 {
+			digits = append(digits, byte('0'+r.IntN(10)))
+		}
+		b.cards = append(b.cards, string(digits)+luhnDigit(digits))
+	}
+	return b
+}
+
+func luhnDigit(d []byte) string {
+	sum := 0
+	for i := len(d) - 1; i >= 0; i-- {
+		v := int(d[i] - '0')
+		if (len(d)-1-i)%2 == 0 {
+			v *= 2
+			if v > 9 {
+				v -= 9
+			}
+		}
+		sum += v
+	}
+	return strconv.Itoa((10 - sum%10) % 10)
+}
+
+func (b *bodies) next() (key string, body []byte) {
+	n := b.seq.Add(1)
+	key = "lg-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.FormatInt(n, 36)
+	body = fmt.Appendf(nil, `{"merchant_id":"m_%d","amount":%d,"currency":"EUR","country":"DE","timestamp":%q,"card":{"number":%q,"expiry_month":12,"expiry_year":2031,"cvv":"123"}}`,
+		n%50, 100+n%9000, b.ts, b.cards[n%int64(len(b.cards))])
+	return key, body
+}
+
+func send(cl *http.Client, url string, gen *bodies) bool {
+	key, body := gen.next()
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", key)
+	resp, err := cl.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func closedLoop(cl *http.Client, url string, gen *bodies, conc int, d time.Duration, maxReq int) result {
+	var mu sync.Mutex
+	var lat []time.Duration
+	var errs, total atomic.Int64
+	start := time.Now()
+	deadline := start.Add(d)
+	var wg sync.WaitGroup
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := make([]time.Duration, 0, 4096)
+			for time.Now().Before(deadline) && total.Add(1) <= int64(maxReq) {
+				t0 := time.Now()
+				if !send(cl, url, gen) {
+					errs.Add(1)
+				}
+				local = append(local, time.Since(t0))
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return summarize(lat, int(errs.Load()), time.Since(start))
+}
+
+func openLoop(cl *http.Client, url string, gen *bodies, rate int, d time.Duration, maxReq int) result {
+	n := int(d.Seconds() * float64(rate))
+	if n > maxReq {
+		n = maxReq
+	}
+	interval := time.Second / time.Duration(rate)
+	lat := make([]time.Duration, n)
+	var errs atomic.Int64
+	jobs := make(chan int, n)
+	start := time.Now()
+	var wg sync.WaitGroup
+	// Enough workers that the client never becomes the queue: a request waits only for
+	// the server.
+	for w := 0; w < 512; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				sched := start.Add(time.Duration(i) * interval)
+				if !send(cl, url, gen) {
+					errs.Add(1)
+				}
+				lat[i] = time.Since(sched)
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		if wait := time.Until(start.Add(time.Duration(i) * interval)); wait > 0 {
+			time.Sleep(wait)
+		}
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	return summarize(lat, int(errs.Load()), time.Since(start))
+}
+
+func summarize(lat []time.Duration, errs int, elapsed time.Duration) result {
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(p float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000
+	}
+	return result{Requests: len(lat), Errors: errs, Throughput: float64(len(lat)) / elapsed.Seconds(),
+		P50ms: pct(0.50), P99ms: pct(0.99), Maxms: pct(1)}
+}
+
+// auditReport prints what the service's own metrics say about group commit over the
+// whole run: how many decisions one commit carried, and how long a commit took.
+func auditReport(w io.Writer, metricsAddr string) {
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		fmt.Fprintln(w, "service metrics unavailable:", err)
+		return
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	val := func(name string) float64 {
+		for _, l := range strings.Split(string(raw), "\n") {
+			if strings.HasPrefix(l, name+" ") {
+				f, _ := strconv.ParseFloat(strings.TrimPrefix(l, name+" "), 64)
+				return f
+			}
+		}
+		return 0
+	}
+	batches := val("txv_audit_batch_size_count")
+	if batches == 0 {
+		return
+	}
+	fmt.Fprintf(w, "group commit: %.0f commits for %.0f decisions, %.1f decisions per commit, %.2f ms per commit on average\n",
+		batches, val("txv_audit_batch_size_sum"), val("txv_audit_batch_size_sum")/batches,
+		1000*val("txv_audit_write_duration_seconds_sum")/val("txv_audit_write_duration_seconds_count"))
+}
+
+func report(w io.Writer, rs []result) {
+	fmt.Fprintf(w, "\n%-10s %-26s %9s %7s %11s %8s %8s %8s\n", "target", "phase", "requests", "errors", "req/s", "p50 ms", "p99 ms", "max ms")
+	for _, r := range rs {
+		fmt.Fprintf(w, "%-10s %-26s %9d %7d %11.0f %8.2f %8.2f %8.2f\n", r.Target, r.Phase, r.Requests, r.Errors, r.Throughput, r.P50ms, r.P99ms, r.Maxms)
+	}
+	if len(rs) == 4 {
+		fmt.Fprintf(w, "\nvalidator / echo, closed loop: throughput %.2f, p50 %.2fx, p99 %.2fx\n",
+			rs[2].Throughput/rs[0].Throughput, rs[2].P50ms/rs[0].P50ms, rs[2].P99ms/rs[0].P99ms)
+		fmt.Fprintf(w, "validator / echo, open loop:   throughput %.2f, p50 %.2fx, p99 %.2fx\n",
+			rs[3].Throughput/rs[1].Throughput, rs[3].P50ms/rs[1].P50ms, rs[3].P99ms/rs[1].P99ms)
+	}
+}
