@@ -112,6 +112,10 @@ func TestRulesCatchMutations(t *testing.T) {
 		{"graceful-shutdown", func(m *manifests) { appConfigOf(m).Data["SHUTDOWN_TIMEOUT"] = "40s" }},
 		{"configmap", func(m *manifests) { appConfigOf(m).Data["REDIS_ENDPOINT"] = "redis://plain.example.com:6379" }},
 		{"configmap", func(m *manifests) { delete(appConfigOf(m).Data, "MAX_TRANSACTIONS_PER_SECOND") }},
+		{"configmap", func(m *manifests) { appConfigOf(m).Data["REDIS_PASSWORD"] = "hunter2" }},
+		{"configmap", func(m *manifests) {
+			appConfigOf(m).Data["REDIS_ENDPOINT"] = "rediss://user:pw@clustercfg.example.com:6379"
+		}},
 		{"hpa", func(m *manifests) { m.HPAs[0].Spec.MaxReplicas = 100 }},
 		{"hpa", func(m *manifests) { m.HPAs[0].Spec.Metrics = m.HPAs[0].Spec.Metrics[:1] }},
 		{"hpa", func(m *manifests) { appConfigOf(m).Data["MAX_TRANSACTIONS_PER_SECOND"] = "5000" }},

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# airgap/manifest-tools.sh installs what checks the Kubernetes manifests offline: kustomize,
+# kubeconform, trivy, and kubeconform's JSON schemas generated from module zips (the
+# Kubernetes swagger and the CRDs the manifests use) by airgap/k8sschema.
+#
+#   eval "$(airgap/manifest-tools.sh)"   # sets KUSTOMIZE KUBECONFORM TRIVY K8S_SCHEMAS CRD_DIR
+#
+# Logs go to stderr; stdout is only `export ...` lines. Everything lands in ~/.cache keyed
+# by the pins in airgap/versions.env (schemas also by the converter's source hash), so a
+# warm run builds nothing and takes about a second.
+set -euo pipefail
+REPO_ROOT=${REPO_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
+# shellcheck source=../scripts/lib.sh
+. "$REPO_ROOT/scripts/lib.sh"
+
+command -v go >/dev/null || die "go is required to build the manifest tools"
+renice -n "${BUILD_NICE:-10}" -p $$ >/dev/null 2>&1 || true
+
+# Another script (airgap/iac-tools.sh) builds trivy into the same cache dir; starting a second
+# build would rm -rf the first one's output, so wait while one is visibly running.
+wait_foreign_build() {
+  local dir=$1 waited=0
+  while [ -d "$dir" ] && [ ! -f "$dir/.complete" ] && pgrep -f -- "$dir/" >/dev/null; do
+    [ $waited = 0 ] && log "another process is building into $dir; waiting for it"
+    sleep 15; waited=$((waited + 15))
+    [ $waited -lt 3600 ] || die "gave up waiting for the build into $dir"
+  done
+}
+
+mod_dir() {
+  local dir
+  dir=$(go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [ -n "$dir" ] && [ -d "$dir" ] || die "go mod download $1 failed"
+  echo "$dir"
+}
+
+KUSTOMIZE_BIN=$(ensure_go_tool kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5)
+KUBECONFORM_BIN=$(ensure_go_tool kubeconform "$KUBECONFORM_VERSION" github.com/yannh/kubeconform/cmd/kubeconform)
+
+# ---- trivy ----------------------------------------------------------------------------
+# Same line as airgap/iac-tools.sh so both share ~/.cache/trivy-$TRIVY_VERSION. On these
+# machines it fails twice over: `go install mod@version` asks the proxy for the module's
+# version list to check deprecation (the proxy answers 403 for trivy), and trivy imports
+# encoding/json/v2, which Go 1.26 only has under GOEXPERIMENT=jsonv2 (trivy's Makefile sets
+# it). The fallback builds the same version from a module copy with that experiment on,
+# into the same directory layout, so either script then finds it done.
+TRIVY_DIR=$CACHE_ROOT/trivy-$TRIVY_VERSION
+wait_foreign_build "$TRIVY_DIR"
+if ! TRIVY_BIN=$(GOEXPERIMENT=jsonv2 ensure_go_tool trivy "$TRIVY_VERSION" github.com/aquasecurity/trivy/cmd/trivy -ldflags "-s -w"); then
+  log "go install of trivy refused (proxy 403 on the version list); building $TRIVY_VERSION from a module copy (~10-20 CPU-min cold)"
+  src=$(mktemp -d "${TMPDIR:-/tmp}/trivy-src.XXXXXX")
+  trap 'rm -rf "$src"' EXIT
+  module_src "github.com/aquasecurity/trivy@$TRIVY_VERSION" "$src/trivy"
+  rm -rf "$TRIVY_DIR"; mkdir -p "$TRIVY_DIR/bin"
+  (cd "$src/trivy" && GOEXPERIMENT=jsonv2 go build -trimpath -ldflags "-s -w" -o "$TRIVY_DIR/bin/trivy" ./cmd/trivy) >&2 ||
+    { rm -rf "$TRIVY_DIR"; die "trivy build failed"; }
+  touch "$TRIVY_DIR/.complete"
+  TRIVY_BIN=$TRIVY_DIR/bin
+fi
+
+# ---- kubeconform schemas ----------------------------------------------------------------
+# Keyed by every input: Kubernetes and operator versions, and the converter's own source.
+conv_hash=$(cat "$REPO_ROOT"/airgap/k8sschema/go.mod "$REPO_ROOT"/airgap/k8sschema/go.sum "$REPO_ROOT"/airgap/k8sschema/*.go | sha256sum | cut -c1-12)
+SCHEMA_DIR=$CACHE_ROOT/k8s-schemas-$KUBERNETES_VERSION-eso$EXTERNAL_SECRETS_VERSION-po$PROMETHEUS_OPERATOR_VERSION-$conv_hash
+if [ ! -f "$SCHEMA_DIR/.complete" ]; then
+  log "generating kubeconform schemas into $SCHEMA_DIR"
+  rm -rf "$SCHEMA_DIR"; mkdir -p "$SCHEMA_DIR/bin" "$SCHEMA_DIR/crd-yaml"
+  (cd "$REPO_ROOT/airgap/k8sschema" && go build -trimpath -o "$SCHEMA_DIR/bin/k8sschema" .) >&2
+  k8s=$(mod_dir "k8s.io/kubernetes@$KUBERNETES_VERSION")
+  eso=$(mod_dir "github.com/external-secrets/external-secrets@$EXTERNAL_SECRETS_VERSION")/config/crds/bases
+  po=$(mod_dir "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION")/example/prometheus-operator-crd
+  # The CRD YAMLs are kept next to the schemas: the apply suite installs the same ones
+  # into the throwaway API server.
+  for f in "$eso/external-secrets.io_externalsecrets.yaml" "$eso/external-secrets.io_secretstores.yaml" \
+           "$po/monitoring.coreos.com_servicemonitors.yaml"; do
+    cp "$f" "$SCHEMA_DIR/crd-yaml/"
+  done
+  args=()
+  for f in "$SCHEMA_DIR"/crd-yaml/*.yaml; do args+=(-crd "$f"); done
+  "$SCHEMA_DIR/bin/k8sschema" -swagger "$k8s/api/openapi-spec/swagger.json" \
+    -k8s-version "$KUBERNETES_VERSION" -out "$SCHEMA_DIR" "${args[@]}" >&2
+  chmod -R u+w "$SCHEMA_DIR/crd-yaml"
+  touch "$SCHEMA_DIR/.complete"
+fi
+
+for b in "$KUSTOMIZE_BIN/kustomize" "$KUBECONFORM_BIN/kubeconform" "$TRIVY_BIN/trivy"; do
+  [ -x "$b" ] || die "$b missing after install"
+done
+cat <<EOF
+export KUSTOMIZE=$KUSTOMIZE_BIN/kustomize
+export KUBECONFORM=$KUBECONFORM_BIN/kubeconform
+export TRIVY=$TRIVY_BIN/trivy
+export TRIVY_CACHE_DIR=$CACHE_ROOT/trivy-cache
+export K8S_SCHEMAS=$SCHEMA_DIR
+export CRD_DIR=$SCHEMA_DIR/crd-yaml
+EOF
