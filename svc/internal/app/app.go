@@ -118,7 +118,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	a.probes = health.New(checks, time.Second)
 	mux := http.NewServeMux()
 	a.probes.Register(mux)
-	mux.Handle("/api/", otelhttp.NewHandler(validation.NewHTTPHandler(ep, m, log), "POST /api/validate"))
+	mux.Handle("/api/", otelhttp.NewHandler(validation.NewHTTPHandler(ep, m, log), "POST /api/validate",
+		otelhttp.WithSpanNameFormatter(func(op string, _ *http.Request) string { return op })))
 	a.api = mux
 
 	metricsMux := http.NewServeMux()

@@ -10,6 +10,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/transaction-validator/transaction-validator/svc/internal/payment"
 )
@@ -37,6 +41,9 @@ type AuditLog struct {
 type pending struct {
 	rec  payment.AuditRecord
 	done chan auditResult
+	// link ties the batch's span to the span of the request that queued this record:
+	// one commit serves many traces, so it is a link rather than a parent.
+	link trace.Link
 }
 
 type auditResult struct {
@@ -95,7 +102,7 @@ var ErrClosed = errors.New("audit log is closed")
 // an error if the commit failed or ctx ended first (then the record may still commit,
 // and a retry with the same idempotency key will find it).
 func (a *AuditLog) Record(ctx context.Context, rec payment.AuditRecord) (*payment.Stored, error) {
-	p := &pending{rec: rec, done: make(chan auditResult, 1)}
+	p := &pending{rec: rec, done: make(chan auditResult, 1), link: trace.LinkFromContext(ctx)}
 	a.mu.RLock()
 	if a.closed {
 		a.mu.RUnlock()
@@ -148,11 +155,26 @@ func (a *AuditLog) writer() {
 	}
 }
 
+var tracer = otel.Tracer("github.com/transaction-validator/transaction-validator/svc/internal/pgstore")
+
 func (a *AuditLog) flush(batch []*pending) {
 	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
 	defer cancel()
+	links := make([]trace.Link, 0, len(batch))
+	for _, p := range batch {
+		if p.link.SpanContext.IsValid() {
+			links = append(links, p.link)
+		}
+	}
+	ctx, span := tracer.Start(ctx, "audit.commit", trace.WithLinks(links...), trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.Int("audit.batch_size", len(batch))))
+	defer span.End()
 	start := time.Now()
 	results, err := a.write(ctx, batch)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "audit batch failed")
+	}
 	a.writeTime.Observe(time.Since(start).Seconds())
 	a.batchSize.Observe(float64(len(batch)))
 	if err != nil {
