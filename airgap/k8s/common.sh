@@ -1,0 +1,80 @@
+# shellcheck shell=bash
+# Shared by up.sh, down.sh, status.sh and smoke.sh: where the throwaway cluster keeps its
+# state, which ports it owns, and how to tell our processes from anyone else's.
+#
+# Every setting can be overridden from the environment; up.sh writes the values it used to
+# $K8S_STATE/env so that down.sh/status.sh act on what was really started even if the
+# caller's environment differs.
+
+K8S_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=${REPO_ROOT:-$(cd "$K8S_HERE/../.." && pwd)}
+# shellcheck source=../../scripts/lib.sh
+. "$REPO_ROOT/scripts/lib.sh"
+
+AIRGAP_STATE=${AIRGAP_STATE:-$HOME/.local/state/txv-airgap}
+K8S_STATE=${K8S_STATE:-$AIRGAP_STATE/k8s}
+
+if [ -f "$K8S_STATE/env" ]; then
+  # shellcheck source=/dev/null
+  . "$K8S_STATE/env"
+fi
+
+# Six consecutive loopback ports, away from the usual 6443/2379/10250 range so a developer's
+# own cluster (or another suite) is not disturbed.
+K8S_PORT_BASE=${K8S_PORT_BASE:-26443}
+APISERVER_PORT=$K8S_PORT_BASE
+ETCD_CLIENT_PORT=$((K8S_PORT_BASE + 1))
+ETCD_PEER_PORT=$((K8S_PORT_BASE + 2))
+KCM_PORT=$((K8S_PORT_BASE + 3))
+SCHEDULER_PORT=$((K8S_PORT_BASE + 4))
+KWOK_PORT=$((K8S_PORT_BASE + 5))
+K8S_PORTS="$APISERVER_PORT $ETCD_CLIENT_PORT $ETCD_PEER_PORT $KCM_PORT $SCHEDULER_PORT $KWOK_PORT"
+
+K8S_BIN=${K8S_BIN:-$CACHE_ROOT/k8s-$KUBERNETES_VERSION/bin}
+KWOK_BIN=${KWOK_BIN:-$CACHE_ROOT/kwok-$KWOK_VERSION/bin}
+KUBECONFIG_PATH=$K8S_STATE/kubeconfig
+# kubectl keeps a discovery/HTTP cache in ~/.kube/cache by default; keeping it in the state
+# dir is what lets down.sh leave the home directory as it found it.
+export KUBECACHEDIR=$K8S_STATE/kube-cache
+
+# Fake nodes: K8S_NODES_PER_ZONE in each zone of K8S_ZONES, so topologySpreadConstraints on
+# topology.kubernetes.io/zone have three domains to spread over, as on a 3-AZ EKS cluster.
+K8S_ZONES=${K8S_ZONES:-"us-east-1a us-east-1b us-east-1c"}
+K8S_NODES_PER_ZONE=${K8S_NODES_PER_ZONE:-1}
+
+# The label that selects the project's never-ready kwok stage (kwok/pod-never-ready.yaml).
+NEVER_READY_LABEL=kwok.txv.io/never-ready
+
+kc() { "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
+
+# listening_pids_on PORT prints "addr pid" for every TCP listener on PORT (any address).
+listeners_on() {
+  ss -Hltnp "sport = :$1" 2>/dev/null | awk '{print $4, $NF}'
+}
+
+# pid_is_ours PID NAME: true when PID is alive and still runs the binary we started under
+# that name. Guards down.sh against a recycled PID that now belongs to someone else.
+pid_is_ours() {
+  local pid=$1 name=$2 exe
+  [ -d "/proc/$pid" ] || return 1
+  exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+  exe=${exe% (deleted)}
+  [ "$(basename "$exe")" = "$name" ] || return 1
+  tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline" | grep -qF -- "$K8S_STATE"
+}
+
+# stray_pids prints PIDs of any process whose command line names our state dir: what is
+# left if a pid file was lost. Every component gets a path under $K8S_STATE as an argument.
+stray_pids() {
+  local p
+  for p in /proc/[0-9]*; do
+    [ "${p#/proc/}" = "$$" ] && continue
+    [ "${p#/proc/}" = "$BASHPID" ] && continue
+    # 2> first: a process that exits between the glob and the read is not an error.
+    if tr '\0' '\n' 2>/dev/null < "$p/cmdline" | grep -qE -- "^(--[a-z-]+=)?$K8S_STATE(/|$)"; then
+      case "$(readlink "$p/exe" 2>/dev/null)" in
+        */etcd|*/kube-apiserver|*/kube-controller-manager|*/kube-scheduler|*/kwok) echo "${p#/proc/}" ;;
+      esac
+    fi
+  done
+}
