@@ -101,6 +101,9 @@ func runEcho(addr string) {
 // the parent sets) on addr; the metrics listener takes any free port.
 func runValidator(addr string) {
 	cfg, err := config.FromEnv(os.Getenv)
+	if err == nil {
+		err = cfg.ForServing()
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -63,6 +63,9 @@ func run(args []string) error {
 		return app.Migrate(mctx, cfg, log)
 	}
 
+	if err := cfg.ForServing(); err != nil {
+		return err
+	}
 	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	a, err := app.New(startCtx, cfg, log, version)
 	cancel()

@@ -3,6 +3,7 @@ package main_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -13,6 +14,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/transaction-validator/transaction-validator/svc/internal/devserver"
+	"github.com/transaction-validator/transaction-validator/svc/internal/devserver/devtest"
 )
 
 // binary builds the command once per test run.
@@ -51,6 +57,37 @@ func TestBinary(t *testing.T) {
 			if !strings.Contains(stderr.String(), want) {
 				t.Errorf("stderr does not name %s: %s", want, stderr.String())
 			}
+		}
+	})
+
+	t.Run("migrate applies the schema once and is idempotent", func(t *testing.T) {
+		pg := devtest.Postgres(t, devserver.PostgresOptions{})
+		for i := 0; i < 2; i++ {
+			cmd := exec.Command(bin, "migrate")
+			cmd.Env = append(os.Environ(), "DATABASE_URL="+pg.URL, "REDIS_ENDPOINT=", "PAN_HMAC_KEY=")
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("migrate run %d: %v\n%s", i+1, err, out)
+			}
+		}
+		conn, err := pgx.Connect(context.Background(), pg.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		var n int
+		if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM information_schema.tables
+			WHERE table_name IN ('audit_decisions', 'idempotency_keys', 'merchant_limits')`).Scan(&n); err != nil || n != 3 {
+			t.Fatalf("tables: %d %v", n, err)
+		}
+	})
+
+	t.Run("migrate without a database fails clearly", func(t *testing.T) {
+		cmd := exec.Command(bin, "migrate")
+		cmd.Env = append(os.Environ(), "DATABASE_URL=", "REDIS_ENDPOINT=")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "DATABASE_URL") {
+			t.Fatalf("%v %s", err, out)
 		}
 	})
 

@@ -57,6 +57,9 @@ func start(t *testing.T, env map[string]string) *running {
 		vars[k] = v
 	}
 	cfg, err := config.FromEnv(func(k string) string { return vars[k] })
+	if err == nil {
+		err = cfg.ForServing()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,12 +121,6 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			StatementMode:   r.oneOf("DB_STATEMENT_MODE", "cache_statement", "cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol"),
 		},
 	}
-	if (c.DatabaseURL == "") != (c.RedisEndpoint == "") {
-		r.fail("DATABASE_URL and REDIS_ENDPOINT must be set together (or neither, for in-memory mode)")
-	}
-	if !c.InMemory() && c.PANHMACKey == nil {
-		r.fail("PAN_HMAC_KEY is required when DATABASE_URL is set: card hashes must survive restarts")
-	}
 	if c.DBPool.MinConns > c.DBPool.MaxConns {
 		r.fail("DB_POOL_MIN_CONNS must not exceed DB_POOL_MAX_CONNS")
 	}
@@ -134,6 +128,19 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, errors.Join(r.errs...)
 	}
 	return c, nil
+}
+
+// ForServing adds the checks that only serving needs (the migrate command needs just
+// DATABASE_URL): both stores or neither, and a stable PAN key when data persists.
+func (c Config) ForServing() error {
+	var errs []error
+	if (c.DatabaseURL == "") != (c.RedisEndpoint == "") {
+		errs = append(errs, errors.New("config: DATABASE_URL and REDIS_ENDPOINT must be set together (or neither, for in-memory mode)"))
+	}
+	if !c.InMemory() && c.PANHMACKey == nil {
+		errs = append(errs, errors.New("config: PAN_HMAC_KEY is required when DATABASE_URL is set: card hashes must survive restarts"))
+	}
+	return errors.Join(errs...)
 }
 
 // reader collects every error instead of stopping at the first, so that one start-up

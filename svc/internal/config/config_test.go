@@ -68,13 +68,25 @@ func TestBadValuesNameTheVariableAndHideSecrets(t *testing.T) {
 	}
 }
 
-func TestHalfConfiguredIsRejected(t *testing.T) {
-	if _, err := FromEnv(env(map[string]string{"REDIS_ENDPOINT": "localhost:6379"})); err == nil {
+func serving(m map[string]string) error {
+	c, err := FromEnv(env(m))
+	if err != nil {
+		return err
+	}
+	return c.ForServing()
+}
+
+func TestHalfConfiguredIsRejectedForServing(t *testing.T) {
+	if err := serving(map[string]string{"REDIS_ENDPOINT": "localhost:6379"}); err == nil {
 		t.Fatal("REDIS_ENDPOINT without DATABASE_URL accepted")
 	}
-	if _, err := FromEnv(env(map[string]string{"DATABASE_URL": "postgres://h/db", "REDIS_ENDPOINT": "h:6379"})); err == nil ||
+	if err := serving(map[string]string{"DATABASE_URL": "postgres://h/db", "REDIS_ENDPOINT": "h:6379"}); err == nil ||
 		!strings.Contains(err.Error(), "PAN_HMAC_KEY") {
 		t.Fatalf("missing PAN_HMAC_KEY accepted: %v", err)
+	}
+	// The migrate command needs only the database.
+	if _, err := FromEnv(env(map[string]string{"DATABASE_URL": "postgres://h/db"})); err != nil {
+		t.Fatalf("DATABASE_URL alone rejected: %v", err)
 	}
 	if _, err := FromEnv(env(map[string]string{"PAN_HMAC_KEY": "abcd"})); err == nil {
 		t.Fatal("short key accepted")
