@@ -28,7 +28,8 @@ stop() {
 }
 
 main() {
-  local pids=() pid name
+  local pids=() pid name had_state=0
+  [ -e "$K8S_STATE" ] && had_state=1
   if [ -f "$K8S_STATE/pids" ]; then
     while read -r pid name; do
       if pid_is_ours "$pid" "$name"; then pids=("$pid" "${pids[@]}"); fi
@@ -69,7 +70,11 @@ main() {
   [ ! -e "$K8S_STATE" ] || { log "could not remove $K8S_STATE"; fail=1; }
 
   [ $fail = 0 ] || die "the cluster did not go away cleanly (see above)"
-  log "cluster down; state $K8S_STATE removed"
+  if [ ${#pids[@]} -gt 0 ] || [ "$had_state" = 1 ]; then
+    log "cluster down; state $K8S_STATE removed"
+  else
+    log "no cluster in $K8S_STATE: nothing to stop"
+  fi
 }
 
 main "$@"

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Suite: the throwaway Kubernetes control plane (airgap/k8s) on this machine, offline.
+#   build (cached in ~/.cache; cold ~25 CPU-min) -> up -> up again (must be a no-op) ->
+#   smoke test -> down -> the host must look as it did before: no process of ours, no
+#   listener on our ports, the state directory and the parents up.sh created gone, nothing
+#   written to ~/.kube, ~/.kwok or /var/run/kubernetes.
+# Runs in a private state dir and on its own free ports (first free block from 27443), so a
+# cluster someone already has up is neither used nor stopped.
+set -euo pipefail
+REPO_ROOT=${REPO_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$REPO_ROOT/scripts/lib.sh"
+K=$REPO_ROOT/airgap/k8s
+
+WORK=$(mktemp -d)
+export AIRGAP_STATE=$WORK/airgap-state   # does not exist yet: down.sh must remove it again
+export K8S_STATE=$AIRGAP_STATE/k8s
+# The machines are shared, and others run clusters from these same scripts: take the first
+# block of six free ports from 27443 up instead of failing on a busy one.
+ports_free() { local p; for p in $(seq "$1" $(($1 + 5))); do [ -z "$(ss -Hltn "sport = :$p")" ] || return 1; done; }
+base=${SUITE_K8S_PORT_BASE:-27443}
+until ports_free "$base"; do
+  base=$((base + 10))
+  [ "$base" -lt 28443 ] || { log "no six free ports between 27443 and 28443"; exit 1; }
+done
+export K8S_PORT_BASE=$base
+PORTS=$(seq "$K8S_PORT_BASE" $((K8S_PORT_BASE + 5)))
+
+failures=0
+check() { if "$@"; then :; else log "CHECK FAILED: $*"; failures=$((failures + 1)); fi; }
+cleanup() {
+  # Whatever happened, do not leave a cluster behind on the CI machine.
+  [ -e "$K8S_STATE" ] && "$K/down.sh" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# What "the host as it was" means, in observable terms.
+snapshot() {
+  local p
+  for p in $PORTS; do ss -Hltn "sport = :$p" | awk -v p="$p" '{print "listener " p " " $4}'; done
+  # Processes that name our private state dir, whatever their binary: other clusters on
+  # this shared machine (started from these same scripts) come and go during the suite
+  # and must not count.
+  for p in /proc/[0-9]*; do
+    [ "${p#/proc/}" = "$$" ] || [ "${p#/proc/}" = "$BASHPID" ] && continue
+    if tr '\0' '\n' 2>/dev/null < "$p/cmdline" | grep -qF -- "$WORK"; then
+      echo "process ${p#/proc/} $(readlink "$p/exe" 2>/dev/null)"
+    fi
+  done
+  for p in "$HOME/.kube" "$HOME/.kwok" /var/run/kubernetes "$AIRGAP_STATE"; do
+    if [ -e "$p" ]; then find "$p" -printf 'path %p %s\n' 2>/dev/null | sort; else echo "absent $p"; fi
+  done
+}
+
+log "ports $K8S_PORT_BASE-$((K8S_PORT_BASE + 5)), state $K8S_STATE"
+before=$(snapshot)
+
+t=$SECONDS
+log "build (a no-op when ~/.cache has this pin)"
+"$K/build.sh" >/dev/null
+log "build: $((SECONDS - t))s"
+
+t=$SECONDS
+kubeconfig=$("$K/up.sh")
+up_secs=$((SECONDS - t))
+log "up: ${up_secs}s, kubeconfig $kubeconfig"
+check test "$kubeconfig" = "$K8S_STATE/kubeconfig"
+check test -f "$K8S_STATE/env"
+check "$K/status.sh"
+
+# Only 127.0.0.1 may listen on our ports: a 0.0.0.0 or [::] listener would expose the
+# unauthenticated etcd to the network.
+for p in $PORTS; do
+  addrs=$(ss -Hltn "sport = :$p" | awk '{print $4}')
+  check test "$addrs" = "127.0.0.1:$p"
+done
+
+pids_before=$(cat "$K8S_STATE/pids")
+t=$SECONDS
+again=$("$K/up.sh" 2>&1 >/dev/null)
+check test $((SECONDS - t)) -lt 15
+check grep -q 'already up' <<<"$again"
+check test "$(cat "$K8S_STATE/pids")" = "$pids_before"
+
+check "$K/smoke.sh"
+
+t=$SECONDS
+check "$K/down.sh"
+log "down: $((SECONDS - t))s"
+check test ! -e "$AIRGAP_STATE"
+set +e; "$K/status.sh" >/dev/null; st=$?; set -e
+check test "$st" = 2
+# down on a host with nothing up is a successful no-op (CI cleanup steps rely on it).
+check "$K/down.sh"
+
+after=$(snapshot)
+if [ "$before" != "$after" ]; then
+  log "host differs after down:"; diff <(echo "$before") <(echo "$after") >&2 || true
+  failures=$((failures + 1))
+fi
+
+[ "$failures" = 0 ] || { log "airgap-k8s: $failures checks failed"; exit 1; }
+log "airgap-k8s: all checks passed (up ${up_secs}s)"
