@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,12 +8,12 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/transaction-validator/transaction-validator/svc/internal/app"
 	"github.com/transaction-validator/transaction-validator/svc/internal/config"
+	"github.com/transaction-validator/transaction-validator/svc/internal/devserver/devtest"
 	"github.com/transaction-validator/transaction-validator/svc/internal/telemetry"
 )
 
@@ -23,27 +22,10 @@ const testKey = "000102030405060708091011121314151617181920212223242526272829303
 // running is one service instance serving on loopback.
 type running struct {
 	base, metrics string
-	logs          *syncBuffer
+	logs          *devtest.LogBuffer
 	stop          context.CancelFunc
 	done          chan error
 	app           *app.App
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // start runs the service with env (on top of fast-test defaults) until the test ends.
@@ -63,7 +45,7 @@ func start(t *testing.T, env map[string]string) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &devtest.LogBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	a, err := app.New(ctx, cfg, telemetry.NewLogger(logs, cfg.LogLevel), "test")

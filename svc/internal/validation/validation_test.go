@@ -5,12 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/transaction-validator/transaction-validator/svc/internal/card"
+	"github.com/transaction-validator/transaction-validator/svc/internal/devserver/devtest"
 	"github.com/transaction-validator/transaction-validator/svc/internal/inmem"
 	"github.com/transaction-validator/transaction-validator/svc/internal/payment"
 	"github.com/transaction-validator/transaction-validator/svc/internal/validation"
@@ -28,14 +27,14 @@ var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 type fixture struct {
 	handler http.Handler
 	audit   *inmem.AuditLog
-	logs    *bytes.Buffer
+	logs    *devtest.LogBuffer
 }
 
 func newFixture(t testing.TB, perSecond int, limits inmem.Limits, tune ...func(*validation.Rules)) *fixture {
 	t.Helper()
 	h, _ := card.NewHasher(bytes.Repeat([]byte{7}, 32))
-	logs := &bytes.Buffer{}
-	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil))
+	logs := &devtest.LogBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
 	audit := inmem.NewAuditLog(24 * time.Hour)
 	rules := validation.DefaultRules()
 	for _, fn := range tune {
@@ -53,17 +52,6 @@ func newFixture(t testing.TB, perSecond int, limits inmem.Limits, tune ...func(*
 	m := validation.NewMetrics(prometheus.NewRegistry())
 	ep := endpoint.Chain(validation.Timeout(time.Second), validation.RateLimiting(inmem.NewRateLimiter(perSecond), m.RateLimited))(validation.MakeValidateEndpoint(svc))
 	return &fixture{handler: validation.NewHTTPHandler(ep, m, log), audit: audit, logs: logs}
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 type answer struct {

@@ -5,9 +5,11 @@
 package devtest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,4 +49,25 @@ func Redis(t testing.TB, o devserver.RedisOptions) *devserver.Redis {
 	Check(t, err)
 	t.Cleanup(r.Close)
 	return r
+}
+
+// LogBuffer collects log output written from many goroutines, for tests that search
+// what the service logged.
+type LogBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write implements io.Writer.
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns everything written so far.
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
