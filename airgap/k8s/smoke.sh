@@ -97,6 +97,22 @@ for _ in $(seq 8); do
 done
 log "   ok: $pod Running, container started, Ready=False for 8s"
 
+# kwok picks at random among matching stages, so one pod staying unready could be luck if
+# kwok's pod-ready stage also matched; four more make a lucky pass a 1-in-32 event.
+for i in 1 2 3 4; do
+  kc -n "$NS" run "never-ready-$i" --image=registry.invalid/txv/app:v2 --restart=Never \
+    --labels="app=bare,$NEVER_READY_LABEL=true" >/dev/null
+done
+end=$((SECONDS + 60))
+until [ "$(kc -n "$NS" get pods -l app=bare -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}' | grep -c '^Running$')" = 4 ]; do
+  [ $SECONDS -lt $end ] || fail "bare never-ready pods did not all reach phase Running"
+  sleep 1
+done
+sleep 2
+readys=$(kc -n "$NS" get pods -l app=bare -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | sort | uniq -c | xargs)
+[ "$readys" = "4 False" ] || fail "bare never-ready pods' Ready conditions: $readys, want 4 False"
+log "   ok: 4 bare pods with the label Running and not Ready"
+
 out=$(kc -n "$NS" rollout status deployment/canary --timeout=60s 2>&1) &&
   fail "rollout status of the never-ready release succeeded: $out"
 grep -q 'exceeded its progress deadline' <<<"$out" || fail "rollout did not fail on its progress deadline: $out"
