@@ -211,8 +211,9 @@ EOF
     --unsafe-no-fsync --quota-backend-bytes=2147483648
 
   # --cert-dir: its default is /var/run/kubernetes, which would be written on the host.
-  # --endpoint-reconciler-type=none: the "kubernetes" Service would otherwise point at
-  # 127.0.0.1, which the endpoints validation rejects in a loop.
+  # --endpoint-reconciler-type=none: the reconciler would publish the advertise address
+  # (127.0.0.1) as the "kubernetes" Service's endpoint, which endpoint validation rejects
+  # for loopback addresses; nothing here routes ClusterIPs anyway.
   start kube-apiserver \
     --etcd-servers "http://127.0.0.1:$ETCD_CLIENT_PORT" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$APISERVER_PORT" \
