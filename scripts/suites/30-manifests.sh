@@ -4,7 +4,8 @@
 #   2. kubeconform -strict against schemas generated from the Kubernetes swagger and the
 #      CRDs in use (and a deliberately misspelt copy must be rejected, proving the schemas
 #      are strict and really loaded);
-#   3. the Go test suite in kustomize/ (per-environment rules + mutation tests);
+#   3. the Go tests: kustomize/ (per-environment rules + mutation tests) and the schema
+#      converter airgap/k8sschema;
 #   4. trivy config on the rendered manifests, no findings at any severity except the
 #      suppressions in kustomize/.trivyignore.yaml, each with its reason.
 set -euo pipefail
@@ -54,13 +55,14 @@ grep -q "minReadySecond" "$out/misspelt.log" && grep -q "refreshIntervall" "$out
   { cat "$out/misspelt.log"; die "kubeconform did not name both misspelt fields"; }
 log "kubeconform rejects misspelt fields, as it must"
 
+(cd airgap/k8sschema && go test -count=1 ./...) || die "schema converter tests failed"
 (cd kustomize && go test -count=1 ./...) || die "kustomize Go tests failed"
 
 # trivy scans the rendered output (what is applied), not the kustomize sources: patches and
 # components only exist as their result. Built-in checks only (--skip-check-update: no
 # network), every severity, and the ignore file holds each suppression with its reason.
 trivy_args=(config --quiet --skip-check-update --cache-dir "$TRIVY_CACHE_DIR"
-  --ignorefile kustomize/.trivyignore.yaml --severity UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL)
+  --ignorefile kustomize/.trivyignore.yaml --severity "UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL")
 "$TRIVY" "${trivy_args[@]}" --exit-code 1 "$out/rendered" || die "trivy config found problems"
 # "No findings" must mean "scanned and clean": every overlay has to appear as a target.
 "$TRIVY" "${trivy_args[@]}" --format json --output "$out/trivy.json" "$out/rendered"

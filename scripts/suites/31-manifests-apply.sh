@@ -40,6 +40,7 @@ log "control plane ready in $(( $(date +%s) - t0 ))s"
 ns=transaction-validator
 extra_nodes=()
 nodes_yaml=$(mktemp "${TMPDIR:-/tmp}/manifests-nodes.XXXXXX")
+zero_digest=0000000000000000000000000000000000000000000000000000000000000000
 cleanup() {
   k delete namespace "$ns" --ignore-not-found --wait=false >/dev/null 2>&1 || true
   [ ${#extra_nodes[@]} -eq 0 ] || k delete node "${extra_nodes[@]}" --ignore-not-found >/dev/null 2>&1 || true
@@ -146,7 +147,7 @@ for d in kustomize/overlays/*/; do
 
   # The pods above were admitted, so they pass "restricted"; this shows the namespace
   # really enforces it (a pod without the hardening is refused at admission).
-  if k -n "$ns" run psa-probe --image=registry.invalid/psa-probe@sha256:$(printf '0%.0s' $(seq 64)) \
+  if k -n "$ns" run psa-probe --image="registry.invalid/psa-probe@sha256:$zero_digest" \
       --restart=Never --dry-run=server -o name > "$out/psa.log" 2>&1; then
     fail "a pod without securityContext was admitted: PSA restricted is not enforced"
   fi
