@@ -1,0 +1,117 @@
+# shellcheck shell=bash
+# Shared by build.sh, up.sh, down.sh, status.sh and smoke.sh: where the engine's build cache,
+# state and sockets live, and the client environment that points dagger at it.
+#
+# up.sh records the values it used in $DAGGER_STATE/env, so down.sh and status.sh act on
+# what was really started even when the caller's environment differs.
+
+DAGGER_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=${REPO_ROOT:-$(cd "$DAGGER_HERE/../.." && pwd)}
+# shellcheck source=../../scripts/lib.sh
+. "$REPO_ROOT/scripts/lib.sh"
+# shellcheck source=images.env
+. "$DAGGER_HERE/images.env"
+
+AIRGAP_STATE=${AIRGAP_STATE:-$HOME/.local/state/txv-airgap}
+DAGGER_STATE=${DAGGER_STATE:-$AIRGAP_STATE/dagger}
+
+if [ -f "$DAGGER_STATE/env" ]; then
+  # shellcheck source=/dev/null
+  . "$DAGGER_STATE/env"
+fi
+
+# Everything build.sh produces. Binaries depend on the Dagger pin only; images also on the
+# Debian suite and the host Go, so they get their own key (see images_key).
+DAGGER_CACHE=${DAGGER_CACHE:-$CACHE_ROOT/dagger-$DAGGER_VERSION}
+DAGGER_BIN=$DAGGER_CACHE/bin
+# Kept next to the binaries so that a warm machine never re-downloads or recompiles.
+DAGGER_GOCACHE=$DAGGER_CACHE/gocache
+
+ENGINE_SOCK=$DAGGER_STATE/engine.sock
+ENGINE_ROOT=$DAGGER_STATE/root
+ENGINE_LOG=$DAGGER_STATE/engine.log
+ENGINE_PIDFILE=$DAGGER_STATE/engine.pid
+REGISTRY_PIDFILE=$DAGGER_STATE/registry.pid
+REGISTRY_LOG=$DAGGER_STATE/registry.log
+# The private mount namespace's view of /usr/local/bin, /opt/cni/bin, /usr/local/share.
+ENGINE_NS=$DAGGER_STATE/ns
+
+# Debian's runtime for the engine: runc with seccomp (a runc built without it fails every
+# exec), the CNI plugins, dnsmasq for container DNS, iptables for the bridge's NAT, git for
+# git sources. debootstrap builds the base image. nft lets down.sh remove the nf_tables
+# tables that iptables-nft creates on first use and never deletes.
+DAGGER_APT_PACKAGES="runc iptables nftables dnsmasq-base containernetworking-plugins git ca-certificates debootstrap"
+
+# The CNI bridge the engine creates in the host network namespace and the subnet it NATs.
+ENGINE_BRIDGE=dagger0
+ENGINE_SUBNET=10.87.0.0/16
+
+# images_key names the image cache: a change of any input rebuilds the images.
+images_key() {
+  local gov
+  gov=$(go env GOVERSION)
+  echo "$DAGGER_CACHE/images-$DEBIAN_SUITE-$gov"
+}
+
+# pid_is_ours PID EXE_BASENAME: alive and still running the binary we started, so a recycled
+# PID is never signalled.
+pid_is_ours() {
+  local exe
+  [ -n "$1" ] && [ -d "/proc/$1" ] || return 1
+  exe=$(readlink "/proc/$1/exe" 2>/dev/null) || return 1
+  [ "$(basename "${exe% (deleted)}")" = "$2" ]
+}
+
+# dagger_client_env prints the exports a client needs to use this engine (sourced by smoke.sh,
+# printed by status.sh for later pipeline work).
+dagger_client_env() {
+  cat <<ENV
+export _EXPERIMENTAL_DAGGER_RUNNER_HOST=unix://$ENGINE_SOCK
+export _EXPERIMENTAL_DAGGER_CLI_BIN=$DAGGER_BIN/dagger
+export PATH=$DAGGER_BIN:\$PATH
+export DO_NOT_TRACK=1 DAGGER_NO_NAG=1 DAGGER_NO_UPDATE_CHECK=1
+# The Go SDK forwards the client's GOPROXY into module containers for \`go mod tidy\`.
+export GOPROXY=$(go env GOPROXY)
+ENV
+}
+
+DAGGER_TOOLS=$DAGGER_CACHE/tools-$GO_CONTAINERREGISTRY_VERSION
+# debootstrap's source: the mirror apt already uses on these machines.
+DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+
+# registry_path IMAGE: the repository:tag an image has inside the local registry, which is
+# where the engine's mirror rule looks (docker.io/library/golang:1.26 -> library/golang:1.26).
+registry_path() {
+  local ref=$1
+  echo "${ref#*/}"
+}
+
+# host_fingerprint prints every piece of host state the engine or registry could leave
+# behind, one item a line, so that a diff of two fingerprints shows exactly what changed.
+# It is deliberately narrow: other engineers' processes come and go on the same machine,
+# so it looks only at the places this engine touches.
+host_fingerprint() {
+  local t p d
+  echo "sysctl ip_forward=$(cat /proc/sys/net/ipv4/ip_forward)"
+  ip -o link show | awk -F': ' '{print "link " $2}' | sed 's/@.*//' | grep -E 'link (dagger|cni|veth)' || true
+  nft list tables 2>/dev/null | sed 's/^/nft /' || true
+  for t in filter nat mangle; do
+    # Counters change with traffic; rules and chains are what matter.
+    iptables-save -t "$t" 2>/dev/null | grep -E '^[:-]' | sed -E 's/ \[[0-9]+:[0-9]+\]$//; s/^/iptables '"$t"' /' || true
+  done
+  for p in /etc/dnsmasq-resolv.conf /etc/cni /var/lib/cni /var/lib/dagger /opt/cni \
+           /usr/local/bin/runc /usr/local/bin/dagger-init /usr/local/share/dagger \
+           /run/dagger /run/buildkit /run/containers /run/runc /run/netns /var/run/netns; do
+    [ -e "$p" ] && echo "path $p"
+  done
+  for d in /sys/fs/cgroup/*/ /sys/fs/cgroup/unified/; do
+    find "$d" -maxdepth 2 -type d \( -name 'buildkit*' -o -name 'dagger*' \) 2>/dev/null | sed 's/^/cgroup /'
+  done
+  ss -Hltn "sport = :${REGISTRY_ADDR##*:}" 2>/dev/null | awk '{print "listen " $4}'
+  for p in /proc/[0-9]*; do
+    case $(readlink "$p/exe" 2>/dev/null) in
+      */dagger-engine|*/txv-oci|*/dnsmasq|*/runc|*/dagger-init) echo "process $(readlink "$p/exe") $(tr '\0' ' ' <"$p/cmdline" | cut -c1-120)" ;;
+    esac
+  done
+  mount | grep -E 'txv-dagger|overlay on /(etc|var/lib|opt|usr/local)' | sed 's/^/mount /' || true
+}
