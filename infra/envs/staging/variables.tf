@@ -67,8 +67,9 @@ variable "node_groups" {
 }
 
 variable "deletion_protection" {
-  description = "Deletion protection of the EKS cluster and the Aurora cluster (true in prod)."
+  description = "Deletion protection of the EKS cluster and the Aurora cluster. On unless an environment is explicitly throwaway (dev, staging)."
   type        = bool
+  default     = true
 }
 
 variable "aurora_engine_version" {

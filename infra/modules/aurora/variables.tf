@@ -94,8 +94,9 @@ variable "backup_retention_days" {
 }
 
 variable "deletion_protection" {
-  description = "Block deletion of the cluster (true in prod)."
+  description = "Block deletion of the cluster. Secure by default; only throwaway environments turn it off."
   type        = bool
+  default     = true
 }
 
 variable "performance_insights_retention_days" {

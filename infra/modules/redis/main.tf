@@ -61,6 +61,30 @@ resource "aws_elasticache_user_group" "this" {
 # Replication group (cluster mode enabled)
 ################################################################################
 
+################################################################################
+# Parameters for session-like caching
+################################################################################
+
+resource "aws_elasticache_parameter_group" "this" {
+  name        = "${var.name}-redis7-cluster"
+  family      = "redis7"
+  description = "Cluster mode, session-like caching (${var.name})"
+
+  parameter {
+    name  = "cluster-enabled"
+    value = "yes"
+  }
+
+  # Every session / idempotency entry is written with a TTL: under memory pressure evict the
+  # least recently used of those, never a key written without one.
+  parameter {
+    name  = "maxmemory-policy"
+    value = "volatile-lru"
+  }
+
+  tags = var.tags
+}
+
 resource "aws_cloudwatch_log_group" "this" {
   for_each = toset(["slow-log", "engine-log"])
 
@@ -77,7 +101,7 @@ resource "aws_elasticache_replication_group" "this" {
   engine_version       = var.engine_version
   node_type            = var.node_type
   port                 = 6379
-  parameter_group_name = "default.redis7.cluster.on"
+  parameter_group_name = aws_elasticache_parameter_group.this.name
 
   # Cluster mode: data is sharded over num_node_groups shards, each with its own replicas,
   # so capacity grows by adding shards instead of a bigger node.

@@ -124,8 +124,8 @@ resource "aws_s3_bucket_policy" "this" {
 # Server access logs of the bucket
 ################################################################################
 
-#trivy:ignore:AVD-AWS-0089 This is the access-log bucket itself; logging it into itself would loop.
-#trivy:ignore:AVD-AWS-0132 S3 server access logs can only be delivered to SSE-S3 buckets, not SSE-KMS.
+# No access logging of its own (it would log into itself) and SSE-S3 instead of KMS: see the
+# suppression on its encryption configuration.
 resource "aws_s3_bucket" "access_logs" {
   bucket        = "${var.name}-access-logs"
   force_destroy = false

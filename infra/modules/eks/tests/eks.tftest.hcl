@@ -47,7 +47,7 @@ run "private_encrypted_logged_control_plane" {
 
   assert {
     condition = (
-      aws_eks_cluster.this.encryption_config[0].resources == toset(["secrets"]) &&
+      toset(aws_eks_cluster.this.encryption_config[0].resources) == toset(["secrets"]) &&
       aws_eks_cluster.this.encryption_config[0].provider[0].key_arn == var.secrets_kms_key_arn
     )
     error_message = "Kubernetes Secrets must be envelope-encrypted with the customer-managed key."
@@ -69,7 +69,7 @@ run "private_encrypted_logged_control_plane" {
   }
 
   assert {
-    condition     = aws_iam_openid_connect_provider.this.url == aws_eks_cluster.this.identity[0].oidc[0].issuer && aws_iam_openid_connect_provider.this.client_id_list == toset(["sts.amazonaws.com"])
+    condition     = aws_iam_openid_connect_provider.this.url == aws_eks_cluster.this.identity[0].oidc[0].issuer && toset(aws_iam_openid_connect_provider.this.client_id_list) == toset(["sts.amazonaws.com"])
     error_message = "The IRSA OIDC provider must trust the cluster's issuer for STS."
   }
 }

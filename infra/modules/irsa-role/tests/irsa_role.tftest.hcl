@@ -13,7 +13,7 @@ run "trusts_exactly_one_service_account" {
   assert {
     condition = anytrue([
       for c in data.aws_iam_policy_document.assume.statement[0].condition :
-      c.test == "StringEquals" && c.variable == "oidc.eks.eu-central-1.amazonaws.com/id/EXAMPLE:sub" && c.values == ["system:serviceaccount:transaction-validator:transaction-validator"]
+      c.test == "StringEquals" && c.variable == "oidc.eks.eu-central-1.amazonaws.com/id/EXAMPLE:sub" && toset(c.values) == toset(["system:serviceaccount:transaction-validator:transaction-validator"])
     ])
     error_message = "The trust policy must pin sub to exactly transaction-validator/transaction-validator (StringEquals)."
   }
@@ -21,13 +21,13 @@ run "trusts_exactly_one_service_account" {
   assert {
     condition = anytrue([
       for c in data.aws_iam_policy_document.assume.statement[0].condition :
-      c.test == "StringEquals" && c.variable == "oidc.eks.eu-central-1.amazonaws.com/id/EXAMPLE:aud" && c.values == ["sts.amazonaws.com"]
+      c.test == "StringEquals" && c.variable == "oidc.eks.eu-central-1.amazonaws.com/id/EXAMPLE:aud" && toset(c.values) == toset(["sts.amazonaws.com"])
     ])
     error_message = "The trust policy must pin the token audience to STS."
   }
 
   assert {
-    condition     = data.aws_iam_policy_document.assume.statement[0].actions == toset(["sts:AssumeRoleWithWebIdentity"])
+    condition     = toset(data.aws_iam_policy_document.assume.statement[0].actions) == toset(["sts:AssumeRoleWithWebIdentity"])
     error_message = "Only web-identity federation may assume the role."
   }
 

@@ -27,7 +27,7 @@ run "alarms_without_alb" {
   assert {
     condition = alltrue([
       for a in [aws_cloudwatch_metric_alarm.aurora_cpu, aws_cloudwatch_metric_alarm.aurora_freeable_memory, aws_cloudwatch_metric_alarm.aurora_replica_lag, aws_cloudwatch_metric_alarm.failed_nodes] :
-      a.alarm_actions == toset([aws_sns_topic.alerts.arn])
+      toset(a.alarm_actions) == toset([aws_sns_topic.alerts.arn])
     ])
     error_message = "Alarms must notify the alert topic."
   }

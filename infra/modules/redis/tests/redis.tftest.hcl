@@ -26,6 +26,14 @@ run "cluster_mode_encrypted_multi_az" {
   }
 
   assert {
+    condition = (
+      aws_elasticache_replication_group.this.parameter_group_name == aws_elasticache_parameter_group.this.name &&
+      anytrue([for p in aws_elasticache_parameter_group.this.parameter : p.name == "cluster-enabled" && p.value == "yes"])
+    )
+    error_message = "The parameter group must enable cluster mode."
+  }
+
+  assert {
     condition     = aws_elasticache_replication_group.this.multi_az_enabled && aws_elasticache_replication_group.this.automatic_failover_enabled && aws_elasticache_replication_group.this.replicas_per_node_group >= 1
     error_message = "Redis must be multi-AZ with automatic failover."
   }
@@ -41,7 +49,7 @@ run "cluster_mode_encrypted_multi_az" {
   }
 
   assert {
-    condition     = aws_elasticache_replication_group.this.user_group_ids == toset([aws_elasticache_user_group.this.user_group_id])
+    condition     = toset(aws_elasticache_replication_group.this.user_group_ids) == toset([aws_elasticache_user_group.this.user_group_id])
     error_message = "Redis must authenticate with the RBAC user group."
   }
 

@@ -44,7 +44,7 @@ run "private_versioned_kms_encrypted" {
   assert {
     condition = anytrue([
       for s in data.aws_iam_policy_document.this.statement :
-      s.effect == "Deny" && anytrue([for c in s.condition : c.variable == "aws:SecureTransport" && c.values == ["false"]])
+      s.effect == "Deny" && anytrue([for c in s.condition : c.variable == "aws:SecureTransport" && toset(c.values) == toset(["false"])])
     ])
     error_message = "The bucket policy must deny requests without TLS."
   }

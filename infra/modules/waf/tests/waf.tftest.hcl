@@ -41,7 +41,7 @@ run "managed_rules_and_rate_limit" {
   }
 
   assert {
-    condition     = aws_wafv2_web_acl_logging_configuration.this.log_destination_configs == [aws_cloudwatch_log_group.this.arn]
+    condition     = toset(aws_wafv2_web_acl_logging_configuration.this.log_destination_configs) == toset([aws_cloudwatch_log_group.this.arn])
     error_message = "WAF logging must be enabled."
   }
 }
