@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Suite: the transaction-validator service (root Go module). Unit tests, integration and
-# fault tests on real PostgreSQL, Redis and PgBouncer from Debian (started by the tests
-# on 127.0.0.1 in temp dirs), the race detector, and a short run of every fuzz target.
+# Suite: the Go code of the root module (the transaction-validator service and the FX
+# rates ETL job). Unit tests; integration and fault tests on real PostgreSQL, Redis and
+# PgBouncer from Debian and a real S3 (versitygw), all started by the tests on 127.0.0.1
+# in temp dirs; the race detector; and a short run of every fuzz target.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 cd "$REPO_ROOT"
 
 # shellcheck disable=SC2086 # the list is space-separated on purpose
 ensure_apt $DEBIAN_TEST_PACKAGES
+# The S3-compatible server the ETL job's tests write to, built once and cached.
+VERSITYGW_BIN=$(ensure_go_tool versitygw "$VERSITYGW_VERSION" github.com/versity/versitygw/cmd/versitygw)/versitygw
+export VERSITYGW_BIN
 
 log "gofmt and go vet"
 unformatted=$(gofmt -l svc)
@@ -20,7 +24,8 @@ TXV_REQUIRE_SERVERS=1 go test -race -count=1 -timeout 15m ./...
 # Each fuzz target runs briefly on every CI run, on top of its seed corpus run above;
 # long campaigns are run by hand: go test -fuzz=FuzzX -fuzztime=30m ./svc/internal/...
 FUZZTIME=${FUZZTIME:-15s}
-for target in svc/internal/validation:FuzzDecodeTransaction svc/internal/validation:FuzzHandler svc/internal/card:FuzzPAN; do
+for target in svc/internal/validation:FuzzDecodeTransaction svc/internal/validation:FuzzHandler \
+              svc/internal/card:FuzzPAN svc/internal/fxrates:FuzzParseECB; do
   pkg=${target%%:*} fn=${target##*:}
   log "fuzz $fn for $FUZZTIME"
   go test -run '^$' -fuzz "^$fn\$" -fuzztime "$FUZZTIME" "./$pkg"

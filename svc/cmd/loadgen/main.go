@@ -110,7 +110,7 @@ func runValidator(addr string) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	a, err := app.New(ctx, cfg, telemetry.NewLogger(io.Discard, cfg.LogLevel), "loadgen")
+	a, err := app.New(ctx, cfg, telemetry.NewLogger(io.Discard, cfg.LogLevel, telemetry.ServiceName), "loadgen")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

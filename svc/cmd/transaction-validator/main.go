@@ -50,7 +50,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	log := telemetry.NewLogger(os.Stdout, cfg.LogLevel)
+	log := telemetry.NewLogger(os.Stdout, cfg.LogLevel, telemetry.ServiceName)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 

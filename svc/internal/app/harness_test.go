@@ -48,7 +48,7 @@ func start(t *testing.T, env map[string]string) *running {
 	logs := &devtest.LogBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	a, err := app.New(ctx, cfg, telemetry.NewLogger(logs, cfg.LogLevel), "test")
+	a, err := app.New(ctx, cfg, telemetry.NewLogger(logs, cfg.LogLevel, telemetry.ServiceName), "test")
 	if err != nil {
 		t.Fatal(err)
 	}

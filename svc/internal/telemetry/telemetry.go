@@ -20,9 +20,10 @@ import (
 // ServiceName names the service in traces and logs.
 const ServiceName = "transaction-validator"
 
-// NewLogger returns a JSON logger at level, writing to w.
-func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})).With("service", ServiceName)
+// NewLogger returns a JSON logger at level, writing to w, that names service in every
+// line (the log groups of several workloads end up in one place).
+func NewLogger(w io.Writer, level slog.Level, service string) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})).With("service", service)
 }
 
 // NewRegistry returns a registry with the Go runtime and process collectors.

@@ -51,6 +51,17 @@ func Redis(t testing.TB, o devserver.RedisOptions) *devserver.Redis {
 	return r
 }
 
+// S3 starts an S3-compatible server (versitygw) for the test and stops it at cleanup.
+func S3(t testing.TB) *devserver.S3 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := devserver.StartS3(ctx)
+	Check(t, err)
+	t.Cleanup(s.Close)
+	return s
+}
+
 // LogBuffer collects log output written from many goroutines, for tests that search
 // what the service logged.
 type LogBuffer struct {

@@ -1,0 +1,193 @@
+package fxrates
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+// DefaultSourceURL is the ECB's daily reference rates, published around 16:00 CET on
+// TARGET business days.
+const DefaultSourceURL = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml"
+
+// Config is the job's environment.
+type Config struct {
+	SourceURL      string        // FX_SOURCE_URL
+	APIKeySecretID string        // FX_API_KEY_SECRET_ID: Secrets Manager secret holding an API key, if the source needs one
+	Bucket         string        // S3_BUCKET (required)
+	Prefix         string        // S3_PREFIX, default "fx-rates/"
+	MaxAge         time.Duration // FX_MAX_AGE: oldest publication date accepted, default 96h (a long weekend)
+	HTTPTimeout    time.Duration // FX_HTTP_TIMEOUT per attempt, default 10s
+	MaxAttempts    int           // FX_MAX_ATTEMPTS, default 5
+	// S3Endpoint and SecretsManagerEndpoint point the SDK at S3- and Secrets Manager-
+	// compatible services (VPC endpoints are found by DNS and need neither).
+	S3Endpoint             string // S3_ENDPOINT
+	S3PathStyle            bool   // S3_FORCE_PATH_STYLE
+	SecretsManagerEndpoint string // SECRETSMANAGER_ENDPOINT
+}
+
+// ConfigFromEnv reads the job's configuration; AWS credentials and region come from the
+// SDK's default chain (IRSA in the cluster).
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		SourceURL: getenv("FX_SOURCE_URL"), APIKeySecretID: getenv("FX_API_KEY_SECRET_ID"),
+		Bucket: getenv("S3_BUCKET"), Prefix: getenv("S3_PREFIX"),
+		S3Endpoint: getenv("S3_ENDPOINT"), SecretsManagerEndpoint: getenv("SECRETSMANAGER_ENDPOINT"),
+		MaxAge: 96 * time.Hour, HTTPTimeout: 10 * time.Second, MaxAttempts: 5,
+	}
+	var errs []error
+	if c.SourceURL == "" {
+		c.SourceURL = DefaultSourceURL
+	}
+	if c.Prefix == "" {
+		c.Prefix = "fx-rates/"
+	}
+	if c.Bucket == "" {
+		errs = append(errs, errors.New("S3_BUCKET is required"))
+	}
+	for name, dst := range map[string]*time.Duration{"FX_MAX_AGE": &c.MaxAge, "FX_HTTP_TIMEOUT": &c.HTTPTimeout} {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				errs = append(errs, fmt.Errorf("%s=%q: must be a positive duration", name, v))
+			}
+			*dst = d
+		}
+	}
+	if v := getenv("FX_MAX_ATTEMPTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10 {
+			errs = append(errs, fmt.Errorf("FX_MAX_ATTEMPTS=%q: must be 1 to 10", v))
+		}
+		c.MaxAttempts = n
+	}
+	if v := getenv("S3_FORCE_PATH_STYLE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("S3_FORCE_PATH_STYLE=%q: must be true or false", v))
+		}
+		c.S3PathStyle = b
+	}
+	return c, errors.Join(errs...)
+}
+
+// Clients builds the S3 and Secrets Manager clients from the default credential chain.
+func Clients(ctx context.Context, c Config) (*s3.Client, *secretsmanager.Client, error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("aws config: %w", err)
+	}
+	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if c.S3Endpoint != "" {
+			o.BaseEndpoint = aws.String(c.S3Endpoint)
+		}
+		o.UsePathStyle = c.S3PathStyle
+	})
+	smc := secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) {
+		if c.SecretsManagerEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.SecretsManagerEndpoint)
+		}
+	})
+	return s3c, smc, nil
+}
+
+// Job is one configured run.
+type Job struct {
+	Config  Config
+	S3      *s3.Client
+	Secrets *secretsmanager.Client
+	Log     *slog.Logger
+	Now     func() time.Time
+}
+
+// Result is what a run reports.
+type Result struct {
+	Outcome
+	Date  string
+	Rates int
+}
+
+// Run fetches, validates and stores one day's rates, and logs one summary line that is
+// also a CloudWatch metric (Embedded Metric Format), whatever the outcome.
+func (j *Job) Run(ctx context.Context) (Result, error) {
+	start := j.Now()
+	res, err := j.run(ctx)
+	j.emit(res, err, j.Now().Sub(start))
+	return res, err
+}
+
+func (j *Job) run(ctx context.Context) (Result, error) {
+	f := &Fetcher{
+		Client: &http.Client{Timeout: j.Config.HTTPTimeout}, URL: j.Config.SourceURL,
+		MaxAttempts: j.Config.MaxAttempts, BaseBackoff: 500 * time.Millisecond, MaxBackoff: 8 * time.Second,
+		OnRetry: func(attempt int, err error, wait time.Duration) {
+			j.Log.Warn("fetch failed, retrying", "attempt", attempt, "error", err, "wait", wait.String())
+		},
+	}
+	if id := j.Config.APIKeySecretID; id != "" {
+		out, err := j.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &id})
+		if err != nil {
+			return Result{}, fmt.Errorf("reading the API key from Secrets Manager: %w", err)
+		}
+		f.APIKey = aws.ToString(out.SecretString)
+	}
+	body, err := f.Fetch(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	rates, err := ParseECB(body, j.Now(), j.Config.MaxAge)
+	if err != nil {
+		return Result{}, err
+	}
+	store := &Store{S3: j.S3, Bucket: j.Config.Bucket, Prefix: j.Config.Prefix}
+	out, err := store.Put(ctx, rates)
+	return Result{Outcome: out, Date: rates.Date, Rates: len(rates.Rates)}, err
+}
+
+// MetricNamespace is the CloudWatch namespace of the job's metrics.
+const MetricNamespace = "TransactionValidator/FxRatesEtl"
+
+// emit writes the run's summary as one JSON line in CloudWatch Embedded Metric Format:
+// CloudWatch Logs turns the _aws block into metrics RunSucceeded, RatesPublished and
+// DurationMs by Outcome, with no agent or metrics endpoint in a short-lived pod.
+func (j *Job) emit(res Result, err error, d time.Duration) {
+	outcome, ok := "written", 1
+	switch {
+	case err != nil:
+		outcome, ok = "failed", 0
+		var de *DataError
+		if errors.As(err, &de) {
+			outcome = "rejected"
+		}
+	case !res.Written:
+		outcome = "unchanged"
+	}
+	emf := map[string]any{
+		"Timestamp": j.Now().UnixMilli(),
+		"CloudWatchMetrics": []any{map[string]any{
+			"Namespace":  MetricNamespace,
+			"Dimensions": [][]string{{"Outcome"}},
+			"Metrics": []map[string]string{
+				{"Name": "RunSucceeded", "Unit": "Count"},
+				{"Name": "RatesPublished", "Unit": "Count"},
+				{"Name": "DurationMs", "Unit": "Milliseconds"},
+			},
+		}},
+	}
+	attrs := []any{"_aws", emf, "Outcome", outcome, "RunSucceeded", ok, "RatesPublished", res.Rates,
+		"DurationMs", d.Milliseconds(), "date", res.Date, "key", res.Key, "sha256", res.SHA256}
+	if err != nil {
+		j.Log.Error("fx rates run", append(attrs, "error", err.Error())...)
+		return
+	}
+	j.Log.Info("fx rates run", attrs...)
+}

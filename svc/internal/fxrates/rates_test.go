@@ -1,0 +1,89 @@
+package fxrates
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+var today = time.Date(2026, 11, 23, 17, 0, 0, 0, time.UTC)
+
+// recorded returns the recorded ECB document, dated date.
+func recorded(t testing.TB, date string) string {
+	t.Helper()
+	b, err := os.ReadFile("testdata/eurofxref-daily.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Replace(string(b), "time='DATE'", "time='"+date+"'", 1)
+}
+
+func TestParseRecordedDocument(t *testing.T) {
+	r, err := ParseECB([]byte(recorded(t, "2026-11-23")), today, 96*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Base != "EUR" || r.Date != "2026-11-23" || len(r.Rates) != 29 || r.Rates["USD"] != "1.0523" || r.Rates["JPY"] != "162.45" {
+		t.Fatalf("%+v", r)
+	}
+	c := r.Canonical()
+	if !strings.HasPrefix(string(c), `{"source":"ecb-eurofxref-daily","base":"EUR","date":"2026-11-23","rates":{"AUD":"1.6159","BRL":`) {
+		t.Fatalf("canonical form: %s", c)
+	}
+	back, err := ParseCanonical(c)
+	if err != nil || len(back.Rates) != 29 {
+		t.Fatal(back, err)
+	}
+	if _, err := ParseCanonical([]byte(strings.Replace(string(c), `{"source"`, `{ "source"`, 1))); err == nil {
+		t.Fatal("non-canonical body accepted")
+	}
+}
+
+func TestBadDataIsRejected(t *testing.T) {
+	good := recorded(t, "2026-11-23")
+	cases := map[string]string{
+		"not xml":         `{"rates":{}}`,
+		"truncated":       good[:len(good)/2],
+		"html error page": `<html><body>Service Unavailable</body></html>`,
+		"two days":        strings.Replace(good, "</Cube>\n\t</Cube>", "</Cube>\n\t\t<Cube time='2026-11-22'></Cube>\n\t</Cube>", 1),
+		"old date":        recorded(t, "2026-11-01"),
+		"future date":     recorded(t, "2026-12-01"),
+		"bad date":        recorded(t, "23/11/2026"),
+		"withdrawn BGN":   strings.Replace(good, "currency='USD'", "currency='BGN'", 1),
+		"EUR against EUR": strings.Replace(good, "currency='USD'", "currency='EUR'", 1),
+		"duplicate":       strings.Replace(good, "currency='JPY'", "currency='USD'", 1),
+		"negative rate":   strings.Replace(good, "rate='1.0523'", "rate='-1.0523'", 1),
+		"exponent":        strings.Replace(good, "rate='1.0523'", "rate='1e3'", 1),
+		"zero":            strings.Replace(good, "rate='1.0523'", "rate='0'", 1),
+		"empty rate":      strings.Replace(good, "rate='1.0523'", "rate=''", 1),
+		"too few":         strings.Join(strings.SplitAfterN(good, "/>", 10)[:9], "") + "</Cube></Cube></gesmes:Envelope>",
+		"oversized":       good + strings.Repeat(" ", maxBodyBytes),
+	}
+	for name, doc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := ParseECB([]byte(doc), today, 96*time.Hour)
+			var de *DataError
+			if !errors.As(err, &de) {
+				t.Fatalf("want a DataError, got %v", err)
+			}
+		})
+	}
+}
+
+// FuzzParseECB: no document makes the parser panic, and whatever it accepts is
+// publishable (parses back from its canonical form).
+func FuzzParseECB(f *testing.F) {
+	f.Add([]byte(recorded(f, "2026-11-23")))
+	f.Add([]byte(`<Envelope><Cube><Cube time='2026-11-23'><Cube currency='USD' rate='1'/></Cube></Cube></Envelope>`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		r, err := ParseECB(doc, today, 96*time.Hour)
+		if err != nil {
+			return
+		}
+		if _, err := ParseCanonical(r.Canonical()); err != nil {
+			t.Fatalf("accepted rates do not round-trip: %v", err)
+		}
+	})
+}
