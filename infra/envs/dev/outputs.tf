@@ -1,4 +1,5 @@
-# Pass-through of the platform's outputs; `tofu output -json` feeds the kustomize overlays.
+# Pass-through of the platform's outputs; `tofu output -json` feeds the kustomize overlays
+# (kustomize/cmd/terraform-outputs).
 output "transaction_validator_role_arn" {
   description = "IRSA role of transaction-validator/transaction-validator (ServiceAccount annotation eks.amazonaws.com/role-arn)."
   value       = module.platform.transaction_validator_role_arn
@@ -65,8 +66,23 @@ output "fx_rates_api_key_secret_arn" {
 }
 
 output "secret_names" {
-  description = "Secrets Manager names for ExternalSecret remoteRef.key, keyed by purpose."
+  description = "Secrets Manager names for ExternalSecret remoteRef.key, keyed by purpose (database_url only in \"password\" mode)."
   value       = module.platform.secret_names
+}
+
+output "database_url_secret_name" {
+  description = "Secret whose whole value is transaction-validator's DATABASE_URL (postgres:// via RDS Proxy, sslmode=verify-full); null in \"iam\" mode."
+  value       = module.platform.database_url_secret_name
+}
+
+output "database_url_secret_arn" {
+  description = "ARN of the DATABASE_URL secret; null in \"iam\" mode."
+  value       = module.platform.database_url_secret_arn
+}
+
+output "operator_console_database_url_secret_name" {
+  description = "Secret whose value is operator-console's (SELECT-only) DATABASE_URL; null in \"iam\" mode."
+  value       = module.platform.operator_console_database_url_secret_name
 }
 
 output "database_proxy_endpoint" {
@@ -79,9 +95,9 @@ output "database_name" {
   value       = module.platform.database_name
 }
 
-output "database_url" {
-  description = "DATABASE_URL without a password: the service authenticates with an IAM token (rds auth BuildAuthToken) as the password."
-  value       = module.platform.database_url
+output "database_iam_url" {
+  description = "\"iam\" mode: DATABASE_URL without a password, the service passing an IAM auth token as the password; null in \"password\" mode."
+  value       = module.platform.database_iam_url
 }
 
 output "database_master_secret_arn" {
@@ -122,6 +138,21 @@ output "cluster_endpoint" {
 output "vpc_id" {
   description = "VPC of the environment."
   value       = module.platform.vpc_id
+}
+
+output "vpc_cidr" {
+  description = "CIDR of the VPC."
+  value       = module.platform.vpc_cidr
+}
+
+output "public_subnet_cidrs" {
+  description = "CIDRs of the public subnets (where the ALB's nodes are): NetworkPolicy ingress source."
+  value       = module.platform.public_subnet_cidrs
+}
+
+output "database_subnet_cidrs" {
+  description = "CIDRs of the database subnets (RDS Proxy, Aurora, Redis): NetworkPolicy egress destination."
+  value       = module.platform.database_subnet_cidrs
 }
 
 output "nat_public_ips" {

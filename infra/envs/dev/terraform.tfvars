@@ -31,6 +31,10 @@ deletion_protection = false
 
 # Burstable instances: enough for functional tests, not for load tests. Still two
 # instances, because failover is part of what dev tests.
+# svc/ reads a complete DATABASE_URL, so applications log in with a generated password kept
+# in Secrets Manager. Switch to "iam" (no password at all) once the services pass IAM tokens.
+database_client_auth = "password"
+
 aurora_instance_class                      = "db.t4g.medium"
 aurora_instance_count                      = 2
 aurora_backup_retention_days               = 7

@@ -72,6 +72,17 @@ variable "deletion_protection" {
   default     = true
 }
 
+variable "database_client_auth" {
+  description = "How the services log in to Aurora through RDS Proxy: \"password\" (DATABASE_URL secret; what svc/ supports today) or \"iam\" (IAM tokens, no password; needs IAM-token code in the services)."
+  type        = string
+  default     = "password"
+
+  validation {
+    condition     = contains(["password", "iam"], var.database_client_auth)
+    error_message = "database_client_auth must be \"password\" or \"iam\"."
+  }
+}
+
 variable "aurora_engine_version" {
   description = "Aurora PostgreSQL engine version (15.x or 16.x)."
   type        = string

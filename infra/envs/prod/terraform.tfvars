@@ -30,6 +30,10 @@ deletion_protection = true
 
 # Writer + two readers, one per AZ: a failover target is always in another zone and reads
 # scale out.
+# svc/ reads a complete DATABASE_URL, so applications log in with a generated password kept
+# in Secrets Manager. Switch to "iam" (no password at all) once the services pass IAM tokens.
+database_client_auth = "password"
+
 aurora_instance_class                      = "db.r7g.xlarge"
 aurora_instance_count                      = 3
 aurora_backup_retention_days               = 7

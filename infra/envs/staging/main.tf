@@ -10,6 +10,7 @@ module "platform" {
   kubernetes_version                         = var.kubernetes_version
   node_groups                                = var.node_groups
   deletion_protection                        = var.deletion_protection
+  database_client_auth                       = var.database_client_auth
   aurora_engine_version                      = var.aurora_engine_version
   aurora_instance_class                      = var.aurora_instance_class
   aurora_instance_count                      = var.aurora_instance_count

@@ -26,6 +26,10 @@ node_groups = {
 deletion_protection = false
 
 # Same instance family as prod (r7g), one size down: query plans and memory behaviour match.
+# svc/ reads a complete DATABASE_URL, so applications log in with a generated password kept
+# in Secrets Manager. Switch to "iam" (no password at all) once the services pass IAM tokens.
+database_client_auth = "password"
+
 aurora_instance_class                      = "db.r7g.large"
 aurora_instance_count                      = 2
 aurora_backup_retention_days               = 7

@@ -187,16 +187,47 @@ data "aws_iam_policy_document" "proxy_assume" {
   }
 }
 
-# End-to-end IAM authentication: the proxy logs in to Aurora with IAM tokens as the same
-# database users its clients authenticated as, so it needs rds-db:connect for exactly those.
+# What the proxy needs to log in to Aurora as the application users: in "iam" mode an IAM
+# token for exactly those users (end-to-end IAM); in "password" mode their credential
+# secrets, decrypted only through Secrets Manager.
 data "aws_iam_policy_document" "proxy" {
-  statement {
-    sid     = "ConnectAsApplicationUsers"
-    actions = ["rds-db:connect"]
-    resources = [
-      for user in var.iam_database_users :
-      "arn:${local.partition}:rds-db:${local.region}:${local.account_id}:dbuser:${aws_rds_cluster.this.cluster_resource_id}/${user}"
-    ]
+  dynamic "statement" {
+    for_each = var.client_auth == "iam" ? [1] : []
+
+    content {
+      sid     = "ConnectAsApplicationUsers"
+      actions = ["rds-db:connect"]
+      resources = [
+        for user in var.iam_database_users :
+        "arn:${local.partition}:rds-db:${local.region}:${local.account_id}:dbuser:${aws_rds_cluster.this.cluster_resource_id}/${user}"
+      ]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.client_auth == "password" ? [1] : []
+
+    content {
+      sid       = "ReadApplicationUserCredentials"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [for s in aws_secretsmanager_secret.credentials : s.arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.client_auth == "password" ? [1] : []
+
+    content {
+      sid       = "DecryptThroughSecretsManager"
+      actions   = ["kms:Decrypt"]
+      resources = [var.secrets_kms_key_arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["secretsmanager.${local.region}.amazonaws.com"]
+      }
+    }
   }
 }
 
@@ -226,10 +257,24 @@ resource "aws_db_proxy" "this" {
   vpc_subnet_ids         = var.subnet_ids
   vpc_security_group_ids = [var.proxy_security_group_id]
   require_tls            = true
-  default_auth_scheme    = "IAM_AUTH"
+  default_auth_scheme    = var.client_auth == "iam" ? "IAM_AUTH" : "NONE"
   idle_client_timeout    = 1800
   debug_logging          = false
   tags                   = var.tags
+
+  # "password" mode: clients log in with the user's password (SCRAM), the proxy logs in to
+  # Aurora with the same credentials read from the user's secret.
+  dynamic "auth" {
+    for_each = var.client_auth == "password" ? aws_secretsmanager_secret.credentials : {}
+
+    content {
+      auth_scheme               = "SECRETS"
+      secret_arn                = auth.value.arn
+      iam_auth                  = "DISABLED"
+      client_password_auth_type = "POSTGRES_SCRAM_SHA_256"
+      description               = "database user ${auth.key}"
+    }
+  }
 
   depends_on = [aws_cloudwatch_log_group.proxy]
 }
@@ -249,4 +294,70 @@ resource "aws_db_proxy_target" "this" {
   db_proxy_name         = aws_db_proxy.this.name
   target_group_name     = aws_db_proxy_default_target_group.this.name
   db_cluster_identifier = aws_rds_cluster.this.cluster_identifier
+}
+
+################################################################################
+# Application users' credentials ("password" mode)
+################################################################################
+
+# The services read a complete DATABASE_URL today (svc/ has no IAM-token code), so in
+# "password" mode each application user gets a generated password, kept in two secrets:
+#   <prefix>/<user>      JSON {engine, host, port, username, password, dbname}: the format
+#                        RDS Proxy and the AWS rotation functions read;
+#   <prefix>/<user>/url  the postgres:// URL through the proxy (TLS verify-full), which
+#                        External Secrets maps to DATABASE_URL as is.
+# The migration job (master secret) creates each role with that password. Rotation is a
+# `-replace` of the password plus a rolling restart (see README): a rotation Lambda would
+# update only the JSON secret and leave running pods and the URL secret behind.
+locals {
+  password_users     = var.client_auth == "password" ? toset(var.iam_database_users) : toset([])
+  user_secret_prefix = coalesce(var.user_secret_prefix, "${var.name}/database")
+}
+
+resource "random_password" "user" {
+  for_each = local.password_users
+
+  length  = 48
+  special = false # the password travels inside a URL: alphanumerics need no escaping
+}
+
+resource "aws_secretsmanager_secret" "credentials" {
+  for_each = local.password_users
+
+  name                    = "${local.user_secret_prefix}/${each.value}"
+  description             = "Aurora credentials of database user ${each.value} (${var.name})"
+  kms_key_id              = var.secrets_kms_key_arn
+  recovery_window_in_days = var.secret_recovery_window_days
+  tags                    = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "credentials" {
+  for_each = local.password_users
+
+  secret_id = aws_secretsmanager_secret.credentials[each.value].id
+  secret_string = jsonencode({
+    engine   = "postgres"
+    host     = aws_rds_cluster.this.endpoint
+    port     = 5432
+    username = each.value
+    password = random_password.user[each.value].result
+    dbname   = var.database_name
+  })
+}
+
+resource "aws_secretsmanager_secret" "url" {
+  for_each = local.password_users
+
+  name                    = "${local.user_secret_prefix}/${each.value}/url"
+  description             = "DATABASE_URL of database user ${each.value} through RDS Proxy (${var.name})"
+  kms_key_id              = var.secrets_kms_key_arn
+  recovery_window_in_days = var.secret_recovery_window_days
+  tags                    = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "url" {
+  for_each = local.password_users
+
+  secret_id     = aws_secretsmanager_secret.url[each.value].id
+  secret_string = "postgres://${each.value}:${random_password.user[each.value].result}@${aws_db_proxy.this.endpoint}:5432/${var.database_name}?sslmode=verify-full"
 }

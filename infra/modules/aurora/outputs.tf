@@ -60,3 +60,18 @@ output "log_group_name" {
   description = "Log group of the exported PostgreSQL logs."
   value       = aws_cloudwatch_log_group.postgresql.name
 }
+
+output "user_credentials_secret_arns" {
+  description = "Per application user (\"password\" mode), the JSON credentials secret read by the proxy; empty in \"iam\" mode."
+  value       = { for u, sec in aws_secretsmanager_secret.credentials : u => sec.arn }
+}
+
+output "user_url_secret_arns" {
+  description = "Per application user (\"password\" mode), the secret whose value is the full DATABASE_URL; empty in \"iam\" mode."
+  value       = { for u, sec in aws_secretsmanager_secret.url : u => sec.arn }
+}
+
+output "user_url_secret_names" {
+  description = "Per application user (\"password\" mode), the name of the DATABASE_URL secret (ExternalSecret remoteRef.key)."
+  value       = { for u, sec in aws_secretsmanager_secret.url : u => sec.name }
+}

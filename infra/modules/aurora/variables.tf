@@ -27,9 +27,37 @@ variable "master_username" {
 }
 
 variable "iam_database_users" {
-  description = "Database users that log in with IAM through the proxy (each needs `GRANT rds_iam TO <user>` in the database)."
+  description = "Application database users that log in through the proxy (in \"iam\" mode each needs `GRANT rds_iam TO <user>`)."
   type        = list(string)
   default     = ["transaction_validator", "operator_console"]
+}
+
+variable "client_auth" {
+  description = "How applications log in through RDS Proxy: \"password\" (generated password in Secrets Manager, DATABASE_URL secret) or \"iam\" (IAM tokens end to end, no password exists)."
+  type        = string
+  default     = "password"
+
+  validation {
+    condition     = contains(["password", "iam"], var.client_auth)
+    error_message = "client_auth must be \"password\" or \"iam\"."
+  }
+}
+
+variable "user_secret_prefix" {
+  description = "Name prefix of the application users' credential secrets (\"password\" mode), e.g. `transaction-validator/prod/database`; null means `<name>/database`."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.user_secret_prefix == null || can(regex("^[A-Za-z0-9/_+=.@-]+$", var.user_secret_prefix))
+    error_message = "user_secret_prefix may contain only characters Secrets Manager allows in names."
+  }
+}
+
+variable "secret_recovery_window_days" {
+  description = "Days a deleted credentials secret stays recoverable (7-30)."
+  type        = number
+  default     = 30
 }
 
 variable "instance_class" {

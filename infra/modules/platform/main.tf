@@ -124,6 +124,9 @@ module "aurora" {
   source = "../aurora"
 
   name                                = local.name
+  client_auth                         = var.database_client_auth
+  user_secret_prefix                  = "${local.app_namespace}/${var.environment}/database"
+  secret_recovery_window_days         = var.secret_recovery_window_days
   engine_version                      = var.aurora_engine_version
   instance_class                      = var.aurora_instance_class
   instance_count                      = var.aurora_instance_count

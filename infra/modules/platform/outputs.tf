@@ -68,10 +68,27 @@ output "fx_rates_api_key_secret_arn" {
 }
 
 output "secret_names" {
-  description = "Secrets Manager names for ExternalSecret remoteRef.key, keyed by purpose."
-  value = merge(module.secrets.secret_names, {
-    redis = "${local.app_namespace}/${var.environment}/redis"
-  })
+  description = "Secrets Manager names for ExternalSecret remoteRef.key, keyed by purpose (database_url only in \"password\" mode)."
+  value = merge(
+    module.secrets.secret_names,
+    { redis = "${local.app_namespace}/${var.environment}/redis" },
+    { for k, v in module.aurora.user_url_secret_names : "database_url" => v if k == "transaction_validator" },
+  )
+}
+
+output "database_url_secret_name" {
+  description = "Secret whose whole value is transaction-validator's DATABASE_URL (postgres:// via RDS Proxy, sslmode=verify-full); null in \"iam\" mode."
+  value       = lookup(module.aurora.user_url_secret_names, "transaction_validator", null)
+}
+
+output "database_url_secret_arn" {
+  description = "ARN of the DATABASE_URL secret; null in \"iam\" mode."
+  value       = lookup(module.aurora.user_url_secret_arns, "transaction_validator", null)
+}
+
+output "operator_console_database_url_secret_name" {
+  description = "Secret whose value is operator-console's (SELECT-only) DATABASE_URL; null in \"iam\" mode."
+  value       = lookup(module.aurora.user_url_secret_names, "operator_console", null)
 }
 
 output "database_proxy_endpoint" {
@@ -84,9 +101,9 @@ output "database_name" {
   value       = module.aurora.database_name
 }
 
-output "database_url" {
-  description = "DATABASE_URL without a password: the service authenticates with an IAM token (rds auth BuildAuthToken) as the password."
-  value       = "postgres://transaction_validator@${module.aurora.proxy_endpoint}:5432/${module.aurora.database_name}?sslmode=verify-full"
+output "database_iam_url" {
+  description = "\"iam\" mode: DATABASE_URL without a password, the service passing an IAM auth token as the password; null in \"password\" mode."
+  value       = var.database_client_auth == "iam" ? "postgres://transaction_validator@${module.aurora.proxy_endpoint}:5432/${module.aurora.database_name}?sslmode=verify-full" : null
 }
 
 output "database_master_secret_arn" {
@@ -131,6 +148,21 @@ output "cluster_endpoint" {
 output "vpc_id" {
   description = "VPC of the environment."
   value       = module.network.vpc_id
+}
+
+output "vpc_cidr" {
+  description = "CIDR of the VPC."
+  value       = module.network.vpc_cidr
+}
+
+output "public_subnet_cidrs" {
+  description = "CIDRs of the public subnets (where the ALB's nodes are): NetworkPolicy ingress source."
+  value       = local.public_subnet_cidrs
+}
+
+output "database_subnet_cidrs" {
+  description = "CIDRs of the database subnets (RDS Proxy, Aurora, Redis): NetworkPolicy egress destination."
+  value       = local.database_subnet_cidrs
 }
 
 output "nat_public_ips" {

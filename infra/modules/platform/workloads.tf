@@ -10,19 +10,27 @@ locals {
 ################################################################################
 
 data "aws_iam_policy_document" "transaction_validator" {
-  # Logs in to Aurora through RDS Proxy with an IAM token as `transaction_validator`.
-  statement {
-    sid       = "ConnectToDatabaseThroughProxy"
-    actions   = ["rds-db:connect"]
-    resources = [module.aurora.proxy_db_connect_arns["transaction_validator"]]
+  # "iam" mode: logs in to Aurora through RDS Proxy with an IAM token as
+  # `transaction_validator`. ("password" mode: its DATABASE_URL secret, below.)
+  dynamic "statement" {
+    for_each = var.database_client_auth == "iam" ? [1] : []
+
+    content {
+      sid       = "ConnectToDatabaseThroughProxy"
+      actions   = ["rds-db:connect"]
+      resources = [module.aurora.proxy_db_connect_arns["transaction_validator"]]
+    }
   }
 
-  # PAN_HMAC_KEY and the Redis credentials, read by the namespaced External Secrets
-  # SecretStore that authenticates as this service account.
+  # PAN_HMAC_KEY, the Redis credentials and (password mode) DATABASE_URL, read by the
+  # namespaced External Secrets SecretStore that authenticates as this service account.
   statement {
-    sid       = "ReadOwnSecrets"
-    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
-    resources = [module.secrets.secret_arns["pan_hmac_key"], module.redis.secret_arn]
+    sid     = "ReadOwnSecrets"
+    actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    resources = concat(
+      [module.secrets.secret_arns["pan_hmac_key"], module.redis.secret_arn],
+      [for u, arn in module.aurora.user_url_secret_arns : arn if u == "transaction_validator"],
+    )
   }
 
   statement {
@@ -120,12 +128,43 @@ module "fx_rates_etl_irsa" {
 # operator-console (read-only web console)
 ################################################################################
 
-# Logs in as `operator_console`, a database role that is granted SELECT only.
+# Logs in as `operator_console`, a database role that is granted SELECT only: with an IAM
+# token ("iam" mode) or with its own DATABASE_URL secret ("password" mode).
 data "aws_iam_policy_document" "operator_console" {
-  statement {
-    sid       = "ConnectToDatabaseThroughProxy"
-    actions   = ["rds-db:connect"]
-    resources = [module.aurora.proxy_db_connect_arns["operator_console"]]
+  dynamic "statement" {
+    for_each = var.database_client_auth == "iam" ? [1] : []
+
+    content {
+      sid       = "ConnectToDatabaseThroughProxy"
+      actions   = ["rds-db:connect"]
+      resources = [module.aurora.proxy_db_connect_arns["operator_console"]]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.database_client_auth == "password" ? [1] : []
+
+    content {
+      sid       = "ReadOwnDatabaseUrl"
+      actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+      resources = [module.aurora.user_url_secret_arns["operator_console"]]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.database_client_auth == "password" ? [1] : []
+
+    content {
+      sid       = "DecryptOwnDatabaseUrl"
+      actions   = ["kms:Decrypt"]
+      resources = [module.kms_secrets.key_arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = [local.secrets_via_secretsmanager]
+      }
+    }
   }
 }
 

@@ -34,6 +34,7 @@ variables {
   secrets_kms_key_arn     = "arn:aws:kms:eu-central-1:123456789012:key/secrets"
   logs_kms_key_arn        = "arn:aws:kms:eu-central-1:123456789012:key/logs"
   deletion_protection     = true
+  user_secret_prefix      = "transaction-validator/test/database"
 }
 
 run "encrypted_multi_az_backed_up" {
@@ -81,10 +82,49 @@ run "encrypted_multi_az_backed_up" {
   }
 }
 
-run "proxy_requires_tls_and_iam" {
+run "proxy_password_mode_serves_a_database_url" {
+  assert {
+    condition     = aws_db_proxy.this.require_tls == true && aws_db_proxy.this.default_auth_scheme == "NONE"
+    error_message = "RDS Proxy must require TLS; password mode authenticates with the users' secrets."
+  }
+
+  assert {
+    condition = length(aws_db_proxy.this.auth) == 2 && alltrue([
+      for a in aws_db_proxy.this.auth :
+      a.auth_scheme == "SECRETS" && a.client_password_auth_type == "POSTGRES_SCRAM_SHA_256" && contains(values(aws_secretsmanager_secret.credentials)[*].arn, a.secret_arn)
+    ])
+    error_message = "Each application user needs a SCRAM login at the proxy backed by its own secret."
+  }
+
+  assert {
+    condition     = can(regex("^postgres://transaction_validator:[A-Za-z0-9]{48}@tv-test\\.proxy-abc\\.eu-central-1\\.rds\\.amazonaws\\.com:5432/payments\\?sslmode=verify-full$", aws_secretsmanager_secret_version.url["transaction_validator"].secret_string))
+    error_message = "The DATABASE_URL secret must point at the proxy with verify-full TLS."
+  }
+
+  assert {
+    condition     = aws_secretsmanager_secret.url["transaction_validator"].name == "transaction-validator/test/database/transaction_validator/url" && alltrue([for sec in values(aws_secretsmanager_secret.url) : sec.kms_key_id == var.secrets_kms_key_arn])
+    error_message = "URL secrets must be named under the prefix and encrypted with the secrets key."
+  }
+
+  assert {
+    condition     = jsondecode(aws_secretsmanager_secret_version.credentials["operator_console"].secret_string).username == "operator_console"
+    error_message = "The proxy's credential secrets must be in the RDS JSON format."
+  }
+}
+
+run "proxy_iam_mode_has_no_passwords" {
+  variables {
+    client_auth = "iam"
+  }
+
   assert {
     condition     = aws_db_proxy.this.require_tls == true && aws_db_proxy.this.default_auth_scheme == "IAM_AUTH"
-    error_message = "RDS Proxy must require TLS and IAM authentication."
+    error_message = "In iam mode the proxy must require TLS and IAM end to end."
+  }
+
+  assert {
+    condition     = length(aws_secretsmanager_secret.url) == 0 && length(random_password.user) == 0
+    error_message = "iam mode must not create any application password."
   }
 
   assert {

@@ -72,8 +72,12 @@ run "prod_like" {
   }
 
   assert {
-    condition     = output.database_url == "postgres://transaction_validator@tv-test.proxy-abc.eu-central-1.rds.amazonaws.com:5432/payments?sslmode=verify-full"
-    error_message = "DATABASE_URL must point at the proxy with verify-full TLS and carry no password."
+    condition = (
+      output.database_url_secret_name == "transaction-validator/prod/database/transaction_validator/url" &&
+      output.secret_names["database_url"] == output.database_url_secret_name &&
+      output.database_iam_url == null
+    )
+    error_message = "password mode (the default) must output the DATABASE_URL secret for the ExternalSecret."
   }
 
   assert {
@@ -98,6 +102,22 @@ run "prod_like" {
   assert {
     condition     = output.secret_names["redis"] == "transaction-validator/prod/redis" && output.secret_names["pan_hmac_key"] == "transaction-validator/prod/pan-hmac-key"
     error_message = "Secret names must follow transaction-validator/<env>/<name>."
+  }
+}
+
+run "iam_mode" {
+  variables {
+    database_client_auth = "iam"
+  }
+
+  assert {
+    condition     = output.database_iam_url == "postgres://transaction_validator@tv-test.proxy-abc.eu-central-1.rds.amazonaws.com:5432/payments?sslmode=verify-full"
+    error_message = "iam mode: DATABASE_URL must point at the proxy with verify-full TLS and carry no password."
+  }
+
+  assert {
+    condition     = output.database_url_secret_name == null && !contains(keys(output.secret_names), "database_url")
+    error_message = "iam mode must not create a DATABASE_URL secret."
   }
 }
 
