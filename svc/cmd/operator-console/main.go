@@ -1,0 +1,66 @@
+// Command operator-console serves the operator console on HTTP_ADDR (default :8081):
+// a web UI to submit test transactions to the validator and watch recent decisions.
+//
+// VALIDATOR_URL is the validator's in-cluster base URL; DATABASE_URL connects as a role
+// that may only SELECT from audit_decisions. Authentication is the ALB's job (an
+// authenticate-oidc listener rule in front of /console): see docs/operator-console.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/transaction-validator/transaction-validator/svc/internal/console"
+	"github.com/transaction-validator/transaction-validator/svc/internal/pgstore"
+	"github.com/transaction-validator/transaction-validator/svc/internal/telemetry"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "operator-console:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	validator, dbURL := os.Getenv("VALIDATOR_URL"), os.Getenv("DATABASE_URL")
+	if validator == "" || dbURL == "" {
+		return console.ErrConfig
+	}
+	addr := os.Getenv("HTTP_ADDR")
+	if addr == "" {
+		addr = ":8081"
+	}
+	log := telemetry.NewLogger(os.Stdout, slog.LevelInfo, "operator-console")
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	pool, err := pgstore.NewPool(ctx, dbURL, pgstore.PoolOptions{MaxConns: 4, StatementMode: "exec"})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	s := &console.Server{ValidatorURL: validator, Audit: pool, Log: log, Now: time.Now,
+		Client: &http.Client{Timeout: 10 * time.Second}}
+	srv := &http.Server{Addr: addr, Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("serving", "addr", addr, "validator", validator)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,210 @@
+// Package console is the operator console: a small web UI, served by its own Go service,
+// where an operator submits a test transaction to the validator and watches recent
+// decisions by outcome. The browser talks only to this service; this service calls the
+// validator over the cluster network and reads the audit log through a read-only
+// database role. Card data passes through in one request and is kept nowhere.
+package console
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+//go:embed web
+var web embed.FS
+
+// Server is the console's backend.
+type Server struct {
+	// ValidatorURL is the validator's base URL inside the cluster.
+	ValidatorURL string
+	// Audit reads audit_decisions; its role needs SELECT on that table and nothing else.
+	Audit  *pgxpool.Pool
+	Client *http.Client
+	Log    *slog.Logger
+	Now    func() time.Time
+}
+
+// securityHeaders keep the console's pages from being framed, from loading anything
+// but its own files, and from being cached anywhere (they show card-adjacent data).
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "+
+			"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Handler serves the UI under /console/, its API under /console/api/, and probes.
+func (s *Server) Handler() http.Handler {
+	static, _ := fs.Sub(web, "web")
+	mux := http.NewServeMux()
+	mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /console/{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFileFS(w, r, static, "index.html")
+	})
+	mux.HandleFunc("POST /console/api/test-transaction", s.testTransaction)
+	mux.HandleFunc("GET /console/api/recent", s.recent)
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		if err := s.Audit.Ping(ctx); err != nil {
+			http.Error(w, "audit database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	return securityHeaders(mux)
+}
+
+// testForm is what the UI posts: the form's fields, amount already in minor units.
+type testForm struct {
+	MerchantID  string `json:"merchant_id"`
+	Amount      int64  `json:"amount"`
+	Currency    string `json:"currency"`
+	Country     string `json:"country"`
+	CardNumber  string `json:"card_number"`
+	ExpiryMonth int    `json:"expiry_month"`
+	ExpiryYear  int    `json:"expiry_year"`
+	CVV         string `json:"cvv"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func consoleError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}
+
+// testTransaction forwards the form to the validator with a fresh idempotency key and
+// returns the validator's answer: the decision, or the validator's own error.
+func (s *Server) testTransaction(w http.ResponseWriter, r *http.Request) {
+	var f testForm
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		consoleError(w, http.StatusBadRequest, "invalid_request", "the form could not be read")
+		return
+	}
+	card := map[string]any{"number": f.CardNumber, "expiry_month": f.ExpiryMonth, "expiry_year": f.ExpiryYear}
+	if f.CVV != "" {
+		card["cvv"] = f.CVV
+	}
+	body, _ := json.Marshal(map[string]any{
+		"merchant_id": f.MerchantID, "amount": f.Amount, "currency": f.Currency, "country": f.Country,
+		"timestamp": s.Now().UTC().Format(time.RFC3339), "card": card,
+	})
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, s.ValidatorURL+"/api/validate", bytes.NewReader(body))
+	if err != nil {
+		consoleError(w, http.StatusInternalServerError, "internal", "bad validator URL")
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", "console-"+uuid.NewString())
+	resp, err := s.Client.Do(req)
+	if err != nil {
+		s.Log.Warn("validator unreachable", "error", err)
+		consoleError(w, http.StatusBadGateway, "validator_unavailable", "the validator did not answer")
+		return
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil || !json.Valid(raw) {
+		consoleError(w, http.StatusBadGateway, "validator_unavailable", "the validator's answer could not be read")
+		return
+	}
+	// The validator's answers carry no card data; pass them on as they are.
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(raw)
+}
+
+// Decision is one row of the recent-decisions view: no card data beyond brand and last four.
+type Decision struct {
+	DecidedAt   time.Time `json:"decided_at"`
+	MerchantID  string    `json:"merchant_id"`
+	AmountMinor int64     `json:"amount_minor"`
+	Currency    string    `json:"currency"`
+	CardBrand   string    `json:"card_brand"`
+	CardLast4   string    `json:"card_last4"`
+	Decision    string    `json:"decision"`
+	Reasons     []string  `json:"reasons"`
+}
+
+// Window is how far back the recent view looks.
+const Window = 15 * time.Minute
+
+func (s *Server) recent(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	since := s.Now().Add(-Window)
+	counts := map[string]int64{"approve": 0, "review": 0, "decline": 0}
+	rows, err := s.Audit.Query(ctx, `SELECT decision, count(*) FROM audit_decisions WHERE decided_at > $1 GROUP BY decision`, since)
+	if err == nil {
+		for rows.Next() {
+			var d string
+			var n int64
+			if err = rows.Scan(&d, &n); err != nil {
+				break
+			}
+			counts[d] = n
+		}
+		rows.Close()
+		if err == nil {
+			err = rows.Err()
+		}
+	}
+	var recent []Decision
+	if err == nil {
+		recent, err = s.lastDecisions(ctx, since)
+	}
+	if err != nil {
+		s.Log.Warn("recent decisions query failed", "error", err)
+		consoleError(w, http.StatusServiceUnavailable, "audit_unavailable", "recent decisions are unavailable")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"counts": counts, "recent": recent, "window_seconds": int(Window.Seconds())})
+}
+
+func (s *Server) lastDecisions(ctx context.Context, since time.Time) ([]Decision, error) {
+	rows, err := s.Audit.Query(ctx, `SELECT decided_at, merchant_id, amount_minor, currency, card_brand, card_last4, decision, reasons
+		FROM audit_decisions WHERE decided_at > $1 ORDER BY decided_at DESC LIMIT 20`, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Decision{}
+	for rows.Next() {
+		var d Decision
+		if err := rows.Scan(&d.DecidedAt, &d.MerchantID, &d.AmountMinor, &d.Currency, &d.CardBrand, &d.CardLast4, &d.Decision, &d.Reasons); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("recent decisions: %w", err)
+	}
+	return out, nil
+}
+
+// ErrConfig is returned for a console started without its settings.
+var ErrConfig = errors.New("console: VALIDATOR_URL and DATABASE_URL are required")
