@@ -72,7 +72,7 @@ build_images() {
   [ -x "$oci" ] || die "images need the tools stage first (txv-oci)"
   [ -f "$out/.complete" ] && { log "images: cached in $out"; return 0; }
   mkdir -p "$out"
-  local work=$out/work; mkdir -p "$work"
+  local work=$ROOTFS_CACHE; mkdir -p "$work"
 
   # Debian from debootstrap: the only input that comes from the network (the Debian mirror).
   local rootfs=$work/rootfs
@@ -109,12 +109,15 @@ LIST
 
   [ -x "$DAGGER_BIN/codegen" ] || die "images need the binaries stage first (codegen)"
   log "images: layers"
-  local layers=$work/layers; rm -rf "$layers"; mkdir -p "$layers"
+  local layers=$out/layers; rm -rf "$layers"; mkdir -p "$layers"
   tar_dir "$rootfs" "$layers/debian.tar"
   tar_dir "$sdkfs" "$layers/gosdk-rootfs.tar"
   # The host's Go, at the path the official golang image uses.
   tar -C "$(go env GOROOT)" --numeric-owner --transform 's|^\.|usr/local/go|' -cf "$layers/go.tar" .
-  local extra=$work/codegen; rm -rf "$extra"; mkdir -p "$extra/usr/local/bin" "$extra/go/bin"
+  # The SDK mounts its caches over /go/pkg/mod and /root/.cache/go-build, and reads them
+  # from the image first: they must exist, even empty.
+  local extra=$out/codegen
+  rm -rf "$extra"; mkdir -p "$extra/usr/local/bin" "$extra/go/bin" "$extra/go/pkg/mod" "$extra/root/.cache/go-build"
   install -m 0755 "$DAGGER_BIN/codegen" "$extra/usr/local/bin/codegen"
   tar_dir "$extra" "$layers/codegen.tar"
 

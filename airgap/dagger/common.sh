@@ -46,12 +46,16 @@ DAGGER_APT_PACKAGES="runc iptables nftables dnsmasq-base containernetworking-plu
 ENGINE_BRIDGE=dagger0
 ENGINE_SUBNET=10.87.0.0/16
 
-# images_key names the image cache: a change of any input rebuilds the images.
+# images_key names the image cache: a change of any input rebuilds the images. Bump
+# IMAGES_RECIPE when build.sh changes what goes into them.
+IMAGES_RECIPE=2
 images_key() {
   local gov
   gov=$(go env GOVERSION)
-  echo "$DAGGER_CACHE/images-$DEBIAN_SUITE-$gov"
+  echo "$DAGGER_CACHE/images-$DEBIAN_SUITE-$gov-r$IMAGES_RECIPE"
 }
+# The debootstrapped root filesystems depend on the suite only (and take minutes).
+ROOTFS_CACHE=$DAGGER_CACHE/rootfs-$DEBIAN_SUITE
 
 # pid_is_ours PID EXE_BASENAME: alive and still running the binary we started, so a recycled
 # PID is never signalled.
@@ -104,7 +108,7 @@ host_fingerprint() {
            /run/dagger /run/buildkit /run/containers /run/runc /run/netns /var/run/netns; do
     [ -e "$p" ] && echo "path $p"
   done
-  for d in /sys/fs/cgroup/*/ /sys/fs/cgroup/unified/; do
+  for d in /sys/fs/cgroup/*/; do
     find "$d" -maxdepth 2 -type d \( -name 'buildkit*' -o -name 'dagger*' \) 2>/dev/null | sed 's/^/cgroup /'
   done
   ss -Hltn "sport = :${REGISTRY_ADDR##*:}" 2>/dev/null | awk '{print "listen " $4}'

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# up.sh starts the offline Dagger engine and its registry on this machine:
+#
+#   - txv-oci serve: an OCI registry on $REGISTRY_ADDR (loopback) holding the images of
+#     images.env, assembled by build.sh
+#   - dagger-engine: a host process listening on the unix socket $ENGINE_SOCK, inside a
+#     private mount namespace (engine-ns.sh) so the host's system folders never change, with
+#     docker.io and the other registries of MIRRORED_REGISTRIES mirrored to the local one
+#
+# Then: `. $DAGGER_STATE/client.env` and use dagger (see README.md); down.sh stops both.
+# Idempotent: a running engine is left alone. Builds first when the cache is missing
+# (cold: ~30 min), so it needs root, like the engine itself.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+[ "$(id -u)" -eq 0 ] || die "the engine needs root (mount namespace, CNI bridge, iptables)"
+
+t0=$(date +%s)
+mkdir -p "$DAGGER_STATE"
+if pid_is_ours "$(cat "$ENGINE_PIDFILE" 2>/dev/null)" dagger-engine &&
+   pid_is_ours "$(cat "$REGISTRY_PIDFILE" 2>/dev/null)" txv-oci; then
+  log "already running (engine pid $(cat "$ENGINE_PIDFILE"), registry pid $(cat "$REGISTRY_PIDFILE"))"
+  exit 0
+fi
+# Half-up (one of the two died): start from a clean slate rather than guess.
+if [ -f "$ENGINE_PIDFILE" ] || [ -f "$REGISTRY_PIDFILE" ]; then
+  log "previous run left pid files behind; running down.sh first"
+  "$DAGGER_HERE/down.sh"
+fi
+
+ensure_apt $DAGGER_APT_PACKAGES
+"$DAGGER_HERE/build.sh"
+images=$(images_key)
+oci=$DAGGER_TOOLS/txv-oci
+
+# What the host looks like before we touch it: down.sh removes exactly the difference.
+host_fingerprint >"$DAGGER_STATE/host-before"
+cat /proc/sys/net/ipv4/ip_forward >"$DAGGER_STATE/ip_forward-before"
+
+# Registry first: the engine resolves images through it from its first request.
+: >"$REGISTRY_LOG"
+args=()
+for ref in "$IMAGE_DEBIAN" "$IMAGE_DEBIAN_SLIM"; do args+=(-image "$(registry_path "$ref")=$images/debian"); done
+for ref in "$IMAGE_GOLANG" "$IMAGE_GOLANG_MINOR"; do args+=(-image "$(registry_path "$ref")=$images/golang"); done
+args+=(-image "$(registry_path "$IMAGE_GO_SDK")=$images/gosdk")
+nohup "$oci" serve -addr "$REGISTRY_ADDR" -blobs "$DAGGER_CACHE/registry-blobs" "${args[@]}" \
+  >>"$REGISTRY_LOG" 2>&1 </dev/null &
+echo $! >"$REGISTRY_PIDFILE"
+for _ in $(seq 1 600); do
+  grep -q "ready on $REGISTRY_ADDR" "$REGISTRY_LOG" && break
+  kill -0 "$(cat "$REGISTRY_PIDFILE")" 2>/dev/null || { tail -20 "$REGISTRY_LOG" >&2; die "registry exited"; }
+  sleep 0.2
+done
+grep -q "ready on $REGISTRY_ADDR" "$REGISTRY_LOG" || die "registry not ready after 120 s"
+log "registry on $REGISTRY_ADDR ($(($(date +%s) - t0)) s)"
+
+# The namespace's overlay layers: rebuilt on every start, as nothing in them is worth keeping.
+rm -rf "$ENGINE_NS"
+mkdir -p "$ENGINE_NS/upper/usr-local-bin" "$ENGINE_NS/upper/opt/cni/bin" "$DAGGER_STATE/tmp" "$ENGINE_ROOT"
+install -m 0755 "$(command -v runc)" "$ENGINE_NS/upper/usr-local-bin/runc"
+install -m 0755 "$DAGGER_BIN/dagger-init" "$ENGINE_NS/upper/usr-local-bin/dagger-init"
+for p in bridge loopback firewall host-local; do
+  install -m 0755 "/usr/lib/cni/$p" "$ENGINE_NS/upper/opt/cni/bin/$p"
+done
+install -m 0755 "$DAGGER_BIN/dnsname" "$ENGINE_NS/upper/opt/cni/bin/dnsname"
+
+{
+  for r in $MIRRORED_REGISTRIES; do
+    printf '[registry."%s"]\n  mirrors = ["%s"]\n' "$r" "$REGISTRY_ADDR"
+  done
+  # Plain HTTP is fine on loopback, and keeps the registry free of certificates.
+  printf '[registry."%s"]\n  http = true\n  insecure = true\n' "$REGISTRY_ADDR"
+} >"$DAGGER_STATE/engine.toml"
+
+rm -f "$ENGINE_SOCK"
+: >"$ENGINE_LOG"
+# The engine hands this digest to the Go SDK: `dagger call` on a Go module then runs in our
+# runtime image (from the content store) instead of pulling registry.dagger.io's.
+DAGGER_GO_SDK_MANIFEST_DIGEST=$("$oci" digest -layout "$images/gosdk") \
+TMPDIR=$DAGGER_STATE/tmp \
+  nohup unshare --mount --propagation private \
+    "$DAGGER_HERE/engine-ns.sh" "$ENGINE_NS" "$images/gosdk" -- \
+    "$DAGGER_BIN/dagger-engine" --config "$DAGGER_STATE/engine.toml" \
+      --addr "unix://$ENGINE_SOCK" --root "$ENGINE_ROOT" \
+      --oci-cni-binary-dir /opt/cni/bin \
+    >>"$ENGINE_LOG" 2>&1 </dev/null &
+# unshare and engine-ns.sh exec, so this PID becomes the engine's.
+echo $! >"$ENGINE_PIDFILE"
+for _ in $(seq 1 900); do
+  [ -S "$ENGINE_SOCK" ] && grep -q "running server on" "$ENGINE_LOG" && break
+  kill -0 "$(cat "$ENGINE_PIDFILE")" 2>/dev/null || { tail -30 "$ENGINE_LOG" >&2; die "engine exited (log: $ENGINE_LOG)"; }
+  sleep 0.2
+done
+grep -q "running server on" "$ENGINE_LOG" || die "engine not ready after 180 s (log: $ENGINE_LOG)"
+pid_is_ours "$(cat "$ENGINE_PIDFILE")" dagger-engine || die "pid $(cat "$ENGINE_PIDFILE") is not the engine"
+readlink "/proc/$(cat "$ENGINE_PIDFILE")/ns/mnt" >"$DAGGER_STATE/engine-mntns"
+
+cat >"$DAGGER_STATE/env" <<ENV
+REGISTRY_ADDR=$REGISTRY_ADDR
+DAGGER_CACHE=$DAGGER_CACHE
+ENV
+dagger_client_env >"$DAGGER_STATE/client.env"
+log "engine pid $(cat "$ENGINE_PIDFILE") on unix://$ENGINE_SOCK; up in $(($(date +%s) - t0)) s"
+log "client: . $DAGGER_STATE/client.env"
