@@ -12,12 +12,14 @@ variables {
 
 run "managed_rules_and_rate_limit" {
   assert {
+    # HCL's && does not short-circuit: try() turns "this rule has no such block" into false.
     condition = anytrue([
-      for r in aws_wafv2_web_acl.this.rule :
-      length(r.action) == 1 && length(r.action[0].block) == 1 &&
-      length(r.statement[0].rate_based_statement) == 1 &&
-      r.statement[0].rate_based_statement[0].limit == 1500 &&
-      r.statement[0].rate_based_statement[0].aggregate_key_type == "IP"
+      for r in aws_wafv2_web_acl.this.rule : try(
+        length(r.action[0].block) == 1 &&
+        r.statement[0].rate_based_statement[0].limit == 1500 &&
+        r.statement[0].rate_based_statement[0].aggregate_key_type == "IP",
+        false
+      )
     ])
     error_message = "A blocking per-IP rate-based rule with the configured limit is required."
   }
