@@ -35,10 +35,19 @@ ensure_go_tool() {
   local name=$1 version=$2 pkg=$3; shift 3
   local dir=$CACHE_ROOT/$name-$version
   if [ ! -f "$dir/.complete" ]; then
-    log "building $name $version from the Go module proxy (cached in $dir)"
-    rm -rf "$dir"; mkdir -p "$dir/bin"
-    GOBIN=$dir/bin go install -trimpath "$@" "$pkg@$version" >&2 || { rm -rf "$dir"; return 1; }
-    touch "$dir/.complete"
+    mkdir -p "$CACHE_ROOT"
+    # One builder at a time per tool: a second caller waits, then finds it built,
+    # instead of deleting the first one's half-built directory.
+    exec {lock}>"$dir.lock"
+    flock "$lock"
+    if [ ! -f "$dir/.complete" ]; then
+      log "building $name $version from the Go module proxy (cached in $dir)"
+      rm -rf "$dir"; mkdir -p "$dir/bin"
+      GOBIN=$dir/bin go install -trimpath "$@" "$pkg@$version" >&2 || { rm -rf "$dir"; flock -u "$lock"; return 1; }
+      touch "$dir/.complete"
+    fi
+    flock -u "$lock"
+    exec {lock}>&-
   fi
   echo "$dir/bin"
 }
