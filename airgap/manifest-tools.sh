@@ -59,8 +59,10 @@ if ! TRIVY_BIN=$(GOEXPERIMENT=jsonv2 ensure_go_tool trivy "$TRIVY_VERSION" githu
 fi
 
 # ---- kubeconform schemas ----------------------------------------------------------------
-# Keyed by every input: Kubernetes and operator versions, and the converter's own source.
-conv_hash=$(cat "$REPO_ROOT"/airgap/k8sschema/go.mod "$REPO_ROOT"/airgap/k8sschema/go.sum "$REPO_ROOT"/airgap/k8sschema/*.go | sha256sum | cut -c1-12)
+# Keyed by every input: Kubernetes and operator versions, the converter's own source and
+# this script (which lists the CRDs).
+conv_hash=$(cat "$REPO_ROOT"/airgap/k8sschema/go.mod "$REPO_ROOT"/airgap/k8sschema/go.sum \
+  "$REPO_ROOT"/airgap/k8sschema/*.go "$REPO_ROOT/airgap/manifest-tools.sh" | sha256sum | cut -c1-12)
 SCHEMA_DIR=$CACHE_ROOT/k8s-schemas-$KUBERNETES_VERSION-eso$EXTERNAL_SECRETS_VERSION-po$PROMETHEUS_OPERATOR_VERSION-$conv_hash
 if [ ! -f "$SCHEMA_DIR/.complete" ]; then
   log "generating kubeconform schemas into $SCHEMA_DIR"
@@ -72,7 +74,7 @@ if [ ! -f "$SCHEMA_DIR/.complete" ]; then
   # The CRD YAMLs are kept next to the schemas: the apply suite installs the same ones
   # into the throwaway API server.
   for f in "$eso/external-secrets.io_externalsecrets.yaml" "$eso/external-secrets.io_secretstores.yaml" \
-           "$po/monitoring.coreos.com_servicemonitors.yaml"; do
+           "$po/monitoring.coreos.com_servicemonitors.yaml" "$po/monitoring.coreos.com_prometheusrules.yaml"; do
     cp "$f" "$SCHEMA_DIR/crd-yaml/"
   done
   args=()

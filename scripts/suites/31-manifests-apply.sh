@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Suite 31: each overlay in kustomize/overlays goes to a real kube-apiserver (the throwaway
 # control plane from airgap/k8s, with kwok fake nodes) the way the deploy job sends it:
-#   - the CRDs the manifests use (ExternalSecret, SecretStore, ServiceMonitor) are installed
+#   - the CRDs the manifests use (ExternalSecret, SecretStore, ServiceMonitor, and
+#     PrometheusRule for components/observability) are installed
 #     from the same module zips the offline schemas come from;
 #   - `kubectl apply --server-side` of the rendered overlay: API-server validation, PSA
 #     "restricted" admission of the pods the ReplicaSet creates, CRD schema validation;
@@ -83,7 +84,7 @@ for crd in "$CRD_DIR"/*.yaml; do
   k apply --server-side --force-conflicts -f "$crd" >/dev/null || die "installing CRD $(basename "$crd") failed"
 done
 k wait crd externalsecrets.external-secrets.io secretstores.external-secrets.io \
-  servicemonitors.monitoring.coreos.com --for=condition=Established --timeout=60s >/dev/null
+  servicemonitors.monitoring.coreos.com prometheusrules.monitoring.coreos.com --for=condition=Established --timeout=60s >/dev/null
 
 out=$(mktemp -d "${TMPDIR:-/tmp}/manifests-apply.XXXXXX")
 trap 'rm -rf "$out" "$nodes_yaml"; cleanup' EXIT
