@@ -12,6 +12,9 @@ ensure_apt $DEBIAN_TEST_PACKAGES
 # The S3-compatible server the ETL job's tests write to, built once and cached.
 VERSITYGW_BIN=$(ensure_go_tool versitygw "$VERSITYGW_VERSION" github.com/versity/versitygw/cmd/versitygw)/versitygw
 export VERSITYGW_BIN
+# promtool checks and unit-tests the alerting rules (svc/internal/monitoring).
+PROMTOOL_BIN=$(ensure_go_tool promtool "$PROMETHEUS_MODULE_VERSION" github.com/prometheus/prometheus/cmd/promtool -ldflags="-s -w")/promtool
+export PROMTOOL_BIN
 
 log "gofmt and go vet"
 unformatted=$(gofmt -l svc)
