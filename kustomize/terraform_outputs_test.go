@@ -23,12 +23,15 @@ const tofuOutputJSON = `{
   "waf_web_acl_arn": {"sensitive": false, "type": "string", "value": "arn:aws:wafv2:eu-central-1:123456789012:regional/webacl/tv-prod/0a1b2c3d-0000-1111-2222-333344445555"},
   "alb_security_group_id": {"sensitive": false, "type": "string", "value": "sg-0123456789abcdef0"},
   "redis_configuration_endpoint": {"sensitive": false, "type": "string", "value": "clustercfg.tv-prod.abc123.euc1.cache.amazonaws.com"},
+  "database_url_secret_name": {"sensitive": false, "type": "string", "value": "transaction-validator/prod/database-url"},
+  "public_subnet_cidrs": {"sensitive": false, "type": ["list", "string"], "value": ["10.30.96.0/24", "10.30.97.0/24", "10.30.98.0/24"]},
+  "database_subnet_cidrs": {"sensitive": false, "type": ["list", "string"], "value": ["10.30.112.0/24", "10.30.113.0/24", "10.30.114.0/24"]},
   "vpc_id": {"sensitive": false, "type": "string", "value": "vpc-0123456789abcdef0"}
 }`
 
 func generated(t *testing.T) string {
 	t.Helper()
-	out, err := tfoutputs.Generate(strings.NewReader(tofuOutputJSON), "api.txv.example.com", "10.30.0.0/16", "transaction-validator/prod/database-url")
+	out, err := tfoutputs.Generate(strings.NewReader(tofuOutputJSON), "api.txv.example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +85,14 @@ func TestTerraformOutputKeysAgree(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range want {
-		if !strings.Contains(string(readme), "| `"+k+"` |") {
+		// The per-zone CIDR keys share one row: `name_0` .. `_2`.
+		row := "| `" + k + "` |"
+		if base, ok := strings.CutSuffix(k, "_0"); ok {
+			row = "| `" + base + "_0` .. `_2` |"
+		} else if strings.HasSuffix(k, "_1") || strings.HasSuffix(k, "_2") {
+			continue
+		}
+		if !strings.Contains(string(readme), row) {
 			t.Errorf("components/terraform-outputs/README.md has no row for %s", k)
 		}
 	}
@@ -138,26 +148,30 @@ func TestGeneratedOutputsFillTheManifests(t *testing.T) {
 	if got := cm.Data["REDIS_ENDPOINT"]; got != "rediss://clustercfg.tv-prod.abc123.euc1.cache.amazonaws.com:6379" {
 		t.Errorf("REDIS_ENDPOINT = %q", got)
 	}
-	cidrs := map[string]string{}
+	cidrs := map[string][]string{}
 	for _, np := range m.NetworkPolicies {
 		for _, r := range np.Spec.Ingress {
 			for _, p := range r.From {
 				if p.IPBlock != nil {
-					cidrs[np.Name] = p.IPBlock.CIDR
+					cidrs[np.Name] = append(cidrs[np.Name], p.IPBlock.CIDR)
 				}
 			}
 		}
 		for _, r := range np.Spec.Egress {
 			for _, p := range r.To {
 				if p.IPBlock != nil {
-					cidrs[np.Name] = p.IPBlock.CIDR
+					cidrs[np.Name] = append(cidrs[np.Name], p.IPBlock.CIDR)
 				}
 			}
 		}
 	}
-	for name, want := range map[string]string{"ingress-from-alb": "10.30.96.0/22", "egress-to-database": "10.30.112.0/22", "egress-to-redis": "10.30.112.0/22"} {
-		if cidrs[name] != want {
-			t.Errorf("%s CIDR = %q, want %s", name, cidrs[name], want)
+	db := []string{"10.30.112.0/24", "10.30.113.0/24", "10.30.114.0/24"}
+	for name, want := range map[string][]string{
+		"ingress-from-alb":   {"10.30.96.0/24", "10.30.97.0/24", "10.30.98.0/24"},
+		"egress-to-database": db, "egress-to-redis": db,
+	} {
+		if !slices.Equal(cidrs[name], want) {
+			t.Errorf("%s CIDRs = %v, want %v", name, cidrs[name], want)
 		}
 	}
 }
@@ -165,36 +179,14 @@ func TestGeneratedOutputsFillTheManifests(t *testing.T) {
 func TestGeneratorRefusesMissingOutputs(t *testing.T) {
 	broken := strings.Replace(tofuOutputJSON, `"waf_web_acl_arn"`, `"waf_acl_renamed"`, 1)
 	broken = strings.Replace(broken, `"value": "sg-0123456789abcdef0"`, `"value": null`, 1)
-	_, err := tfoutputs.Generate(strings.NewReader(broken), "", "10.30.0.0/16", "x")
+	broken = strings.Replace(broken, `, "10.30.98.0/24"]`, `]`, 1) // two public subnets
+	_, err := tfoutputs.Generate(strings.NewReader(broken), "")
 	if err == nil {
 		t.Fatal("generator accepted missing outputs")
 	}
-	for _, want := range []string{"waf_web_acl_arn", "alb_security_group_id", "-api-hostname"} {
+	for _, want := range []string{"waf_web_acl_arn", "alb_security_group_id", "-api-hostname", "public_subnet_cidrs must list 3"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %s: %v", want, err)
 		}
-	}
-}
-
-// Terraform's cidrsubnet, as used by infra/modules/platform for the subnets.
-func TestCidrsubnetMatchesTheSubnetLayout(t *testing.T) {
-	for _, c := range []struct {
-		prefix          string
-		newbits, netnum int
-		want            string
-	}{
-		{"10.30.0.0/16", 8, 96, "10.30.96.0/24"},
-		{"10.30.0.0/16", 8, 114, "10.30.114.0/24"},
-		{"10.30.0.0/16", 6, 24, "10.30.96.0/22"},
-		{"10.10.0.0/16", 6, 28, "10.10.112.0/22"},
-		{"10.0.0.0/8", 8, 3, "10.3.0.0/16"},
-	} {
-		got, err := tfoutputs.Cidrsubnet(c.prefix, c.newbits, c.netnum)
-		if err != nil || got != c.want {
-			t.Errorf("cidrsubnet(%s, %d, %d) = %s, %v; want %s", c.prefix, c.newbits, c.netnum, got, err, c.want)
-		}
-	}
-	if _, err := tfoutputs.Cidrsubnet("10.30.0.0/16", 6, 64); err == nil {
-		t.Error("netnum 64 does not fit in 6 bits, yet no error")
 	}
 }

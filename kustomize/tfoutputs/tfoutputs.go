@@ -7,14 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"regexp"
 	"sort"
 	"strings"
 )
 
 // Generate reads `tofu output -json` from r and returns the terraform-outputs.yaml an
-// overlay lists among its resources.
-func Generate(r io.Reader, apiHost, vpcCIDR, dbSecret string) (string, error) {
+// overlay lists among its resources. apiHost is the one value infra/ does not output.
+func Generate(r io.Reader, apiHost string) (string, error) {
 	var outputs map[string]struct {
 		Value json.RawMessage `json:"value"`
 	}
@@ -40,34 +39,37 @@ func Generate(r io.Reader, apiHost, vpcCIDR, dbSecret string) (string, error) {
 		}
 		return m[key]
 	}
-	flagVal := func(name, v string) string {
-		if v == "" {
-			errs = append(errs, "flag -"+name+" is required (infra/ does not output it)")
-		}
-		return v
-	}
 	data := map[string]string{
 		"region":                         str("region"),
 		"transaction_validator_role_arn": str("transaction_validator_role_arn"),
 		"secret_names_pan_hmac_key":      mapKey("secret_names", "pan_hmac_key"),
 		"secret_names_redis":             mapKey("secret_names", "redis"),
-		"database_url_secret_name":       flagVal("database-url-secret-name", dbSecret),
-		"alb_certificate_arn":            str("alb_certificate_arn"),
-		"waf_web_acl_arn":                str("waf_web_acl_arn"),
-		"alb_security_group_id":          str("alb_security_group_id"),
-		"api_hostname":                   flagVal("api-hostname", apiHost),
-		"redis_endpoint":                 "rediss://" + str("redis_configuration_endpoint") + ":6379",
+		// null when infra runs database_client_auth = "iam", which svc/ cannot use yet.
+		"database_url_secret_name": str("database_url_secret_name"),
+		"alb_certificate_arn":      str("alb_certificate_arn"),
+		"waf_web_acl_arn":          str("waf_web_acl_arn"),
+		"alb_security_group_id":    str("alb_security_group_id"),
+		"redis_endpoint":           "rediss://" + str("redis_configuration_endpoint") + ":6379",
 	}
-	// infra/modules/platform lays the subnets out as cidrsubnet(vpc_cidr, 8, 96+i) (public)
-	// and cidrsubnet(vpc_cidr, 8, 112+i) (database), i = 0..2; the /22 around each trio is
-	// what the NetworkPolicies allow.
-	if flagVal("vpc-cidr", vpcCIDR) != "" {
-		var err error
-		if data["public_subnets_supernet"], err = Cidrsubnet(vpcCIDR, 6, 24); err != nil {
-			errs = append(errs, err.Error())
+	if apiHost == "" {
+		errs = append(errs, "flag -api-hostname is required (infra/ does not output it)")
+	}
+	data["api_hostname"] = apiHost
+	// One subnet per zone; the NetworkPolicies name each, so the count is fixed at three.
+	for _, name := range []string{"public_subnet_cidrs", "database_subnet_cidrs"} {
+		var cidrs []string
+		if o, ok := outputs[name]; ok {
+			_ = json.Unmarshal(o.Value, &cidrs)
 		}
-		if data["database_subnets_supernet"], err = Cidrsubnet(vpcCIDR, 6, 28); err != nil {
-			errs = append(errs, err.Error())
+		if len(cidrs) != 3 {
+			errs = append(errs, fmt.Sprintf("output %s must list 3 CIDRs (one per zone), has %d", name, len(cidrs)))
+			continue
+		}
+		for i, c := range cidrs {
+			if _, _, err := net.ParseCIDR(c); err != nil {
+				errs = append(errs, fmt.Sprintf("output %s[%d] = %q is not a CIDR", name, i, c))
+			}
+			data[fmt.Sprintf("%s_%d", name, i)] = c
 		}
 	}
 	if len(errs) > 0 {
@@ -95,23 +97,4 @@ data:
 		fmt.Fprintf(&b, "  %s: %s\n", k, q)
 	}
 	return b.String(), nil
-}
-
-var ipv4CIDR = regexp.MustCompile(`^\d+\.\d+\.\d+\.\d+/\d+$`)
-
-// Cidrsubnet is Terraform's cidrsubnet(prefix, newbits, netnum) for IPv4.
-func Cidrsubnet(prefix string, newbits, netnum int) (string, error) {
-	_, n, err := net.ParseCIDR(prefix)
-	if err != nil || !ipv4CIDR.MatchString(prefix) {
-		return "", fmt.Errorf("vpc cidr %q is not an IPv4 CIDR", prefix)
-	}
-	ones, _ := n.Mask.Size()
-	bits := ones + newbits
-	if bits > 32 || netnum >= 1<<newbits {
-		return "", fmt.Errorf("cidrsubnet(%s, %d, %d) does not fit", prefix, newbits, netnum)
-	}
-	ip := n.IP.To4()
-	v := uint32(ip[0])<<24 | uint32(ip[1])<<16 | uint32(ip[2])<<8 | uint32(ip[3])
-	v |= uint32(netnum) << (32 - bits)
-	return fmt.Sprintf("%d.%d.%d.%d/%d", v>>24, v>>16&0xff, v>>8&0xff, v&0xff, bits), nil
 }
