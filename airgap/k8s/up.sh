@@ -158,6 +158,8 @@ EOF
 }
 
 main() {
+  # curl and ss (iproute2) are used by the health and port checks from the start.
+  ensure_apt openssl curl iproute2
   if healthy; then
     log "cluster in $K8S_STATE already up"
     echo "$KUBECONFIG_PATH"; return 0
@@ -173,7 +175,6 @@ main() {
     [ -z "$l" ] || die "port $port is already in use by: $l (set K8S_PORT_BASE to move the cluster)"
   done
 
-  ensure_apt openssl curl iproute2
   local envs; envs=$("$K8S_HERE/build.sh")
   eval "$envs"
 

@@ -10,6 +10,7 @@ set -euo pipefail
 REPO_ROOT=${REPO_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$REPO_ROOT/scripts/lib.sh"
 K=$REPO_ROOT/airgap/k8s
+ensure_apt iproute2   # ss, for the port checks and the host snapshot
 
 WORK=$(mktemp -d)
 export AIRGAP_STATE=$WORK/airgap-state   # does not exist yet: down.sh must remove it again
