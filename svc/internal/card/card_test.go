@@ -116,8 +116,10 @@ func FuzzPAN(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		pan, err := NormalizePAN(s)
 		if err != nil {
-			if len(s) >= 4 && strings.Contains(err.Error(), s) {
-				t.Fatalf("error echoes input")
+			// The one constant error can carry nothing of the input (a substring test
+			// would flag inputs like " 12 " that occur in the constant's own text).
+			if err != ErrPANFormat {
+				t.Fatalf("unexpected error %v", err)
 			}
 			return
 		}
