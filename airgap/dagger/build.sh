@@ -120,18 +120,32 @@ LIST
   rm -rf "$extra"; mkdir -p "$extra/usr/local/bin" "$extra/go/bin" "$extra/go/pkg/mod" "$extra/root/.cache/go-build"
   install -m 0755 "$DAGGER_BIN/codegen" "$extra/usr/local/bin/codegen"
   tar_dir "$extra" "$layers/codegen.tar"
+  # distroless/static's layout, from files Debian already gave us.
+  local static=$out/static-rootfs; rm -rf "$static"
+  mkdir -p "$static/etc/ssl/certs" "$static/usr/share" "$static/tmp" "$static/home/nonroot" "$static/root"
+  chmod 1777 "$static/tmp"; chmod 0700 "$static/root"; chown 65532:65532 "$static/home/nonroot"
+  printf '%s\n' 'root:x:0:0:root:/root:/sbin/nologin' 'nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin' \
+    'nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin' >"$static/etc/passwd"
+  printf '%s\n' 'root:x:0:' 'nobody:x:65534:' 'nonroot:x:65532:' >"$static/etc/group"
+  cp "$sdkfs/etc/ssl/certs/ca-certificates.crt" "$static/etc/ssl/certs/"
+  cp -a "$rootfs/usr/share/zoneinfo" "$static/usr/share/"
+  cp -L "$rootfs/etc/os-release" "$static/etc/os-release"
+  tar_dir "$static" "$layers/static.tar"
 
   local path_debian=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
   local path_go=PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-  rm -rf "$out/debian" "$out/golang" "$out/gosdk"
+  rm -rf "$out/debian" "$out/golang" "$out/gosdk" "$out/static"
   log "images: assembling OCI layouts"
   nice -n 10 "$oci" assemble -out "$out/debian" -layer "$layers/debian.tar" -env "$path_debian" -cmd bash >/dev/null
   nice -n 10 "$oci" assemble -out "$out/golang" -base "$out/debian" -layer "$layers/go.tar" \
     -env "$path_go" -env GOPATH=/go -env GOTOOLCHAIN=local -workdir /go >/dev/null
   nice -n 10 "$oci" assemble -out "$out/gosdk" -layer "$layers/gosdk-rootfs.tar" -layer "$layers/go.tar" \
     -layer "$layers/codegen.tar" -env "$path_go" -env GOPATH=/go -env GOTOOLCHAIN=local >/dev/null
-  rm -rf "$layers" "$extra"
-  du -sh "$out"/debian "$out"/golang "$out"/gosdk >&2
+  nice -n 10 "$oci" assemble -out "$out/static" -layer "$layers/static.tar" \
+    -env PATH=/usr/local/bin:/usr/bin:/bin -env SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
+    -user 65532:65532 -workdir /home/nonroot >/dev/null
+  rm -rf "$layers" "$extra" "$static"
+  du -sh "$out"/debian "$out"/golang "$out"/gosdk "$out"/static >&2
   touch "$out/.complete"
 }
 

@@ -48,7 +48,7 @@ ENGINE_SUBNET=10.87.0.0/16
 
 # images_key names the image cache: a change of any input rebuilds the images. Bump
 # IMAGES_RECIPE when build.sh changes what goes into them.
-IMAGES_RECIPE=2
+IMAGES_RECIPE=3
 images_key() {
   local gov
   gov=$(go env GOVERSION)

@@ -41,6 +41,7 @@ cat /proc/sys/net/ipv4/ip_forward >"$DAGGER_STATE/ip_forward-before"
 args=()
 for ref in "$IMAGE_DEBIAN" "$IMAGE_DEBIAN_SLIM"; do args+=(-image "$(registry_path "$ref")=$images/debian"); done
 for ref in "$IMAGE_GOLANG" "$IMAGE_GOLANG_MINOR"; do args+=(-image "$(registry_path "$ref")=$images/golang"); done
+args+=(-image "$(registry_path "$IMAGE_STATIC")=$images/static")
 args+=(-image "$(registry_path "$IMAGE_GO_SDK")=$images/gosdk")
 nohup "$oci" serve -addr "$REGISTRY_ADDR" -blobs "$DAGGER_CACHE/registry-blobs" "${args[@]}" \
   >>"$REGISTRY_LOG" 2>&1 </dev/null &
@@ -86,11 +87,11 @@ TMPDIR=$DAGGER_STATE/tmp \
 # unshare and engine-ns.sh exec, so this PID becomes the engine's.
 echo $! >"$ENGINE_PIDFILE"
 for _ in $(seq 1 900); do
-  [ -S "$ENGINE_SOCK" ] && grep -q "running server on" "$ENGINE_LOG" && break
+  [ -S "$ENGINE_SOCK" ] && grep -q "running server on $ENGINE_SOCK\"" "$ENGINE_LOG" && break
   kill -0 "$(cat "$ENGINE_PIDFILE")" 2>/dev/null || { tail -30 "$ENGINE_LOG" >&2; die "engine exited (log: $ENGINE_LOG)"; }
   sleep 0.2
 done
-grep -q "running server on" "$ENGINE_LOG" || die "engine not ready after 180 s (log: $ENGINE_LOG)"
+grep -q "running server on $ENGINE_SOCK\"" "$ENGINE_LOG" || die "engine not ready after 180 s (log: $ENGINE_LOG)"
 pid_is_ours "$(cat "$ENGINE_PIDFILE")" dagger-engine || die "pid $(cat "$ENGINE_PIDFILE") is not the engine"
 readlink "/proc/$(cat "$ENGINE_PIDFILE")/ns/mnt" >"$DAGGER_STATE/engine-mntns"
 

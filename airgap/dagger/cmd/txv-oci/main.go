@@ -3,7 +3,7 @@
 // those layouts from a registry bound to loopback, which the engine uses as its mirror for
 // docker.io and the other registries a pipeline names.
 //
-//	txv-oci assemble -out DIR [-base DIR] [-layer TAR]... [-env K=V]... [-cmd ARG]... [-workdir D]
+//	txv-oci assemble -out DIR [-base DIR] [-layer TAR]... [-env K=V]... [-cmd ARG]... [-workdir D] [-user U]
 //	txv-oci serve -addr 127.0.0.1:PORT -blobs DIR [-image NAME=LAYOUT]...
 //	txv-oci digest -layout DIR
 package main
@@ -67,6 +67,7 @@ func assemble(args []string) error {
 	out := fs.String("out", "", "OCI layout directory to create (must not exist)")
 	base := fs.String("base", "", "OCI layout of the base image (default: empty)")
 	workdir := fs.String("workdir", "", "working directory")
+	user := fs.String("user", "", "user the image runs as")
 	var layers, env, cmd multi
 	fs.Var(&layers, "layer", "uncompressed tar to add as a layer (repeatable, in order)")
 	fs.Var(&env, "env", "K=V to set in the config (repeatable; replaces an inherited K)")
@@ -117,6 +118,9 @@ func assemble(args []string) error {
 	}
 	if *workdir != "" {
 		cf.Config.WorkingDir = *workdir
+	}
+	if *user != "" {
+		cf.Config.User = *user
 	}
 	// A fixed time keeps the digest a function of the content, so rebuilding the same
 	// inputs gives the same image (and the engine's cache stays valid).
