@@ -3,7 +3,7 @@
 # ~/.cache/dagger-<DAGGER_VERSION>:
 #
 #   binaries  dagger CLI, engine, dagger-init, dnsname CNI plugin and codegen, compiled from
-#             github.com/dagger/dagger at the pinned version (the only slow part: ~25 min
+#             github.com/dagger/dagger at the pinned version (the only slow part: ~17 min
 #             on 2 busy cores)
 #   tools     txv-oci: the local registry and image assembler in this directory
 #   images    a debootstrap Debian rootfs and the images of images.env as OCI layouts
@@ -21,7 +21,7 @@ export GOSUMDB=off   # the module proxy is reachable; sum.golang.org is not
 build_binaries() {
   local out=$DAGGER_BIN src=$DAGGER_CACHE/src
   [ -f "$out/.complete" ] && { log "binaries: cached in $out"; return 0; }
-  log "binaries: dagger $DAGGER_VERSION from source (cold: ~25 min on 2 loaded cores)"
+  log "binaries: dagger $DAGGER_VERSION from source (cold: ~17 min on 2 loaded cores)"
   # The module zip lacks its nested modules, which go.mod replaces with ./sdk/go and
   # ./engine/distconsts; supply them before building.
   if [ ! -f "$src/.complete" ]; then

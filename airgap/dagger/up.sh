@@ -9,7 +9,7 @@
 #
 # Then: `. $DAGGER_STATE/client.env` and use dagger (see README.md); down.sh stops both.
 # Idempotent: a running engine is left alone. Builds first when the cache is missing
-# (cold: ~30 min), so it needs root, like the engine itself.
+# (cold: ~21 min), so it needs root, like the engine itself.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 [ "$(id -u)" -eq 0 ] || die "the engine needs root (mount namespace, CNI bridge, iptables)"
