@@ -6,8 +6,9 @@
 #
 # The cold build (dagger CLI + engine from source, images) took 21 of the suite's 23 minutes
 # on a fresh 2-core machine under load (docs/airgap-dagger.md), too much of the 90 minutes
-# CI shares among all suites. Without the binary cache the suite therefore SKIPS (exit 3) and says how to fill the cache, unless TXV_DAGGER_COLD_BUILD=1 allows the
-# build here. With the cache, the images (a few minutes) are built as needed.
+# CI shares among all suites. Without the binary cache the suite therefore SKIPS (exit 3)
+# and says how to fill the cache, unless TXV_DAGGER_COLD_BUILD=1 allows the build here.
+# With the cache, the images (a few minutes) are built as needed.
 set -uo pipefail
 REPO_ROOT=${REPO_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 D=$REPO_ROOT/airgap/dagger
