@@ -114,17 +114,19 @@ if [ ! -x "$AWS_BIN" ] && [ "${BUILD_AWS_PROVIDER:-0}" = 1 ]; then
 fi
 
 # ---- filesystem mirror + CLI config ------------------------------------------------------
-# Rebuilt on every run (symlinks only, instant) so it always matches the pins. Both registry
-# host names point at the same tree: OpenTofu resolves hashicorp/aws to registry.opentofu.org,
-# Terraform to registry.terraform.io.
+# Rebuilt on every run (symlinks only, instant) so it always matches the pins. Every provider
+# is listed under both registry host names: OpenTofu resolves hashicorp/aws to
+# registry.opentofu.org, Terraform to registry.terraform.io. (They must be real directories:
+# OpenTofu ignores a symlinked host directory inside a mirror; symlinked binaries are fine.)
 MIRROR=$CACHE_ROOT/iac-mirror
 rm -rf "$MIRROR"
-hashicorp=$MIRROR/registry.terraform.io/hashicorp
-mkdir -p "$hashicorp"
-ln -s registry.terraform.io "$MIRROR/registry.opentofu.org"
+mkdir -p "$MIRROR"
 link_provider() { # NAME VERSION BINARY
-  mkdir -p "$hashicorp/$1/$2/linux_amd64"
-  ln -s "$3" "$hashicorp/$1/$2/linux_amd64/$(basename "$3")"
+  local host
+  for host in registry.terraform.io registry.opentofu.org; do
+    mkdir -p "$MIRROR/$host/hashicorp/$1/$2/linux_amd64"
+    ln -s "$3" "$MIRROR/$host/hashicorp/$1/$2/linux_amd64/$(basename "$3")"
+  done
 }
 for p in random tls; do
   case $p in random) pseudo=$TF_PROVIDER_RANDOM_PSEUDO ;; tls) pseudo=$TF_PROVIDER_TLS_PSEUDO ;; esac
