@@ -70,6 +70,11 @@ main() {
   renice -n "${BUILD_NICE:-10}" -p $$ >/dev/null 2>&1 || true
   command -v go >/dev/null || die "go is not installed"
   check_pins
+  # Two builds at once would delete each other's half-built output ($dir.tmp); the second
+  # waits and then finds the first one's result in the cache.
+  mkdir -p "$CACHE_ROOT"
+  exec 9>"$CACHE_ROOT/.airgap-k8s-build.lock"
+  flock 9
   local k8s_bin kwok_bin
   k8s_bin=$(build_k8s)
   kwok_bin=$(ensure_go_tool kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok)

@@ -78,3 +78,17 @@ stray_pids() {
     fi
   done
 }
+
+# lock_cluster: one up.sh/down.sh at a time, or two callers (parallel suites, two people
+# in one checkout) would start duplicate servers or delete state under each other. The
+# lock is on this directory (opened read-only), so it leaves no file behind; it is held
+# until the script exits and passed to the down.sh that up.sh runs itself.
+lock_cluster() {
+  [ "${K8S_CLUSTER_LOCKED:-}" = "$K8S_STATE" ] && return 0
+  exec 8<"$K8S_HERE"
+  if ! flock -n 8; then
+    log "waiting for another up.sh/down.sh in this checkout to finish"
+    flock -w 600 8 || die "timed out waiting for the airgap/k8s lock"
+  fi
+  export K8S_CLUSTER_LOCKED=$K8S_STATE
+}

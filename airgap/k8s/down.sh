@@ -28,6 +28,7 @@ stop() {
 }
 
 main() {
+  lock_cluster
   local pids=() pid name had_state=0
   [ -e "$K8S_STATE" ] && had_state=1
   if [ -f "$K8S_STATE/pids" ]; then

@@ -21,12 +21,14 @@ healthy() {
 
 # start NAME ARGS...: runs the binary detached in its own session (so the caller's Ctrl-C or
 # exit does not take the cluster down), logs to logs/NAME.log, records the real PID.
+# fd 8 is the cluster lock (common.sh): a server that inherited it would hold the lock for
+# its whole life and every later down.sh would wait for it forever.
 start() {
   local name=$1; shift
   local bin=$K8S_BIN/$name; [ "$name" = kwok ] && bin=$KWOK_BIN/kwok
   # shellcheck disable=SC2016 # $$ must expand in the child, which then execs the binary.
   setsid bash -c 'echo $$ > "$0.pid"; exec "$@"' "$K8S_STATE/run/$name" "$bin" "$@" \
-    > "$K8S_STATE/logs/$name.log" 2>&1 < /dev/null &
+    > "$K8S_STATE/logs/$name.log" 2>&1 < /dev/null 8<&- 9<&- &
   local i pid=""
   for i in $(seq 100); do
     [ -s "$K8S_STATE/run/$name.pid" ] && pid=$(cat "$K8S_STATE/run/$name.pid")
@@ -158,6 +160,7 @@ EOF
 }
 
 main() {
+  lock_cluster
   # curl and ss (iproute2) are used by the health and port checks from the start.
   ensure_apt openssl curl iproute2
   if healthy; then
