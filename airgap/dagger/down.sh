@@ -82,7 +82,8 @@ if [ -f "$before" ]; then
       echo "$want" >/proc/sys/net/ipv4/ip_forward; log "restored net.ipv4.ip_forward=$want"; }
   fi
   # runc removes each container's cgroup but not the parent it created for them.
-  grep '^cgroup ' <(host_fingerprint) | while read -r _ dir; do
+  # (No cgroup lines is the common case: grep's exit 1 must not end the script.)
+  { grep '^cgroup ' <(host_fingerprint) || true; } | while read -r _ dir; do
     grep -qxF "cgroup $dir" "$before" && continue
     find "$dir" -depth -type d -exec rmdir {} \; 2>/dev/null && log "removed cgroup $dir" || true
   done
