@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,8 +15,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/transaction-validator/transaction-validator/svc/internal/app"
-	"github.com/transaction-validator/transaction-validator/svc/internal/config"
 	"github.com/transaction-validator/transaction-validator/svc/internal/console"
 	"github.com/transaction-validator/transaction-validator/svc/internal/devserver"
 	"github.com/transaction-validator/transaction-validator/svc/internal/devserver/devtest"
@@ -36,22 +33,8 @@ func startStack(t *testing.T) stack {
 	ctx := context.Background()
 	pg := devtest.Postgres(t, devserver.PostgresOptions{})
 	rds := devtest.Redis(t, devserver.RedisOptions{})
-	env := map[string]string{"DATABASE_URL": pg.URL, "REDIS_ENDPOINT": rds.Endpoint, "PAN_HMAC_KEY": strings.Repeat("cd", 32),
-		"SHUTDOWN_DRAIN_DELAY": "0s", "LOG_LEVEL": "warn"}
-	cfg, err := config.FromEnv(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, _ := net.Listen("tcp", "127.0.0.1:0")
-	metrics, _ := net.Listen("tcp", "127.0.0.1:0")
-	sctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = a.Serve(sctx, api, metrics); close(done) }()
-	t.Cleanup(func() { stop(); <-done })
+	svc := devtest.StartService(t, map[string]string{"DATABASE_URL": pg.URL, "REDIS_ENDPOINT": rds.Endpoint,
+		"PAN_HMAC_KEY": strings.Repeat("cd", 32), "SHUTDOWN_DRAIN_DELAY": "0s", "LOG_LEVEL": "warn"})
 
 	conn, err := pgx.Connect(ctx, pg.URL)
 	if err != nil {
@@ -76,11 +59,11 @@ func startStack(t *testing.T) stack {
 	if _, err := pool.Exec(ctx, `DELETE FROM audit_decisions`); err == nil {
 		t.Fatal("console role can delete audit rows")
 	}
-	s := &console.Server{ValidatorURL: "http://" + api.Addr().String(), Audit: pool,
+	s := &console.Server{ValidatorURL: "http://" + svc.API, Audit: pool,
 		Client: &http.Client{Timeout: 5 * time.Second}, Log: slog.New(slog.DiscardHandler), Now: time.Now}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return stack{validatorURL: "http://" + api.Addr().String(), consoleURL: srv.URL}
+	return stack{validatorURL: "http://" + svc.API, consoleURL: srv.URL}
 }
 
 func chromium(t *testing.T) string {

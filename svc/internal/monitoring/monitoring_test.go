@@ -1,11 +1,8 @@
 package monitoring_test
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,8 +15,6 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/transaction-validator/transaction-validator/svc/internal/app"
-	"github.com/transaction-validator/transaction-validator/svc/internal/config"
 	"github.com/transaction-validator/transaction-validator/svc/internal/devserver"
 	"github.com/transaction-validator/transaction-validator/svc/internal/devserver/devtest"
 )
@@ -92,33 +87,19 @@ func TestEveryMonitoredMetricIsExported(t *testing.T) {
 
 	pg := devtest.Postgres(t, devserver.PostgresOptions{})
 	rds := devtest.Redis(t, devserver.RedisOptions{})
-	env := map[string]string{"DATABASE_URL": pg.URL, "REDIS_ENDPOINT": rds.Endpoint, "PAN_HMAC_KEY": strings.Repeat("ef", 32),
-		"SHUTDOWN_DRAIN_DELAY": "0s", "MAX_TRANSACTIONS_PER_SECOND": "2"}
-	cfg, err := config.FromEnv(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, _ := net.Listen("tcp", "127.0.0.1:0")
-	metrics, _ := net.Listen("tcp", "127.0.0.1:0")
-	done := make(chan struct{})
-	go func() { _ = a.Serve(ctx, api, metrics); close(done) }()
-	defer func() { cancel(); <-done }()
+	svc := devtest.StartService(t, map[string]string{"DATABASE_URL": pg.URL, "REDIS_ENDPOINT": rds.Endpoint,
+		"PAN_HMAC_KEY": strings.Repeat("ef", 32), "SHUTDOWN_DRAIN_DELAY": "0s", "MAX_TRANSACTIONS_PER_SECOND": "2"})
 
 	ts := time.Now().UTC().Format(time.RFC3339)
 	for i, pan := range []string{"4111111111111111", "4111111111111112", "4111111111111111", "4111111111111111"} {
 		body := fmt.Sprintf(`{"merchant_id":"m","amount":100,"currency":"EUR","country":"DE","timestamp":%q,"card":{"number":%q,"expiry_month":1,"expiry_year":2035}}`, ts, pan)
-		req, _ := http.NewRequest(http.MethodPost, "http://"+api.Addr().String()+"/api/validate", strings.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, "http://"+svc.API+"/api/validate", strings.NewReader(body))
 		req.Header.Set("Idempotency-Key", fmt.Sprintf("mon-%d", i))
 		if resp, err := http.DefaultClient.Do(req); err == nil { // approve, decline, then 429s
 			resp.Body.Close()
 		}
 	}
-	resp, err := http.Get("http://" + metrics.Addr().String() + "/metrics")
+	resp, err := http.Get("http://" + svc.Metrics + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,50 @@
+package devtest
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/transaction-validator/transaction-validator/svc/internal/app"
+	"github.com/transaction-validator/transaction-validator/svc/internal/config"
+)
+
+// Service is the real transaction-validator serving on loopback for a test.
+type Service struct {
+	API     string // host:port of the API and probes
+	Metrics string // host:port of /metrics
+}
+
+// StartService runs the service configured by env (read as the environment would be)
+// until the test ends, logging nowhere.
+func StartService(t testing.TB, env map[string]string) Service {
+	t.Helper()
+	cfg, err := config.FromEnv(func(k string) string { return env[k] })
+	if err == nil {
+		err = cfg.ForServing()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), "test")
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = a.Serve(sctx, api, metrics); close(done) }()
+	t.Cleanup(func() { stop(); <-done })
+	return Service{API: api.Addr().String(), Metrics: metrics.Addr().String()}
+}
