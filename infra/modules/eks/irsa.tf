@@ -397,6 +397,7 @@ module "cloudwatch_observability_irsa" {
   oidc_issuer_host    = local.oidc_issuer_host
   namespace           = "amazon-cloudwatch"
   service_account     = "cloudwatch-agent"
+  attach_policy_json  = false
   managed_policy_arns = ["arn:${local.partition}:iam::aws:policy/CloudWatchAgentServerPolicy"]
   tags                = var.tags
 }

@@ -33,8 +33,10 @@ resource "aws_iam_role" "this" {
   tags                 = var.tags
 }
 
+# Counted on a plain bool: policy_json usually comes from a policy document that names
+# resources created in the same plan, so it is unknown until apply and cannot drive count.
 resource "aws_iam_role_policy" "this" {
-  count = var.policy_json == null ? 0 : 1
+  count = var.attach_policy_json ? 1 : 0
 
   name   = var.name
   role   = aws_iam_role.this.id

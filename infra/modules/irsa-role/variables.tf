@@ -34,9 +34,15 @@ variable "service_account" {
 }
 
 variable "policy_json" {
-  description = "Inline policy document (JSON from an aws_iam_policy_document) granted to the role; null for none."
+  description = "Inline policy document (JSON from an aws_iam_policy_document) granted to the role when attach_policy_json is true."
   type        = string
   default     = null
+}
+
+variable "attach_policy_json" {
+  description = "Attach policy_json as an inline policy. A separate flag because policy_json is often unknown until apply."
+  type        = bool
+  default     = true
 }
 
 variable "managed_policy_arns" {
