@@ -39,8 +39,10 @@ export TF_IN_AUTOMATION=1
 
 roots=(infra/modules/* infra/envs/* infra/bootstrap)
 failed=()
+checked=0
 for dir in "${roots[@]}"; do
   [ -d "$dir" ] || continue
+  checked=$((checked + 1))
   printf '\n--- %s\n' "$dir"
   if ! tofu -chdir="$dir" init -backend=false -input=false -no-color >"$dir/.init.log" 2>&1; then
     cat "$dir/.init.log"; failed+=("$dir (init)"); rm -f "$dir/.init.log"; continue
@@ -58,4 +60,4 @@ if [ ${#failed[@]} -gt 0 ]; then
   printf '\nFAILED:\n'; printf '  %s\n' "${failed[@]}"
   exit 1
 fi
-echo "init, validate and test passed for ${#roots[@]} roots"
+echo "init, validate and test passed for $checked roots"
