@@ -38,6 +38,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/transaction-validator/transaction-validator/svc/internal/app"
 	"github.com/transaction-validator/transaction-validator/svc/internal/config"
 	"github.com/transaction-validator/transaction-validator/svc/internal/devserver"
@@ -400,23 +403,26 @@ func auditReport(w io.Writer, metricsAddr string) {
 		return
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	val := func(name string) float64 {
-		for _, l := range strings.Split(string(raw), "\n") {
-			if strings.HasPrefix(l, name+" ") {
-				f, _ := strconv.ParseFloat(strings.TrimPrefix(l, name+" "), 64)
-				return f
-			}
-		}
-		return 0
-	}
-	batches := val("txv_audit_batch_size_count")
-	if batches == 0 {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		fmt.Fprintln(w, "service metrics unreadable:", err)
 		return
 	}
-	fmt.Fprintf(w, "group commit: %.0f commits for %.0f decisions, %.1f decisions per commit, %.2f ms per commit on average\n",
-		batches, val("txv_audit_batch_size_sum"), val("txv_audit_batch_size_sum")/batches,
-		1000*val("txv_audit_write_duration_seconds_sum")/val("txv_audit_write_duration_seconds_count"))
+	hist := func(name string) (sum float64, count uint64) {
+		if f := families[name]; f != nil && len(f.GetMetric()) == 1 {
+			h := f.GetMetric()[0].GetHistogram()
+			return h.GetSampleSum(), h.GetSampleCount()
+		}
+		return 0, 0
+	}
+	decisions, commits := hist("txv_audit_batch_size")
+	seconds, writes := hist("txv_audit_write_duration_seconds")
+	if commits == 0 || writes == 0 {
+		return
+	}
+	fmt.Fprintf(w, "group commit: %d commits for %.0f decisions, %.1f decisions per commit, %.2f ms per commit on average\n",
+		commits, decisions, decisions/float64(commits), 1000*seconds/float64(writes))
 }
 
 func report(w io.Writer, rs []result) {

@@ -46,7 +46,7 @@ func run(args []string) error {
 		return fmt.Errorf("unknown command %q (want serve, migrate or version)", cmd)
 	}
 
-	cfg, err := config.FromEnv(config.Getenv)
+	cfg, err := config.FromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -320,6 +319,3 @@ func (r *reader) hexKey(name string) []byte {
 	}
 	return k
 }
-
-// Getenv is os.Getenv, named for callers that pass it to FromEnv.
-var Getenv = os.Getenv

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 
 	"github.com/transaction-validator/transaction-validator/svc/internal/devserver"
@@ -50,18 +53,22 @@ func referenced(t *testing.T) map[string][]string {
 	return out
 }
 
-// missing returns the referenced names absent from an exposition.
+// missing returns the referenced names absent from an exposition. A histogram family
+// is exported under its _bucket, _sum and _count series, which queries name.
 func missing(refs map[string][]string, exposition string) []string {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(exposition))
+	if err != nil {
+		return []string{"unparseable exposition: " + err.Error()}
+	}
 	exported := map[string]bool{}
-	for _, line := range strings.Split(exposition, "\n") {
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		name := line
-		if i := strings.IndexAny(line, "{ "); i > 0 {
-			name = line[:i]
-		}
+	for name, f := range families {
 		exported[name] = true
+		if f.GetType() == dto.MetricType_HISTOGRAM {
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				exported[name+suffix] = true
+			}
+		}
 	}
 	var out []string
 	for name, where := range refs {

@@ -71,27 +71,3 @@ func (m *MerchantLimits) MaxAmount(merchantID, currency string) (int64, bool) {
 	v, ok := (*m.limits.Load())[[2]string{merchantID, currency}]
 	return v, ok
 }
-
-// PurgeIdempotencyKeys deletes keys older than ttl in chunks, so one run never holds
-// long locks, and returns how many it deleted. An advisory lock keeps replicas from
-// doing the same work at the same time.
-func PurgeIdempotencyKeys(ctx context.Context, pool *pgxpool.Pool, ttl time.Duration) (int64, error) {
-	var total int64
-	for {
-		tag, err := pool.Exec(ctx, `
-WITH doomed AS (
-    SELECT merchant_id, idempotency_key FROM idempotency_keys
-    WHERE created_at < now() - make_interval(secs => $1::float8) AND pg_try_advisory_xact_lock($2)
-    LIMIT 5000
-)
-DELETE FROM idempotency_keys k USING doomed d
-WHERE k.merchant_id = d.merchant_id AND k.idempotency_key = d.idempotency_key`, ttl.Seconds(), int64(migrationLockID+1))
-		if err != nil {
-			return total, fmt.Errorf("purge idempotency keys: %w", err)
-		}
-		total += tag.RowsAffected()
-		if tag.RowsAffected() < 5000 {
-			return total, nil
-		}
-	}
-}
