@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"dagger/transaction-validator/internal/dagger"
+	"dagger/transaction-validator/pins"
+)
+
+// workloads are the binaries shipped as images: name -> main package.
+var workloads = map[string]string{
+	"transaction-validator": "./svc/cmd/transaction-validator",
+	"operator-console":      "./svc/cmd/operator-console",
+	"fx-rates-etl":          "./svc/cmd/fx-rates-etl",
+}
+
+// workloadNames returns the image names in a stable order.
+func workloadNames() []string {
+	names := make([]string, 0, len(workloads))
+	for n := range workloads {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func checkWorkload(name string) (string, error) {
+	pkg, ok := workloads[name]
+	if !ok {
+		return "", fmt.Errorf("unknown image %q (want one of %s)", name, strings.Join(workloadNames(), ", "))
+	}
+	return pkg, nil
+}
+
+// Binary compiles one workload as a static, stripped, reproducible Linux binary.
+func (m *TransactionValidator) Binary(
+	// Which workload: transaction-validator, operator-console or fx-rates-etl.
+	// +default="transaction-validator"
+	name string,
+	// Version stamped into the binary (main.version) and the image labels.
+	// +default="dev"
+	version string,
+) (*dagger.File, error) {
+	pkg, err := checkWorkload(name)
+	if err != nil {
+		return nil, err
+	}
+	return m.goEnv().
+		WithEnvVariable("CGO_ENABLED", "0").
+		WithExec([]string{"go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=" + version,
+			"-o", "/out/" + name, pkg}).
+		File("/out/" + name), nil
+}
+
+// Image builds one workload's image: the static binary on the distroless-style base,
+// running as the nonroot user (65532), with OCI labels and its CycloneDX SBOM inside
+// (/usr/share/sbom/<name>.cdx.json).
+func (m *TransactionValidator) Image(
+	ctx context.Context,
+	// Which workload: transaction-validator, operator-console or fx-rates-etl.
+	// +default="transaction-validator"
+	name string,
+	// Version for the binary and the org.opencontainers.image.version label.
+	// +default="dev"
+	version string,
+	// Commit the image is built from (org.opencontainers.image.revision).
+	// +optional
+	revision string,
+) (*dagger.Container, error) {
+	bin, err := m.Binary(name, version)
+	if err != nil {
+		return nil, err
+	}
+	path := "/usr/local/bin/" + name
+	image := dag.Container().From(pins.Static).
+		WithFile(path, bin, dagger.ContainerWithFileOpts{Permissions: 0o555}).
+		WithFile("/usr/share/sbom/"+name+".cdx.json", m.sbom(name, bin)).
+		WithUser("65532:65532").
+		WithEntrypoint([]string{path}).
+		WithLabel("org.opencontainers.image.title", name).
+		WithLabel("org.opencontainers.image.version", version).
+		WithLabel("org.opencontainers.image.source", "https://github.com/transaction-validator/transaction-validator").
+		WithLabel("org.opencontainers.image.licenses", "Apache-2.0").
+		WithLabel("org.opencontainers.image.base.name", pins.Static)
+	if revision != "" {
+		image = image.WithLabel("org.opencontainers.image.revision", revision)
+	}
+	if name == "transaction-validator" {
+		image = image.WithDefaultArgs([]string{"serve"}).WithExposedPort(8080).WithExposedPort(9090)
+	}
+	return image, nil
+}
+
+// sbom lists the Go modules compiled into bin (read from its build information by trivy)
+// as a CycloneDX document. No vulnerability database is needed to make it.
+func (m *TransactionValidator) sbom(name string, bin *dagger.File) *dagger.File {
+	return m.trivy().
+		WithFile("/scan/usr/local/bin/"+name, bin).
+		WithExec([]string{"trivy", "rootfs", "--skip-db-update", "--format", "cyclonedx",
+			"--output", "/sbom.cdx.json", "/scan"}).
+		File("/sbom.cdx.json")
+}
+
+// Sbom returns the CycloneDX SBOM of one workload's binary.
+func (m *TransactionValidator) Sbom(
+	// +default="transaction-validator"
+	name string,
+) (*dagger.File, error) {
+	bin, err := m.Binary(name, "dev")
+	if err != nil {
+		return nil, err
+	}
+	return m.sbom(name, bin), nil
+}
+
+// Build builds every workload's image and checks each one starts (its binary runs on the
+// base image), returning the images' digests.
+func (m *TransactionValidator) Build(
+	ctx context.Context,
+	// +default="dev"
+	version string,
+	// +optional
+	revision string,
+) (string, error) {
+	var steps []step
+	for _, name := range workloadNames() {
+		steps = append(steps, step{name, func(ctx context.Context) (string, error) {
+			image, err := m.Image(ctx, name, version, revision)
+			if err != nil {
+				return "", err
+			}
+			if _, err := image.Sync(ctx); err != nil {
+				return "", err
+			}
+			return m.smokeImage(ctx, name, image)
+		}})
+	}
+	return runSteps(ctx, steps...)
+}
+
+// smokeImage runs the image's binary once: a missing library, a wrong architecture or an
+// entrypoint typo fails here, not in the cluster.
+func (m *TransactionValidator) smokeImage(ctx context.Context, name string, image *dagger.Container) (string, error) {
+	args := map[string][]string{
+		"transaction-validator": {"version"},
+		"operator-console":      {"-h"},
+		"fx-rates-etl":          {"-h"},
+	}[name]
+	out, err := image.WithExec(args, dagger.ContainerWithExecOpts{UseEntrypoint: true, Expect: dagger.ReturnTypeAny}).CombinedOutput(ctx)
+	if err != nil {
+		return "", fmt.Errorf("%s: running the image: %w", name, err)
+	}
+	return fmt.Sprintf("%s: image runs: %s", name, tail(out, 2)), nil
+}
+
+// ImageTarball exports one workload's image as an OCI tarball (what scan-image scans).
+func (m *TransactionValidator) ImageTarball(
+	ctx context.Context,
+	// +default="transaction-validator"
+	name string,
+	// +default="dev"
+	version string,
+) (*dagger.File, error) {
+	image, err := m.Image(ctx, name, version, "")
+	if err != nil {
+		return nil, err
+	}
+	return image.AsTarball(), nil
+}
+
+// ScanImage scans one workload's image tarball with trivy: secrets and misconfiguration
+// always, OS and Go-module vulnerabilities when the vulnerability database is reachable;
+// fails on HIGH/CRITICAL findings.
+func (m *TransactionValidator) ScanImage(
+	ctx context.Context,
+	// +default="transaction-validator"
+	name string,
+) (string, error) {
+	tarball, err := m.ImageTarball(ctx, name, "dev")
+	if err != nil {
+		return "", err
+	}
+	scanners := "secret,misconfig"
+	if !m.Airgapped {
+		scanners = "vuln,secret,misconfig"
+	}
+	c := m.trivy().WithFile("/image.tar", tarball).
+		WithExec([]string{"sh", "-ec", "mkdir -p /reports && trivy image --input /image.tar --scanners " + scanners +
+			" --exit-code 0 --format json --output /reports/image-" + name + ".json"})
+	out, err := gate(ctx, c.Directory("/reports"), "image "+name)
+	if err == nil && m.Airgapped {
+		return out, notRun("%s; vulnerabilities not scanned: no vulnerability database offline", out)
+	}
+	return out, err
+}
+
+// Publish pushes one workload's image to a registry (ECR or any other) and returns the
+// pushed reference with its digest, the only form deploy accepts. Credentials come as a
+// Dagger secret (env:, file:, cmd:), never as a plain argument.
+func (m *TransactionValidator) Publish(
+	ctx context.Context,
+	// Repository to push to, e.g. 123456789012.dkr.ecr.eu-central-1.amazonaws.com/transaction-validator.
+	repository string,
+	// Tag to push (the digest is what deploys use).
+	tag string,
+	// +default="transaction-validator"
+	name string,
+	// +default="dev"
+	version string,
+	// +optional
+	revision string,
+	// Registry user name (ECR: AWS).
+	// +optional
+	username string,
+	// Registry password (ECR: `aws ecr get-login-password`), as a secret.
+	// +optional
+	password *dagger.Secret,
+) (string, error) {
+	image, err := m.Image(ctx, name, version, revision)
+	if err != nil {
+		return "", err
+	}
+	if password != nil {
+		host, _, _ := strings.Cut(repository, "/")
+		image = image.WithRegistryAuth(host, username, password)
+	}
+	return image.Publish(ctx, repository+":"+tag)
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// stage is one named stage of the ci function.
+type stage struct {
+	name string
+	run  func(context.Context) (string, error)
+}
+
+// Ci runs every check of a pull request: lint, validate, scan, test, build and scan-image,
+// independent stages in parallel. It always runs all of them and ends with one summary
+// naming each stage's result; it fails if any stage failed.
+func (m *TransactionValidator) Ci(
+	ctx context.Context,
+	// How long each fuzz target runs in the test stage.
+	// +default="15s"
+	fuzzTime string,
+) (string, error) {
+	stages := []stage{
+		{"lint", m.Lint},
+		{"validate", m.Validate},
+		{"scan", m.Scan},
+		{"test", func(ctx context.Context) (string, error) { return m.Test(ctx, fuzzTime) }},
+		{"build", func(ctx context.Context) (string, error) { return m.Build(ctx, "ci", "") }},
+		{"scan-image", m.scanImages},
+	}
+	type result struct {
+		out  string
+		err  error
+		took time.Duration
+	}
+	results := make([]result, len(stages))
+	done := make(chan struct{})
+	for i, s := range stages {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			start := time.Now()
+			out, err := s.run(ctx)
+			results[i] = result{out, err, time.Since(start)}
+		}()
+	}
+	for range stages {
+		<-done
+	}
+
+	var summary, details strings.Builder
+	failed := []string{}
+	summary.WriteString("ci summary\n")
+	for i, s := range stages {
+		r := results[i]
+		status := "ok"
+		var skipped *notRunError
+		switch {
+		case errors.As(r.err, &skipped):
+			status = "ok (partly not run)"
+		case r.err != nil:
+			status = "FAILED"
+			failed = append(failed, s.name)
+			fmt.Fprintf(&details, "\n== %s\n%s\n", s.name, r.err)
+		}
+		fmt.Fprintf(&summary, "  %-10s %-20s %6.1fs\n", s.name, status, r.took.Seconds())
+		for _, line := range strings.Split(strings.TrimSpace(r.out), "\n") {
+			if strings.HasPrefix(line, "NOT RUN") {
+				fmt.Fprintf(&summary, "      %s\n", line)
+			}
+		}
+	}
+	if len(failed) > 0 {
+		fmt.Fprintf(&summary, "FAILED stages: %s\n", strings.Join(failed, ", "))
+		return "", errors.New(summary.String() + details.String())
+	}
+	summary.WriteString("all stages passed\n")
+	return summary.String(), nil
+}
+
+// scanImages scans every workload's image.
+func (m *TransactionValidator) scanImages(ctx context.Context) (string, error) {
+	var steps []step
+	for _, name := range workloadNames() {
+		steps = append(steps, step{"image " + name, func(ctx context.Context) (string, error) { return m.ScanImage(ctx, name) }})
+	}
+	return runSteps(ctx, steps...)
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"dagger/transaction-validator/internal/dagger"
+	"dagger/transaction-validator/pins"
+)
+
+// run executes args in c and returns the command's combined output. A non-zero exit is
+// an error that names the step and carries the end of the output, which is where tools
+// print what is wrong.
+func run(ctx context.Context, c *dagger.Container, step string, args ...string) (string, error) {
+	done := c.WithExec(args, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
+	code, err := done.ExitCode(ctx)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", step, err)
+	}
+	out, err := done.CombinedOutput(ctx)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", step, err)
+	}
+	if code != 0 {
+		return out, fmt.Errorf("%s: exit status %d\n%s", step, code, tail(out, 80))
+	}
+	return out, nil
+}
+
+// sh runs a shell script in c, for steps that are a pipeline of commands.
+func sh(ctx context.Context, c *dagger.Container, step, script string) (string, error) {
+	return run(ctx, c, step, "sh", "-ec", script)
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = append([]string{fmt.Sprintf("... (%d lines before)", len(lines)-n)}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// step is one named check of a stage.
+type step struct {
+	name string
+	run  func(context.Context) (string, error)
+}
+
+// runSteps runs independent steps concurrently and reports every failure, not only the
+// first: a developer fixes all of them in one go.
+func runSteps(ctx context.Context, steps ...step) (string, error) {
+	type result struct {
+		out string
+		err error
+	}
+	results := make([]result, len(steps))
+	done := make(chan struct{})
+	for i, s := range steps {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			out, err := s.run(ctx)
+			results[i] = result{out, err}
+		}()
+	}
+	for range steps {
+		<-done
+	}
+	var report strings.Builder
+	var errs []error
+	for i, s := range steps {
+		var skipped *notRunError
+		switch err := results[i].err; {
+		case err == nil:
+			fmt.Fprintf(&report, "ok       %s\n", s.name)
+		case errors.As(err, &skipped):
+			fmt.Fprintf(&report, "NOT RUN  %s: %s\n", s.name, skipped.reason)
+		default:
+			fmt.Fprintf(&report, "FAILED   %s\n", s.name)
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return report.String(), fmt.Errorf("%s\n%w", report.String(), errors.Join(errs...))
+	}
+	return report.String(), nil
+}
+
+// tool returns a container of a pinned tool image with the source at /src.
+func (m *TransactionValidator) tool(image string) *dagger.Container {
+	return dag.Container().From(image).
+		WithUser("0").
+		WithMountedDirectory("/src", m.Source).
+		WithWorkdir("/src")
+}
+
+// goEnv returns the golang image with the source at /src and the module and build caches
+// shared by every Go stage.
+func (m *TransactionValidator) goEnv() *dagger.Container {
+	return m.goEnvFrom(dag.Container().From(pins.Golang))
+}
+
+// goEnvFrom is goEnv on top of base, an image derived from the golang image.
+func (m *TransactionValidator) goEnvFrom(base *dagger.Container) *dagger.Container {
+	return base.
+		WithEnvVariable("GOPROXY", m.GoProxy).
+		WithEnvVariable("GOFLAGS", "-buildvcs=false").
+		WithEnvVariable("GOTOOLCHAIN", "local").
+		WithMountedCache("/go/pkg/mod", dag.CacheVolume("txv-go-mod")).
+		WithMountedCache("/root/.cache/go-build", dag.CacheVolume("txv-go-build-"+pins.GoVersion)).
+		WithMountedDirectory("/src", m.Source).
+		WithWorkdir("/src")
+}
+
+// notRunError marks a step that could not run in this environment (an air-gapped run
+// without a vulnerability database, say). It is reported in every summary with its
+// reason, never silently dropped, and does not fail the stage.
+type notRunError struct{ reason string }
+
+func (e *notRunError) Error() string { return "not run: " + e.reason }
+
+func notRun(format string, args ...any) error { return &notRunError{fmt.Sprintf(format, args...)} }

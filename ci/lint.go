@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+
+	"dagger/transaction-validator/pins"
+)
+
+// goModules are the Go modules of the repository that lint and test cover (the pipeline
+// module itself is compiled by the engine on every call).
+var goModules = []string{".", "kustomize", "airgap/k8sschema", "airgap/dagger"}
+
+// Lint checks formatting and static rules: tofu fmt and tflint (AWS ruleset) on infra/,
+// gofmt and go vet on every Go module, actionlint on the GitHub workflows.
+func (m *TransactionValidator) Lint(ctx context.Context) (string, error) {
+	return runSteps(ctx,
+		step{"tofu fmt", m.lintTofuFmt},
+		step{"tflint", m.lintTflint},
+		step{"gofmt + go vet", m.lintGo},
+		step{"actionlint", m.lintWorkflows},
+	)
+}
+
+func (m *TransactionValidator) lintTofuFmt(ctx context.Context) (string, error) {
+	return run(ctx, m.tool(pins.Tofu), "tofu fmt -check (run `tofu fmt -recursive infra`)",
+		"tofu", "fmt", "-check", "-recursive", "-diff", "infra")
+}
+
+func (m *TransactionValidator) lintTflint(ctx context.Context) (string, error) {
+	// --recursive visits every module, environment root and the bootstrap root.
+	return sh(ctx, m.tool(pins.Tflint), "tflint",
+		`cd infra && tflint --recursive --config "$PWD/.tflint.hcl" --format compact`)
+}
+
+func (m *TransactionValidator) lintGo(ctx context.Context) (string, error) {
+	script := `unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then echo "not gofmt-ed (run gofmt -w):"; echo "$unformatted"; exit 1; fi
+`
+	for _, mod := range goModules {
+		script += "(cd " + mod + " && go vet ./...)\n"
+	}
+	return sh(ctx, m.goEnv(), "gofmt + go vet", script)
+}
+
+func (m *TransactionValidator) lintWorkflows(ctx context.Context) (string, error) {
+	return run(ctx, m.tool(pins.Actionlint), "actionlint", "actionlint", "-color=false")
+}

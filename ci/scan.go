@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"dagger/transaction-validator/internal/dagger"
+	"dagger/transaction-validator/pins"
+)
+
+// gatedSeverities fail the scan stage; every finding, whatever its severity, is in the
+// reports.
+var gatedSeverities = map[string]bool{"HIGH": true, "CRITICAL": true}
+
+// ScanReports runs every scanner and returns their reports, whatever they found:
+// trivy JSON and SARIF (for GitHub code scanning) per target, and checkov's when it ran.
+//
+//	dagger call scan-reports export --path out/scan
+func (m *TransactionValidator) ScanReports(ctx context.Context) (*dagger.Directory, error) {
+	script, err := m.trivyScript(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rendered, err := m.Render(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	c := m.trivy().
+		WithMountedDirectory("/rendered", rendered).
+		WithExec([]string{"sh", "-ec", script})
+	return c.Directory("/reports"), nil
+}
+
+// trivy returns the trivy image with its cache. Air-gapped, trivy uses the checks embedded
+// in its binary instead of downloading the current bundle.
+func (m *TransactionValidator) trivy() *dagger.Container {
+	c := m.tool(pins.Trivy).
+		WithMountedCache("/root/.cache/trivy", dag.CacheVolume("txv-trivy")).
+		WithEnvVariable("TRIVY_CACHE_DIR", "/root/.cache/trivy").
+		WithEnvVariable("TRIVY_QUIET", "true")
+	if m.Airgapped {
+		c = c.WithEnvVariable("TRIVY_SKIP_CHECK_UPDATE", "true")
+	}
+	return c
+}
+
+// trivyScript writes one JSON report per scan target into /reports, then a SARIF copy.
+// Targets: infra modules and bootstrap with their defaults, each environment root with its
+// own terraform.tfvars and .trivyignore (the values that will really be applied), the
+// rendered manifests with kustomize/.trivyignore.yaml, and the whole repository for
+// secrets.
+func (m *TransactionValidator) trivyScript(ctx context.Context) (string, error) {
+	envs, err := m.Source.Directory("infra/envs").Entries(ctx)
+	if err != nil {
+		return "", fmt.Errorf("listing infra/envs: %w", err)
+	}
+	var b strings.Builder
+	b.WriteString("mkdir -p /reports\n")
+	scan := func(name, args string) {
+		fmt.Fprintf(&b, "trivy %s --exit-code 0 --format json --output /reports/%s.json\n", args, name)
+		fmt.Fprintf(&b, "trivy convert --format sarif --output /reports/%s.sarif /reports/%s.json\n", name, name)
+	}
+	scan("infra-modules", "config /src/infra/modules")
+	scan("infra-bootstrap", "config /src/infra/bootstrap")
+	for _, e := range envs {
+		env := strings.TrimSuffix(e, "/")
+		if env == e {
+			continue
+		}
+		dir := "/src/infra/envs/" + env
+		fmt.Fprintf(&b, "ignore=; [ -f %[1]s/.trivyignore ] && ignore='--ignorefile %[1]s/.trivyignore'\n", dir)
+		scan("infra-env-"+env, fmt.Sprintf("config --tf-vars %s/terraform.tfvars $ignore %s", dir, dir))
+	}
+	scan("manifests", "config --ignorefile /src/kustomize/.trivyignore.yaml /rendered")
+	scan("secrets", "fs --scanners secret /src")
+	return b.String(), nil
+}
+
+// trivyReport is the part of trivy's JSON report the gate reads.
+type trivyReport struct {
+	Results []struct {
+		Target            string
+		Misconfigurations []struct {
+			ID, AVDID, Title, Severity, Status string
+			CauseMetadata                      struct{ StartLine int }
+		}
+		Secrets []struct {
+			RuleID, Title, Severity string
+			StartLine               int
+		}
+		Vulnerabilities []struct {
+			VulnerabilityID, PkgName, InstalledVersion, FixedVersion, Severity string
+		}
+	}
+}
+
+// gatedFindings returns one line per HIGH or CRITICAL finding in a trivy JSON report.
+func gatedFindings(report []byte) ([]string, error) {
+	var r trivyReport
+	if err := json.Unmarshal(report, &r); err != nil {
+		return nil, fmt.Errorf("reading trivy report: %w", err)
+	}
+	var out []string
+	for _, res := range r.Results {
+		for _, f := range res.Misconfigurations {
+			if f.Status == "FAIL" && gatedSeverities[f.Severity] {
+				out = append(out, fmt.Sprintf("%s %s %s:%d %s", f.Severity, f.ID, res.Target, f.CauseMetadata.StartLine, f.Title))
+			}
+		}
+		for _, f := range res.Secrets {
+			if gatedSeverities[f.Severity] {
+				out = append(out, fmt.Sprintf("%s secret %s %s:%d %s", f.Severity, f.RuleID, res.Target, f.StartLine, f.Title))
+			}
+		}
+		for _, f := range res.Vulnerabilities {
+			if gatedSeverities[f.Severity] {
+				out = append(out, fmt.Sprintf("%s %s %s %s (fixed in %q) in %s", f.Severity, f.VulnerabilityID, f.PkgName, f.InstalledVersion, f.FixedVersion, res.Target))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// gate reads every trivy JSON report in reports and fails with the HIGH/CRITICAL findings.
+func gate(ctx context.Context, reports *dagger.Directory, what string) (string, error) {
+	names, err := reports.Glob(ctx, "*.json")
+	if err != nil {
+		return "", err
+	}
+	var findings []string
+	for _, n := range names {
+		if strings.HasPrefix(n, "checkov") {
+			continue
+		}
+		raw, err := reports.File(n).Contents(ctx)
+		if err != nil {
+			return "", err
+		}
+		f, err := gatedFindings([]byte(raw))
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", n, err)
+		}
+		for _, line := range f {
+			findings = append(findings, strings.TrimSuffix(n, ".json")+": "+line)
+		}
+	}
+	if len(findings) > 0 {
+		return "", fmt.Errorf("%s: %d HIGH/CRITICAL finding(s) (fix, or suppress with the reason next to it):\n  %s",
+			what, len(findings), strings.Join(findings, "\n  "))
+	}
+	return fmt.Sprintf("%s: no HIGH/CRITICAL findings in %d reports", what, len(names)), nil
+}
+
+// Scan runs trivy on infra/ (each environment with its tfvars), on the rendered
+// manifests and on the repository (secrets, Go dependencies), and checkov on infra/; it
+// fails on any HIGH or CRITICAL finding and names each one.
+func (m *TransactionValidator) Scan(ctx context.Context) (string, error) {
+	return runSteps(ctx,
+		step{"trivy config + secrets", func(ctx context.Context) (string, error) {
+			reports, err := m.ScanReports(ctx)
+			if err != nil {
+				return "", err
+			}
+			return gate(ctx, reports, "trivy")
+		}},
+		step{"trivy dependencies (vulnerabilities)", m.scanDependencies},
+		step{"checkov", m.scanCheckov},
+	)
+}
+
+// scanDependencies checks the Go modules' dependencies against trivy's vulnerability
+// database, which is downloaded from ghcr.io: an air-gapped run has none, unless a copy is
+// mounted in the trivy cache (trivy's documented air-gap procedure).
+func (m *TransactionValidator) scanDependencies(ctx context.Context) (string, error) {
+	if m.Airgapped {
+		return "", notRun("no vulnerability database offline (trivy downloads it from ghcr.io)")
+	}
+	c := m.trivy().WithExec([]string{"sh", "-ec",
+		"mkdir -p /reports && trivy fs --scanners vuln --exit-code 0 --format json --output /reports/dependencies.json /src"})
+	return gate(ctx, c.Directory("/reports"), "dependencies")
+}
+
+// scanCheckov runs checkov's Terraform policies. Its community edition carries no
+// severities, so it cannot gate on HIGH/CRITICAL like trivy: it reports (soft fail).
+func (m *TransactionValidator) scanCheckov(ctx context.Context) (string, error) {
+	if m.Airgapped {
+		return "", notRun("checkov is Python and only exists as an online image (%s)", pins.Checkov)
+	}
+	return run(ctx, m.tool(pins.Checkov), "checkov",
+		"checkov", "--directory", "infra", "--framework", "terraform", "--compact", "--quiet", "--soft-fail")
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+
+	"dagger/transaction-validator/internal/dagger"
+	"dagger/transaction-validator/pins"
+)
+
+// Test runs the repository's Go test suite in the pipeline: scripts/suites/10-service.sh
+// (gofmt, go vet, `go test -race` with the integration tests on real PostgreSQL, Redis,
+// PgBouncer, S3 and Chromium that the tests start themselves, then every fuzz target
+// briefly), the kustomize module's rule tests, and the service against a PostgreSQL and
+// a Redis started as Dagger services, reached by name over the network as in a cluster.
+func (m *TransactionValidator) Test(
+	ctx context.Context,
+	// How long each fuzz target runs (a Go duration).
+	// +default="15s"
+	fuzzTime string,
+) (string, error) {
+	c, err := m.testEnv(ctx)
+	if err != nil {
+		return "", err
+	}
+	password, err := randomSecret("test-postgres-password")
+	if err != nil {
+		return "", err
+	}
+	c = c.
+		WithServiceBinding("postgres", postgresService(password)).
+		WithServiceBinding("redis", redisService()).
+		WithSecretVariable("PGPASSWORD", password).
+		WithEnvVariable("TXV_REQUIRE_EXTERNAL", "1").
+		WithEnvVariable("TXV_EXTERNAL_REDIS_ENDPOINT", "redis:6379").
+		WithEnvVariable("FUZZTIME", fuzzTime)
+	// The URL is assembled in the container so the password never appears in the
+	// pipeline's arguments or logs.
+	return sh(ctx, c, "go test", `export TXV_EXTERNAL_DATABASE_URL="postgres://postgres:${PGPASSWORD}@postgres:5432/postgres?sslmode=disable"
+bash scripts/suites/10-service.sh
+(cd kustomize && go test -count=1 ./...)
+(cd airgap/k8sschema && go test -count=1 ./...)
+(cd ci && go test -count=1 ./pins/)`)
+}
+
+// testEnv is the golang image plus the Debian packages the integration tests start
+// (DEBIAN_TEST_PACKAGES in airgap/versions.env) and gcc for the race detector, installed
+// in a layer of their own so a source change does not reinstall them.
+func (m *TransactionValidator) testEnv(ctx context.Context) (*dagger.Container, error) {
+	versions, err := m.Source.File("airgap/versions.env").Contents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	match := regexp.MustCompile(`(?m)^DEBIAN_TEST_PACKAGES="([a-z0-9 .+-]+)"`).FindStringSubmatch(versions)
+	if match == nil {
+		return nil, fmt.Errorf("airgap/versions.env: no DEBIAN_TEST_PACKAGES")
+	}
+	base := dag.Container().From(pins.Golang).
+		WithExec([]string{"sh", "-ec", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq " +
+			"--no-install-recommends gcc libc6-dev " + match[1] + " >/dev/null && rm -rf /var/lib/apt/lists/*"})
+	// Tools the suite builds from the Go proxy (versitygw, promtool) are kept between runs.
+	return m.goEnvFrom(base).
+		WithMountedCache("/var/cache/txv-tools", dag.CacheVolume("txv-test-tools")).
+		WithEnvVariable("CACHE_ROOT", "/var/cache/txv-tools"), nil
+}
+
+// postgresService is PostgreSQL from Debian's package, listening on 5432 with password
+// authentication, for tests that reach it over the network.
+func postgresService(password *dagger.Secret) *dagger.Service {
+	return dag.Container().From(pins.Debian).
+		WithExec([]string{"sh", "-ec", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq " +
+			"--no-install-recommends postgresql >/dev/null && rm -rf /var/lib/apt/lists/*"}).
+		WithSecretVariable("POSTGRES_PASSWORD", password).
+		WithExposedPort(5432).
+		AsService(dagger.ContainerAsServiceOpts{Args: []string{"sh", "-ec", `bin=$(ls -d /usr/lib/postgresql/*/bin | tail -1)
+data=/var/lib/postgresql/test && rm -rf "$data" && install -d -o postgres "$data"
+printf '%s' "$POSTGRES_PASSWORD" > /tmp/pw && chown postgres /tmp/pw
+su postgres -s /bin/sh -c "$bin/initdb -D $data -U postgres --pwfile=/tmp/pw -A scram-sha-256 -E UTF8 --locale=C --no-sync >/dev/null"
+rm /tmp/pw
+echo "host all all 0.0.0.0/0 scram-sha-256" >> "$data/pg_hba.conf"
+exec su postgres -s /bin/sh -c "exec $bin/postgres -D $data -c listen_addresses='*' -c fsync=off"`}})
+}
+
+// redisService is Redis from Debian's package on 6379. No password: only containers the
+// pipeline binds to it can reach it.
+func redisService() *dagger.Service {
+	return dag.Container().From(pins.Debian).
+		WithExec([]string{"sh", "-ec", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq " +
+			"--no-install-recommends redis-server >/dev/null && rm -rf /var/lib/apt/lists/*"}).
+		WithExposedPort(6379).
+		AsService(dagger.ContainerAsServiceOpts{Args: []string{"redis-server", "--bind", "0.0.0.0",
+			"--protected-mode", "no", "--save", "", "--appendonly", "no"}})
+}
+
+// randomSecret makes a fresh random secret, for credentials that live as long as one run.
+func randomSecret(name string) (*dagger.Secret, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	return dag.SetSecret(name, hex.EncodeToString(b)), nil
+}

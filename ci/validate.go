@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"dagger/transaction-validator/internal/dagger"
+	"dagger/transaction-validator/pins"
+)
+
+// overlays lists the kustomize overlays (one per environment).
+func (m *TransactionValidator) overlays(ctx context.Context) ([]string, error) {
+	entries, err := m.Source.Directory("kustomize/overlays").Entries(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing kustomize/overlays: %w", err)
+	}
+	var envs []string
+	for _, e := range entries {
+		if strings.HasSuffix(e, "/") {
+			envs = append(envs, strings.TrimSuffix(e, "/"))
+		}
+	}
+	sort.Strings(envs)
+	if len(envs) == 0 {
+		return nil, fmt.Errorf("no overlays under kustomize/overlays")
+	}
+	return envs, nil
+}
+
+// Render builds every kustomize overlay and returns the manifests as <env>.yaml files.
+// With an image, the validator's image is set to it first (as deploy does).
+func (m *TransactionValidator) Render(
+	ctx context.Context,
+	// Image reference for the validator, by digest (registry/repo@sha256:...).
+	// +optional
+	image string,
+) (*dagger.Directory, error) {
+	envs, err := m.overlays(ctx)
+	if err != nil {
+		return nil, err
+	}
+	script := "mkdir -p /out\n"
+	for _, env := range envs {
+		script += m.renderScript(env, image, "/out/"+env+".yaml")
+	}
+	c := m.tool(pins.Kustomize).WithExec([]string{"sh", "-ec", script})
+	return c.Directory("/out"), nil
+}
+
+// renderScript is the shell that renders one overlay into out, setting the validator's
+// image when one is given. It edits a copy, never the source.
+func (m *TransactionValidator) renderScript(env, image, out string) string {
+	s := fmt.Sprintf("rm -rf /tmp/render && cp -r /src/kustomize /tmp/render\n")
+	if image != "" {
+		s += fmt.Sprintf("(cd /tmp/render/overlays/%s && kustomize edit set image your-registry/transaction-validator=%s)\n", env, image)
+	}
+	return s + fmt.Sprintf("kustomize build /tmp/render/overlays/%s > %s\n", env, out)
+}
+
+// Validate renders every overlay and checks the manifests with kubeconform -strict
+// against the Kubernetes and CRD schemas of the pinned Kubernetes version.
+func (m *TransactionValidator) Validate(ctx context.Context) (string, error) {
+	rendered, err := m.Render(ctx, "")
+	if err != nil {
+		return "", err
+	}
+	return m.kubeconform(ctx, rendered)
+}
+
+func (m *TransactionValidator) kubeconform(ctx context.Context, rendered *dagger.Directory) (string, error) {
+	locations := []string{"-schema-location", "/schemas",
+		"-schema-location", "/schemas/crds/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json"}
+	if !m.Airgapped {
+		// Online, images without the bundled schemas fall back to the public catalogues.
+		locations = append(locations, "-schema-location", "default",
+			"-schema-location", "https://raw.githubusercontent.com/datreeio/CRDs-catalog/main/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json")
+	}
+	args := append([]string{"kubeconform", "-strict", "-summary", "-output", "text",
+		"-kubernetes-version", pins.KubernetesVersion}, locations...)
+	c := dag.Container().From(pins.Kubeconform).WithMountedDirectory("/rendered", rendered).WithWorkdir("/rendered")
+	envs, err := rendered.Entries(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range envs {
+		args = append(args, e)
+	}
+	return run(ctx, c, "kubeconform", args...)
+}
