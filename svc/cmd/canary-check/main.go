@@ -1,47 +1,70 @@
-// Command canary-check is the release gate of a canary: it waits for the version under
-// test to be ready, drives a bounded burst of synthetic transactions at it, then reads
-// the version's own Prometheus metrics and fails when the server-side error ratio or the
-// p99 latency breaks the release's thresholds. The deploy pipeline runs it before each
-// promotion step and rolls back on a non-zero exit.
+// Command canary-check is the release gate of a canary. It judges a version of the
+// validator by the version's own Prometheus metrics: the server-side error ratio and p99
+// latency against the release's thresholds. The deploy pipeline runs it before promoting
+// and rolls back on a non-zero exit. Two modes:
 //
-//	canary-check -url http://canary:8080 -metrics-url http://canary:9090/metrics \
-//	    -requests 500 -max-error-ratio 0.01 -max-p99 500ms
+// Synthetic: wait for the version to be ready, drive a bounded burst of synthetic
+// transactions at it, then read its /metrics.
+//
+//	canary-check -url http://canary:8080 -metrics-url http://canary:9090/metrics -requests 500
+//
+// Live traffic: judge metrics already collected from canary pods that served real traffic
+// (files fetched through the Kubernetes API), sending nothing.
+//
+//	canary-check -requests 0 -min-requests 50 -metrics-file pod-a.txt -metrics-file pod-b.txt
 //
 // Exit status: 0 healthy, 1 unhealthy (the JSON report on stdout says why), 2 the check
 // itself could not run.
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/transaction-validator/transaction-validator/svc/internal/canary"
 )
 
+type files []string
+
+func (f *files) String() string     { return strings.Join(*f, ",") }
+func (f *files) Set(v string) error { *f = append(*f, v); return nil }
+
 func main() {
-	url := flag.String("url", "http://127.0.0.1:8080", "the validator API under test")
-	metricsURL := flag.String("metrics-url", "http://127.0.0.1:9090/metrics", "its Prometheus metrics page")
-	requests := flag.Int("requests", 500, "synthetic transactions to send (at most 100000)")
+	url := flag.String("url", "http://127.0.0.1:8080", "the validator API under test (synthetic mode)")
+	metricsURL := flag.String("metrics-url", "http://127.0.0.1:9090/metrics", "its Prometheus metrics page (synthetic mode)")
+	requests := flag.Int("requests", 500, "synthetic transactions to send (at most 100000); 0 selects live-traffic mode")
 	concurrency := flag.Int("concurrency", 8, "requests in flight at once")
+	minRequests := flag.Int("min-requests", -1, "requests the metrics must count for a verdict (default: half of -requests)")
 	maxErrorRatio := flag.Float64("max-error-ratio", 0.01, "highest share of 5xx answers (and unanswered requests) allowed")
 	maxP99 := flag.Duration("max-p99", 500*time.Millisecond, "highest server-side p99 latency allowed (0: no limit)")
 	readyTimeout := flag.Duration("ready-timeout", 2*time.Minute, "how long the version may take to become ready")
+	var metricsFiles files
+	flag.Var(&metricsFiles, "metrics-file", "live-traffic mode: a /metrics page of a canary pod (repeatable)")
 	flag.Parse()
 
+	if *minRequests < 0 {
+		*minRequests = *requests / 2
+	}
+	t := canary.Thresholds{MaxErrorRatio: *maxErrorRatio, MaxP99: *maxP99, MinRequests: *minRequests}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, *url, *metricsURL, *requests, *concurrency, *readyTimeout,
-		canary.Thresholds{MaxErrorRatio: *maxErrorRatio, MaxP99: *maxP99, MinRequests: *requests / 2}))
+	if *requests == 0 {
+		os.Exit(live(metricsFiles, t))
+	}
+	os.Exit(synthetic(ctx, *url, *metricsURL, *requests, *concurrency, *readyTimeout, t))
 }
 
-func run(ctx context.Context, url, metricsURL string, requests, concurrency int, readyTimeout time.Duration, t canary.Thresholds) int {
+func synthetic(ctx context.Context, url, metricsURL string, requests, concurrency int, readyTimeout time.Duration, t canary.Thresholds) int {
 	readyCtx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	if err := canary.WaitReady(readyCtx, url); err != nil {
@@ -49,6 +72,32 @@ func run(ctx context.Context, url, metricsURL string, requests, concurrency int,
 		return 1
 	}
 	report, err := canary.Check(ctx, canary.Probe{BaseURL: url, Requests: requests, Concurrency: concurrency}, metricsURL, t)
+	return verdict(report, err)
+}
+
+// live judges the metrics pages of the canary's pods together.
+func live(paths []string, t canary.Thresholds) int {
+	if len(paths) == 0 {
+		fmt.Fprintln(os.Stderr, "canary-check: -requests 0 needs at least one -metrics-file")
+		return 2
+	}
+	var pages []io.Reader
+	for _, p := range paths {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "canary-check:", err)
+			return 2
+		}
+		pages = append(pages, bytes.NewReader(raw))
+	}
+	report, err := canary.AnalyzeAll(pages, canary.ProbeResult{}, t)
+	if err == nil && !report.Healthy {
+		err = fmt.Errorf("%w: %s", canary.ErrUnhealthy, strings.Join(report.Reasons, "; "))
+	}
+	return verdict(report, err)
+}
+
+func verdict(report canary.Report, err error) int {
 	if report.Requests > 0 || report.Probe.Sent > 0 {
 		_ = json.NewEncoder(os.Stdout).Encode(report)
 	}

@@ -59,30 +59,40 @@ type Report struct {
 // front of the version (a proxy, a load balancer) never reach the version's metrics. The
 // error ratio is the worse of the two sides.
 func Analyze(metrics io.Reader, probe ProbeResult, t Thresholds) (Report, error) {
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(metrics)
-	if err != nil {
-		return Report{}, fmt.Errorf("canary: parse metrics: %w", err)
-	}
+	return AnalyzeAll([]io.Reader{metrics}, probe, t)
+}
+
+// AnalyzeAll is Analyze over the metrics pages of several instances of the version (the
+// canary's pods): their counters and histograms add up.
+func AnalyzeAll(pages []io.Reader, probe ProbeResult, t Thresholds) (Report, error) {
 	r := Report{Probe: probe}
-	reqs, ok := families[validation.MetricRequests]
-	if !ok {
-		return Report{}, fmt.Errorf("canary: metric %s not exported: is this the validator's metrics port?", validation.MetricRequests)
-	}
-	for _, m := range reqs.GetMetric() {
-		v := m.GetCounter().GetValue()
-		r.Requests += v
-		for _, l := range m.GetLabel() {
-			if l.GetName() == "code" && strings.HasPrefix(l.GetValue(), "5") {
-				r.ServerErrors += v
+	var durations []*dto.Metric
+	for _, page := range pages {
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		families, err := parser.TextToMetricFamilies(page)
+		if err != nil {
+			return Report{}, fmt.Errorf("canary: parse metrics: %w", err)
+		}
+		reqs, ok := families[validation.MetricRequests]
+		if !ok {
+			return Report{}, fmt.Errorf("canary: metric %s not exported: is this the validator's metrics port?", validation.MetricRequests)
+		}
+		for _, m := range reqs.GetMetric() {
+			v := m.GetCounter().GetValue()
+			r.Requests += v
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "code" && strings.HasPrefix(l.GetValue(), "5") {
+					r.ServerErrors += v
+				}
 			}
 		}
+		hist, ok := families[validation.MetricDuration]
+		if !ok {
+			return Report{}, fmt.Errorf("canary: metric %s not exported", validation.MetricDuration)
+		}
+		durations = append(durations, hist.GetMetric()...)
 	}
-	if hist, ok := families[validation.MetricDuration]; ok {
-		r.P99 = quantile(0.99, mergeBuckets(hist.GetMetric()))
-	} else {
-		return Report{}, fmt.Errorf("canary: metric %s not exported", validation.MetricDuration)
-	}
+	r.P99 = quantile(0.99, mergeBuckets(durations))
 	r.P99Text = r.P99.String()
 	if r.Requests > 0 {
 		r.ErrorRatio = r.ServerErrors / r.Requests

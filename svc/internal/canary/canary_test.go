@@ -190,3 +190,14 @@ func proxyTo(t *testing.T, w http.ResponseWriter, req *http.Request, base string
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, resp.Body)
 }
+
+func TestAnalyzeAllAddsPods(t *testing.T) {
+	pages := []io.Reader{strings.NewReader(exposition), strings.NewReader(exposition)}
+	r, err := canary.AnalyzeAll(pages, canary.ProbeResult{}, canary.Thresholds{MaxErrorRatio: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Requests != 200 || r.ServerErrors != 6 || r.P99 != 10*time.Millisecond {
+		t.Errorf("two identical pods: requests %v, errors %v, p99 %s; want 200, 6, 10ms", r.Requests, r.ServerErrors, r.P99)
+	}
+}
