@@ -44,4 +44,3 @@ func TestLiveModeJudgesAllPods(t *testing.T) {
 		t.Errorf("no pages: exit %d, want 2", code)
 	}
 }
-
