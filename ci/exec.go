@@ -12,21 +12,23 @@ import (
 
 // run executes args in c and returns the command's combined output. A non-zero exit is
 // an error that names the step and carries the end of the output, which is where tools
-// print what is wrong.
+// print what is wrong. Failures are not cached by the engine, so a re-run re-executes.
 func run(ctx context.Context, c *dagger.Container, step string, args ...string) (string, error) {
-	done := c.WithExec(args, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
-	code, err := done.ExitCode(ctx)
+	done := c.WithExec(args)
+	stdout, err := done.Stdout(ctx)
+	if err != nil {
+		var exit *dagger.ExecError
+		if errors.As(err, &exit) {
+			out := exit.Stdout + exit.Stderr
+			return out, fmt.Errorf("%s: exit status %d\n%s", step, exit.ExitCode, tail(out, 80))
+		}
+		return "", fmt.Errorf("%s: %w", step, err)
+	}
+	stderr, err := done.Stderr(ctx)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", step, err)
 	}
-	out, err := done.CombinedOutput(ctx)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", step, err)
-	}
-	if code != 0 {
-		return out, fmt.Errorf("%s: exit status %d\n%s", step, code, tail(out, 80))
-	}
-	return out, nil
+	return stdout + stderr, nil
 }
 
 // sh runs a shell script in c, for steps that are a pipeline of commands.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"regexp"
@@ -26,7 +27,7 @@ func (m *TransactionValidator) Test(
 	if err != nil {
 		return "", err
 	}
-	password, err := randomSecret("test-postgres-password")
+	password, err := m.sourceScopedSecret(ctx, "test-postgres-password")
 	if err != nil {
 		return "", err
 	}
@@ -95,11 +96,26 @@ func redisService() *dagger.Service {
 			"--protected-mode", "no", "--save", "", "--appendonly", "no"}})
 }
 
-// randomSecret makes a fresh random secret, for credentials that live as long as one run.
-func randomSecret(name string) (*dagger.Secret, error) {
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
+// sourceScopedSecret is a credential for servers that live as long as one stage run: a
+// hash of the source tree's digest, so it differs for every change of the code (and is
+// never written anywhere) yet stays the same for the same code, which keeps a stage that
+// uses it cacheable.
+func (m *TransactionValidator) sourceScopedSecret(ctx context.Context, name string) (*dagger.Secret, error) {
+	digest, err := m.Source.Digest(ctx)
+	if err != nil {
 		return nil, err
 	}
-	return dag.SetSecret(name, hex.EncodeToString(b)), nil
+	sum := sha256.Sum256([]byte(name + "\x00" + digest))
+	return dag.SetSecret("txv-"+name, hex.EncodeToString(sum[:16])), nil
+}
+
+// randomSecret makes a fresh random secret, for credentials of servers that must never be
+// reused from the cache (a canary's, started anew for every deploy).
+func randomSecret(name string) (*dagger.Secret, string, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return nil, "", err
+	}
+	v := hex.EncodeToString(b)
+	return dag.SetSecret(name+"-"+v[:8], v), v, nil
 }

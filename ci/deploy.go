@@ -1,0 +1,422 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"dagger/transaction-validator/internal/dagger"
+	"dagger/transaction-validator/pins"
+)
+
+const (
+	// namespace and deployment name the validator's objects in every overlay.
+	namespace  = "transaction-validator"
+	deployment = "transaction-validator"
+	// canaryName is the Deployment that carries the new version next to the stable one.
+	// Its pods carry the stable pods' labels plus track=canary, so the Service sends them
+	// their share of traffic (one pod among the stable ones) while the stable
+	// Deployment's ReplicaSets leave them alone (they are owned by the canary's).
+	canaryName = deployment + "-canary"
+	// fieldManager owns the fields the pipeline applies (server-side apply).
+	fieldManager = "txv-pipeline"
+)
+
+// digestRef is an image reference by digest, the only form the pipeline deploys.
+var digestRef = regexp.MustCompile(`^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+@sha256:[0-9a-f]{64}$`)
+
+// overlayFor maps an environment to its kustomize overlay. "local" is a throwaway
+// cluster (airgap/k8s): dev's manifests, since it stands in for a developer's cluster.
+func overlayFor(env string) (string, error) {
+	switch env {
+	case "dev", "staging", "prod":
+		return env, nil
+	case "local":
+		return "dev", nil
+	}
+	return "", fmt.Errorf("unknown environment %q (want local, dev, staging or prod)", env)
+}
+
+// Deploy ships one version of the validator to an environment as a canary and promotes
+// it only when it is healthy, rolling back on its own otherwise:
+//
+//  1. the overlay is rendered with the image digest; everything but the Deployment is
+//     applied (server-side);
+//  2. a canary Deployment (one pod, labelled track=canary, in the Service) runs the new
+//     version; it must become Ready within the timeout, or it is removed;
+//  3. its health is judged from the service's own metrics by canary-check: on a real
+//     cluster, the canary pods' /metrics after a soak under live traffic; on "local",
+//     whose fake nodes run no processes, the same image run as a service against
+//     PostgreSQL and Redis under synthetic traffic. Unhealthy: the canary is removed;
+//  4. the stable Deployment is updated and rolls out pod by pod under its own surge and
+//     availability limits; a rollout that does not complete is undone;
+//  5. the canary is removed.
+//
+// Returns the log of the steps; an error says which step failed and what was rolled back.
+func (m *TransactionValidator) Deploy(
+	ctx context.Context,
+	// Target: local (throwaway cluster), dev, staging or prod.
+	env string,
+	// Image to deploy, by digest: REGISTRY/REPOSITORY@sha256:... (from publish).
+	image string,
+	// Kubeconfig of the target cluster (self-contained: certificates inline), as a secret.
+	kubeconfig *dagger.Secret,
+	// The cluster's API server when only the caller's machine reaches it, e.g.
+	// tcp://127.0.0.1:26443 for the throwaway cluster; its certificate must name
+	// "kubernetes", which is the name the pipeline reaches it by.
+	// +optional
+	kubeApi *dagger.Service,
+	// How long the canary and then the rollout may take to become ready.
+	// +default="3m"
+	timeout string,
+	// Live-traffic soak before the canary's metrics are judged (real clusters).
+	// +default="2m"
+	soak string,
+	// Synthetic transactions for the canary analysis on "local".
+	// +default=400
+	canaryRequests int,
+	// Highest share of 5xx answers the canary may give.
+	// +default="0.01"
+	maxErrorRatio string,
+	// Highest server-side p99 latency the canary may have.
+	// +default="500ms"
+	maxP99 string,
+) (string, error) {
+	overlay, err := overlayFor(env)
+	if err != nil {
+		return "", err
+	}
+	if !digestRef.MatchString(image) {
+		return "", fmt.Errorf("image %q is not a reference by digest (REGISTRY/REPO@sha256:<64 hex>): only what was scanned is deployed", image)
+	}
+	rolloutTimeout, err := time.ParseDuration(timeout)
+	if err != nil {
+		return "", fmt.Errorf("timeout: %w", err)
+	}
+	soakTime, err := time.ParseDuration(soak)
+	if err != nil {
+		return "", fmt.Errorf("soak: %w", err)
+	}
+	thresholds := []string{"-max-error-ratio", maxErrorRatio, "-max-p99", maxP99}
+
+	k, err := m.kube(ctx, kubeconfig, kubeApi)
+	if err != nil {
+		return "", err
+	}
+	var log strings.Builder
+	logf := func(format string, args ...any) { fmt.Fprintf(&log, format+"\n", args...) }
+
+	manifests, err := m.renderEnv(overlay, image).Contents(ctx)
+	if err != nil {
+		return "", fmt.Errorf("render %s: %w", overlay, err)
+	}
+	rest, stable, err := splitDeployment(manifests)
+	if err != nil {
+		return "", err
+	}
+	canary, err := canaryOf(stable)
+	if err != nil {
+		return "", err
+	}
+	previous, _ := k.run(ctx, "read current image", "-n", namespace, "get", "deployment", deployment,
+		"-o", "jsonpath={.spec.template.spec.containers[0].image}", "--ignore-not-found")
+	logf("current image: %s", orNone(previous))
+	logf("new image:     %s", image)
+
+	if _, err := k.apply(ctx, "apply config (all but the Deployment)", rest); err != nil {
+		return log.String(), err
+	}
+	logf("applied the overlay %s except the Deployment", overlay)
+
+	// Canary.
+	if _, err := k.apply(ctx, "apply canary", canary); err != nil {
+		return log.String(), err
+	}
+	if out, err := k.run(ctx, "canary readiness", "-n", namespace, "rollout", "status", "deployment/"+canaryName,
+		"--timeout="+rolloutTimeout.String()); err != nil {
+		return log.String(), k.abortCanary(ctx, &log, "canary never became ready: "+lastLine(out, err))
+	}
+	logf("canary Ready")
+
+	var verdict string
+	if env == "local" {
+		verdict, err = m.syntheticCanary(ctx, image, canaryRequests, thresholds)
+	} else {
+		logf("soaking the canary under live traffic for %s", soakTime)
+		verdict, err = m.liveCanary(ctx, k, soakTime, thresholds)
+	}
+	if err != nil {
+		return log.String(), k.abortCanary(ctx, &log, "canary unhealthy: "+err.Error())
+	}
+	logf("canary healthy: %s", lastLine(verdict, nil))
+
+	// Promotion: the stable Deployment rolls out under its own maxSurge/maxUnavailable.
+	if _, err := k.apply(ctx, "promote", stable); err != nil {
+		return log.String(), k.abortCanary(ctx, &log, "promotion failed: "+err.Error())
+	}
+	if out, err := k.run(ctx, "rollout", "-n", namespace, "rollout", "status", "deployment/"+deployment,
+		"--timeout="+rolloutTimeout.String()); err != nil {
+		reason := "rollout did not complete: " + lastLine(out, err)
+		if _, undoErr := m.rollback(ctx, k, &log); undoErr != nil {
+			return log.String(), fmt.Errorf("%s; ROLLBACK FAILED too: %v", reason, undoErr)
+		}
+		return log.String(), fmt.Errorf("ROLLED BACK: %s\n%s", reason, log.String())
+	}
+	logf("rolled out %s", image)
+	if _, err := k.run(ctx, "remove canary", "-n", namespace, "delete", "deployment", canaryName, "--ignore-not-found"); err != nil {
+		return log.String(), err
+	}
+	logf("canary removed; %s serves %s", env, image)
+	return log.String(), nil
+}
+
+// Rollback returns the validator to its previous revision (kubectl rollout undo), waits
+// for it, and removes any canary left behind.
+func (m *TransactionValidator) Rollback(
+	ctx context.Context,
+	// Target: local (throwaway cluster), dev, staging or prod.
+	env string,
+	// Kubeconfig of the target cluster, as a secret.
+	kubeconfig *dagger.Secret,
+	// The cluster's API server when only the caller reaches it (see deploy).
+	// +optional
+	kubeApi *dagger.Service,
+) (string, error) {
+	if _, err := overlayFor(env); err != nil {
+		return "", err
+	}
+	k, err := m.kube(ctx, kubeconfig, kubeApi)
+	if err != nil {
+		return "", err
+	}
+	var log strings.Builder
+	return m.rollback(ctx, k, &log)
+}
+
+func (m *TransactionValidator) rollback(ctx context.Context, k *kube, log *strings.Builder) (string, error) {
+	if _, err := k.run(ctx, "rollout undo", "-n", namespace, "rollout", "undo", "deployment/"+deployment); err != nil {
+		return log.String(), err
+	}
+	if _, err := k.run(ctx, "rollback status", "-n", namespace, "rollout", "status", "deployment/"+deployment, "--timeout=5m"); err != nil {
+		return log.String(), err
+	}
+	if _, err := k.run(ctx, "remove canary", "-n", namespace, "delete", "deployment", canaryName, "--ignore-not-found"); err != nil {
+		return log.String(), err
+	}
+	image, _ := k.run(ctx, "read image", "-n", namespace, "get", "deployment", deployment,
+		"-o", "jsonpath={.spec.template.spec.containers[0].image}")
+	fmt.Fprintf(log, "rolled back: %s serves %s again\n", deployment, image)
+	return log.String(), nil
+}
+
+// kube is kubectl pointed at one cluster.
+type kube struct {
+	c     *dagger.Container
+	flags []string
+}
+
+// kube returns kubectl with the kubeconfig mounted from the secret. A cluster reached
+// through the caller's machine is bound under the name "kubernetes".
+func (m *TransactionValidator) kube(ctx context.Context, kubeconfig *dagger.Secret, api *dagger.Service) (*kube, error) {
+	c := dag.Container().From(pins.Kubectl).
+		WithUser("0").
+		WithMountedSecret("/run/kube/config", kubeconfig, dagger.ContainerWithMountedSecretOpts{Owner: "0", Mode: 0o400}).
+		WithEnvVariable("KUBECONFIG", "/run/kube/config")
+	k := &kube{c: c}
+	if api != nil {
+		endpoint, err := api.Endpoint(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("kube-api: %w", err)
+		}
+		_, port, err := net.SplitHostPort(endpoint)
+		if err != nil {
+			return nil, fmt.Errorf("kube-api endpoint %q: %w", endpoint, err)
+		}
+		k.c = k.c.WithServiceBinding("kubernetes", api)
+		k.flags = []string{"--server=https://kubernetes:" + port}
+	}
+	return k, nil
+}
+
+// run runs kubectl. Cluster state changes between calls, so nothing here may come from
+// the engine's cache: every call carries a fresh nonce.
+func (k *kube) run(ctx context.Context, step string, args ...string) (string, error) {
+	c := k.c.WithEnvVariable("TXV_NONCE", nonce())
+	out, err := run(ctx, c, step, append(append([]string{"kubectl"}, k.flags...), args...)...)
+	return strings.TrimSpace(out), err
+}
+
+// apply applies manifests server-side, taking over fields from earlier managers.
+func (k *kube) apply(ctx context.Context, step, manifests string) (string, error) {
+	c := k.c.WithEnvVariable("TXV_NONCE", nonce()).WithNewFile("/run/manifests.yaml", manifests)
+	return run(ctx, c, step, append(append([]string{"kubectl"}, k.flags...),
+		"apply", "--server-side", "--force-conflicts", "--field-manager="+fieldManager, "-f", "/run/manifests.yaml")...)
+}
+
+// abortCanary removes the canary and returns the error that says so.
+func (k *kube) abortCanary(ctx context.Context, log *strings.Builder, reason string) error {
+	if _, err := k.run(ctx, "remove canary", "-n", namespace, "delete", "deployment", canaryName, "--ignore-not-found", "--wait=true"); err != nil {
+		return fmt.Errorf("%s; removing the canary FAILED too: %v", reason, err)
+	}
+	fmt.Fprintf(log, "canary removed; the stable version keeps serving\n")
+	return fmt.Errorf("ROLLED BACK: %s\n%s", reason, log.String())
+}
+
+// renderEnv renders one overlay with the validator's image set.
+func (m *TransactionValidator) renderEnv(overlay, image string) *dagger.File {
+	return m.tool(pins.Kustomize).
+		WithExec([]string{"sh", "-ec", m.renderScript(overlay, image, "/rendered.yaml")}).
+		File("/rendered.yaml")
+}
+
+// splitDeployment separates the validator's Deployment from the rest of a rendered
+// overlay.
+func splitDeployment(manifests string) (rest, stable string, err error) {
+	var others []string
+	for _, doc := range strings.Split(manifests, "\n---\n") {
+		var meta struct {
+			Kind     string
+			Metadata struct{ Name string }
+		}
+		if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
+			return "", "", fmt.Errorf("rendered manifests: %w", err)
+		}
+		if meta.Kind == "Deployment" && meta.Metadata.Name == deployment {
+			stable = doc
+			continue
+		}
+		if strings.TrimSpace(doc) != "" {
+			others = append(others, doc)
+		}
+	}
+	if stable == "" {
+		return "", "", fmt.Errorf("rendered manifests have no Deployment %s", deployment)
+	}
+	return strings.Join(others, "\n---\n"), stable, nil
+}
+
+// canaryOf derives the canary Deployment from the stable one: same pod template (so the
+// same Service, config and identity) plus track=canary, one replica.
+func canaryOf(stable string) (string, error) {
+	var d map[string]any
+	if err := yaml.Unmarshal([]byte(stable), &d); err != nil {
+		return "", err
+	}
+	meta, _ := d["metadata"].(map[string]any)
+	spec, _ := d["spec"].(map[string]any)
+	selector, _ := spec["selector"].(map[string]any)
+	matchLabels, _ := selector["matchLabels"].(map[string]any)
+	template, _ := spec["template"].(map[string]any)
+	tmeta, _ := template["metadata"].(map[string]any)
+	if meta == nil || matchLabels == nil || tmeta == nil {
+		return "", fmt.Errorf("deployment %s: no metadata, selector.matchLabels or template metadata", deployment)
+	}
+	labels, _ := tmeta["labels"].(map[string]any)
+	if labels == nil {
+		labels = map[string]any{}
+		tmeta["labels"] = labels
+	}
+	meta["name"] = canaryName
+	matchLabels["track"] = "canary"
+	labels["track"] = "canary"
+	spec["replicas"] = 1
+	out, err := json.Marshal(d)
+	if err != nil {
+		return "", err
+	}
+	y, err := yaml.JSONToYAML(out)
+	return string(y), err
+}
+
+// syntheticCanary runs the image as a service against PostgreSQL and Redis services and
+// judges it with canary-check under synthetic traffic.
+func (m *TransactionValidator) syntheticCanary(ctx context.Context, image string, requests int, thresholds []string) (string, error) {
+	password, dbURL, err := canaryDatabaseSecrets()
+	if err != nil {
+		return "", err
+	}
+	hmacKey, _, err := randomSecret("canary-pan-hmac-key")
+	if err != nil {
+		return "", err
+	}
+	version := dag.Container().From(image).
+		WithServiceBinding("postgres", postgresService(password)).
+		WithServiceBinding("redis", redisService()).
+		WithSecretVariable("DATABASE_URL", dbURL).
+		WithSecretVariable("PAN_HMAC_KEY", hmacKey).
+		WithEnvVariable("REDIS_ENDPOINT", "redis:6379").
+		WithEnvVariable("MAX_TRANSACTIONS_PER_SECOND", "100000").
+		WithEnvVariable("TXV_NONCE", nonce()).
+		WithExposedPort(8080).WithExposedPort(9090).
+		AsService(dagger.ContainerAsServiceOpts{UseEntrypoint: true})
+	probe := m.goEnv().
+		WithServiceBinding("canary", version).
+		WithEnvVariable("TXV_NONCE", nonce())
+	args := append([]string{"go", "run", "./svc/cmd/canary-check", "-url", "http://canary:8080",
+		"-metrics-url", "http://canary:9090/metrics", "-requests", strconv.Itoa(requests)}, thresholds...)
+	return run(ctx, probe, "canary-check (synthetic)", args...)
+}
+
+// liveCanary lets the canary serve live traffic for soak, then fetches every canary pod's
+// /metrics through the API server and judges them with canary-check.
+func (m *TransactionValidator) liveCanary(ctx context.Context, k *kube, soak time.Duration, thresholds []string) (string, error) {
+	select {
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case <-time.After(soak):
+	}
+	pods, err := k.run(ctx, "list canary pods", "-n", namespace, "get", "pods", "-l", "track=canary",
+		"-o", "jsonpath={.items[*].metadata.name}")
+	if err != nil {
+		return "", err
+	}
+	check := m.goEnv().WithEnvVariable("TXV_NONCE", nonce())
+	args := []string{"go", "run", "./svc/cmd/canary-check", "-requests", "0", "-min-requests", "20"}
+	for _, pod := range strings.Fields(pods) {
+		page, err := k.run(ctx, "metrics of "+pod, "get", "--raw",
+			"/api/v1/namespaces/"+namespace+"/pods/"+pod+":9090/proxy/metrics")
+		if err != nil {
+			return "", err
+		}
+		check = check.WithNewFile("/run/metrics/"+pod, page+"\n")
+		args = append(args, "-metrics-file", "/run/metrics/"+pod)
+	}
+	if pods == "" {
+		return "", fmt.Errorf("no canary pods")
+	}
+	return run(ctx, check, "canary-check (live)", append(args, thresholds...)...)
+}
+
+// canaryDatabaseSecrets makes a one-deploy PostgreSQL password and the matching URL.
+func canaryDatabaseSecrets() (password, url *dagger.Secret, err error) {
+	password, pw, err := randomSecret("canary-db-password")
+	if err != nil {
+		return nil, nil, err
+	}
+	return password, dag.SetSecret("canary-db-url-"+pw[:8], "postgres://postgres:"+pw+"@postgres:5432/postgres?sslmode=disable"), nil
+}
+
+func nonce() string { return strconv.FormatInt(time.Now().UnixNano(), 36) }
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none: first deployment)"
+	}
+	return s
+}
+
+// lastLine is the last line of a command's output, or of its error.
+func lastLine(out string, err error) string {
+	if err != nil && strings.TrimSpace(out) == "" {
+		out = err.Error()
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	return lines[len(lines)-1]
+}

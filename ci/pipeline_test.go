@@ -1,0 +1,133 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+const rendered = `apiVersion: v1
+kind: Namespace
+metadata:
+  name: transaction-validator
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  labels:
+    app.kubernetes.io/name: transaction-validator
+  name: transaction-validator
+  namespace: transaction-validator
+spec:
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: transaction-validator
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: transaction-validator
+    spec:
+      containers:
+      - image: registry.example/txv@sha256:aaaa
+        name: transaction-validator
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: transaction-validator
+  namespace: transaction-validator
+spec:
+  selector:
+    app.kubernetes.io/name: transaction-validator
+`
+
+func TestSplitDeploymentAndCanary(t *testing.T) {
+	rest, stable, err := splitDeployment(rendered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(rest, "kind: Deployment") || !strings.Contains(rest, "kind: Service") || !strings.Contains(rest, "kind: Namespace") {
+		t.Errorf("rest should hold everything but the Deployment:\n%s", rest)
+	}
+	canary, err := canaryOf(stable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Metadata struct{ Name string }
+		Spec     struct {
+			Replicas int
+			Selector struct{ MatchLabels map[string]string }
+			Template struct {
+				Metadata struct{ Labels map[string]string }
+				Spec     struct{ Containers []struct{ Image string } }
+			}
+		}
+	}
+	if err := yaml.Unmarshal([]byte(canary), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Metadata.Name != "transaction-validator-canary" || d.Spec.Replicas != 1 {
+		t.Errorf("canary name %q replicas %d", d.Metadata.Name, d.Spec.Replicas)
+	}
+	if d.Spec.Selector.MatchLabels["track"] != "canary" || d.Spec.Template.Metadata.Labels["track"] != "canary" {
+		t.Errorf("canary not labelled apart from the stable pods: %+v", d.Spec)
+	}
+	// Still selected by the Service (its selector is a subset of the canary's labels).
+	if d.Spec.Template.Metadata.Labels["app.kubernetes.io/name"] != "transaction-validator" {
+		t.Errorf("canary pods lost the Service's label")
+	}
+	if d.Spec.Template.Spec.Containers[0].Image != "registry.example/txv@sha256:aaaa" {
+		t.Errorf("canary runs %q", d.Spec.Template.Spec.Containers[0].Image)
+	}
+	if strings.Contains(stable, "canary") {
+		t.Error("deriving the canary changed the stable Deployment")
+	}
+
+	if _, _, err := splitDeployment(strings.Replace(rendered, "kind: Deployment", "kind: StatefulSet", 1)); err == nil {
+		t.Error("manifests without the Deployment accepted")
+	}
+}
+
+func TestDeployAcceptsOnlyDigests(t *testing.T) {
+	good := "127.0.0.1:5055/txv/transaction-validator@sha256:" + strings.Repeat("a", 64)
+	for ref, want := range map[string]bool{
+		good: true,
+		"123456789012.dkr.ecr.eu-central-1.amazonaws.com/transaction-validator@sha256:" + strings.Repeat("0", 64): true,
+		"127.0.0.1:5055/txv/transaction-validator:latest":                                                         false,
+		"127.0.0.1:5055/txv/transaction-validator@sha256:" + strings.Repeat("a", 63):                              false,
+		good + "\n--kubeconfig=/etc/passwd":                                                                       false,
+	} {
+		if digestRef.MatchString(ref) != want {
+			t.Errorf("%q accepted = %v, want %v", ref, !want, want)
+		}
+	}
+	for env, want := range map[string]string{"local": "dev", "dev": "dev", "staging": "staging", "prod": "prod"} {
+		if got, err := overlayFor(env); err != nil || got != want {
+			t.Errorf("overlayFor(%s) = %s, %v", env, got, err)
+		}
+	}
+	if _, err := overlayFor("production"); err == nil {
+		t.Error("unknown environment accepted")
+	}
+}
+
+func TestGatedFindings(t *testing.T) {
+	report := `{"Results":[{"Target":"main.tf","Misconfigurations":[
+	  {"ID":"AWS-0086","Title":"bucket public","Severity":"HIGH","Status":"FAIL","CauseMetadata":{"StartLine":7}},
+	  {"ID":"AWS-0090","Title":"versioning","Severity":"MEDIUM","Status":"FAIL"},
+	  {"ID":"AWS-0087","Title":"passed","Severity":"CRITICAL","Status":"PASS"}]},
+	 {"Target":"x.env","Secrets":[{"RuleID":"aws-access-key-id","Title":"AWS key","Severity":"CRITICAL","StartLine":2}]},
+	 {"Target":"go.mod","Vulnerabilities":[{"VulnerabilityID":"CVE-1","PkgName":"x","InstalledVersion":"1","FixedVersion":"2","Severity":"LOW"}]}]}`
+	got, err := gatedFindings([]byte(report))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !strings.Contains(got[1], "AWS-0086 main.tf:7") || !strings.Contains(got[0], "aws-access-key-id x.env:2") {
+		t.Errorf("gated findings: %q", got)
+	}
+	if _, err := gatedFindings([]byte("not json")); err == nil {
+		t.Error("a broken report passed the gate")
+	}
+}
