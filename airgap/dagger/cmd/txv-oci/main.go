@@ -3,8 +3,9 @@
 // those layouts from a registry bound to loopback, which the engine uses as its mirror for
 // docker.io and the other registries a pipeline names.
 //
-//	txv-oci assemble -out DIR [-base DIR] [-layer TAR]... [-env K=V]... [-cmd ARG]... [-workdir D] [-user U]
+//	txv-oci assemble -out DIR [-base DIR] [-layer TAR]... [-env K=V]... [-label K=V]... [-cmd ARG]... [-workdir D] [-user U]
 //	txv-oci serve -addr 127.0.0.1:PORT -blobs DIR [-image NAME=LAYOUT]...
+//	txv-oci push -addr 127.0.0.1:PORT [-image NAME=LAYOUT]...
 //	txv-oci digest -layout DIR
 package main
 
@@ -44,7 +45,7 @@ func main() {
 	log.SetFlags(log.Ltime)
 	log.SetPrefix("txv-oci: ")
 	if len(os.Args) < 2 {
-		log.Fatal("usage: txv-oci assemble|serve|digest [flags]")
+		log.Fatal("usage: txv-oci assemble|serve|push|digest [flags]")
 	}
 	var err error
 	switch os.Args[1] {
@@ -52,6 +53,8 @@ func main() {
 		err = assemble(os.Args[2:])
 	case "serve":
 		err = serve(os.Args[2:])
+	case "push":
+		err = push(os.Args[2:])
 	case "digest":
 		err = printDigest(os.Args[2:])
 	default:
@@ -68,9 +71,10 @@ func assemble(args []string) error {
 	base := fs.String("base", "", "OCI layout of the base image (default: empty)")
 	workdir := fs.String("workdir", "", "working directory")
 	user := fs.String("user", "", "user the image runs as")
-	var layers, env, cmd multi
+	var layers, env, labels, cmd multi
 	fs.Var(&layers, "layer", "uncompressed tar to add as a layer (repeatable, in order)")
 	fs.Var(&env, "env", "K=V to set in the config (repeatable; replaces an inherited K)")
+	fs.Var(&labels, "label", "K=V label to set in the config (repeatable; replaces an inherited K)")
 	fs.Var(&cmd, "cmd", "one argument of the default command (repeatable)")
 	_ = fs.Parse(args)
 	if *out == "" {
@@ -121,6 +125,16 @@ func assemble(args []string) error {
 	}
 	if *user != "" {
 		cf.Config.User = *user
+	}
+	for _, kv := range labels {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fmt.Errorf("assemble: bad -label %q, want K=V", kv)
+		}
+		if cf.Config.Labels == nil {
+			cf.Config.Labels = map[string]string{}
+		}
+		cf.Config.Labels[k] = v
 	}
 	// A fixed time keeps the digest a function of the content, so rebuilding the same
 	// inputs gives the same image (and the engine's cache stays valid).
@@ -235,25 +249,8 @@ func serve(args []string) error {
 
 	// The registry keeps manifests in memory, so each start pushes the layouts again; blobs
 	// already on disk are skipped by the HEAD check, which keeps a warm start to seconds.
-	for _, spec := range images {
-		repoTag, dir, ok := strings.Cut(spec, "=")
-		if !ok {
-			return fmt.Errorf("bad -image %q, want REPO:TAG=LAYOUT", spec)
-		}
-		ref, err := name.ParseReference(*addr+"/"+repoTag, name.Insecure)
-		if err != nil {
-			return err
-		}
-		img, err := layoutImage(dir)
-		if err != nil {
-			return err
-		}
-		t := time.Now()
-		if err := remote.Write(ref, img); err != nil {
-			return fmt.Errorf("push %s: %w", ref, err)
-		}
-		d, _ := img.Digest()
-		log.Printf("serving %s (%s) in %s", ref, d, time.Since(t).Round(time.Millisecond))
+	if err := pushAll(*addr, images); err != nil {
+		return err
 	}
 	// up.sh waits for this line: every image is pullable once it is printed.
 	log.Printf("ready on %s", *addr)
@@ -264,4 +261,57 @@ func serve(args []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(ctx)
+}
+
+// push copies layouts into a registry that is already serving (the one serve started), so
+// images built after the start become pullable without restarting the registry or the
+// engine. A tag whose manifest already has the layout's digest is left alone, which makes
+// a push of everything cost milliseconds when nothing changed.
+func push(args []string) error {
+	fs := flag.NewFlagSet("push", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:5055", "registry address; loopback only")
+	var images multi
+	fs.Var(&images, "image", "REPO:TAG=LAYOUT to push, e.g. library/debian:bookworm=/path (repeatable)")
+	_ = fs.Parse(args)
+	host, _, err := net.SplitHostPort(*addr)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("refusing to push to %s: only the loopback registry is ours", *addr)
+	}
+	return pushAll(*addr, images)
+}
+
+// pushAll writes each REPO:TAG=LAYOUT into the registry at addr, skipping tags that
+// already point at the layout's image.
+func pushAll(addr string, images []string) error {
+	for _, spec := range images {
+		repoTag, dir, ok := strings.Cut(spec, "=")
+		if !ok {
+			return fmt.Errorf("bad -image %q, want REPO:TAG=LAYOUT", spec)
+		}
+		ref, err := name.ParseReference(addr+"/"+repoTag, name.Insecure)
+		if err != nil {
+			return err
+		}
+		img, err := layoutImage(dir)
+		if err != nil {
+			return err
+		}
+		d, err := img.Digest()
+		if err != nil {
+			return err
+		}
+		if have, err := remote.Head(ref); err == nil && have.Digest == d {
+			log.Printf("serving %s (%s), unchanged", ref, d)
+			continue
+		}
+		t := time.Now()
+		if err := remote.Write(ref, img); err != nil {
+			return fmt.Errorf("push %s: %w", ref, err)
+		}
+		log.Printf("serving %s (%s) in %s", ref, d, time.Since(t).Round(time.Millisecond))
+	}
+	return nil
 }
