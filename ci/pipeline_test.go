@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -130,4 +132,22 @@ func TestGatedFindings(t *testing.T) {
 	if _, err := gatedFindings([]byte("not json")); err == nil {
 		t.Error("a broken report passed the gate")
 	}
+}
+
+func TestApplyOnlyTheApprovedPlan(t *testing.T) {
+	plan := []byte("tfplan bytes")
+	const digest = "3a9c2a4f0b5ad6fba8e3f2bb3f4ef4d0b5b43fbd4a1ac1b5b9bd05c1c66c0c77"
+	if err := checkApproved(sha(plan), "  "+strings.ToUpper(sha(plan))+"\n"); err != nil {
+		t.Errorf("approved digest (as pasted) refused: %v", err)
+	}
+	for _, approved := range []string{digest, "", sha([]byte("another plan"))} {
+		if err := checkApproved(sha(plan), approved); err == nil {
+			t.Errorf("plan applied with approval %q", approved)
+		}
+	}
+}
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"dagger/transaction-validator/internal/dagger"
+	"dagger/transaction-validator/pins"
+)
+
+// infraEnvs are the Terraform roots under infra/envs.
+var infraEnvs = map[string]bool{"dev": true, "staging": true, "prod": true}
+
+// awsCredentials are the AWS credentials of a plan or apply, as secrets. In GitHub
+// Actions they are the short-lived OIDC role credentials the configure-aws-credentials
+// action exports (--aws-access-key-id env:AWS_ACCESS_KEY_ID ...).
+type awsCredentials struct {
+	accessKeyID, secretAccessKey, sessionToken *dagger.Secret
+}
+
+func (c awsCredentials) apply(ctr *dagger.Container) *dagger.Container {
+	ctr = ctr.WithSecretVariable("AWS_ACCESS_KEY_ID", c.accessKeyID).
+		WithSecretVariable("AWS_SECRET_ACCESS_KEY", c.secretAccessKey)
+	if c.sessionToken != nil {
+		ctr = ctr.WithSecretVariable("AWS_SESSION_TOKEN", c.sessionToken)
+	}
+	return ctr
+}
+
+// tofuRoot returns tofu in an environment's root, initialised against its S3 backend
+// (infra/envs/<env>/backend.tf) with the provider versions of the committed lock file.
+func (m *TransactionValidator) tofuRoot(env string, creds awsCredentials) (*dagger.Container, error) {
+	if !infraEnvs[env] {
+		return nil, fmt.Errorf("unknown environment %q (want dev, staging or prod)", env)
+	}
+	return creds.apply(m.tool(pins.Tofu)).
+		WithWorkdir("/src/infra/envs/"+env).
+		WithEnvVariable("TF_IN_AUTOMATION", "1").
+		WithEnvVariable("TF_INPUT", "0").
+		WithEnvVariable("TXV_NONCE", nonce()). // remote state: never from the cache
+		WithExec([]string{"tofu", "init", "-lockfile=readonly"}), nil
+}
+
+// Plan plans one environment against its remote state and returns the plan as an
+// artifact directory: tfplan (the binary plan apply takes), plan.txt (for the reviewer),
+// plan.json (for policy tools) and tfplan.sha256, the digest an approver signs off.
+//
+//	dagger call plan --env staging --aws-access-key-id env:AWS_ACCESS_KEY_ID \
+//	  --aws-secret-access-key env:AWS_SECRET_ACCESS_KEY --aws-session-token env:AWS_SESSION_TOKEN \
+//	  export --path out/plan-staging
+func (m *TransactionValidator) Plan(
+	ctx context.Context,
+	// Environment: dev, staging or prod.
+	env string,
+	awsAccessKeyId *dagger.Secret,
+	awsSecretAccessKey *dagger.Secret,
+	// +optional
+	awsSessionToken *dagger.Secret,
+) (*dagger.Directory, error) {
+	c, err := m.tofuRoot(env, awsCredentials{awsAccessKeyId, awsSecretAccessKey, awsSessionToken})
+	if err != nil {
+		return nil, err
+	}
+	c = c.WithExec([]string{"sh", "-ec", `mkdir -p /plan
+tofu plan -lock-timeout=5m -out=/plan/tfplan
+tofu show -no-color /plan/tfplan > /plan/plan.txt
+tofu show -json /plan/tfplan > /plan/plan.json
+sha256sum /plan/tfplan | cut -d' ' -f1 > /plan/tfplan.sha256`})
+	if _, err := c.Sync(ctx); err != nil {
+		return nil, fmt.Errorf("plan %s: %w", env, err)
+	}
+	return c.Directory("/plan"), nil
+}
+
+// Apply applies a saved plan, and only the plan that was approved: its SHA-256 must equal
+// the digest the approver saw next to the plan (tfplan.sha256 of plan). A stale plan is
+// refused by tofu itself (the state changed since). Afterwards a smoke test plans again:
+// the environment must show no changes.
+func (m *TransactionValidator) Apply(
+	ctx context.Context,
+	// Environment: dev, staging or prod.
+	env string,
+	// The tfplan file from plan.
+	plan *dagger.File,
+	// SHA-256 of that file as approved (hex).
+	approvedSha256 string,
+	awsAccessKeyId *dagger.Secret,
+	awsSecretAccessKey *dagger.Secret,
+	// +optional
+	awsSessionToken *dagger.Secret,
+) (string, error) {
+	// The digest is taken in a container: the plan is binary, and File.Digest's format is
+	// not the file's plain SHA-256.
+	sum, err := run(ctx, dag.Container().From(pins.Debian).WithFile("/plan/tfplan", plan),
+		"plan digest", "sha256sum", "/plan/tfplan")
+	if err != nil {
+		return "", err
+	}
+	if err := checkApproved(strings.Fields(sum)[0], approvedSha256); err != nil {
+		return "", err
+	}
+	c, err := m.tofuRoot(env, awsCredentials{awsAccessKeyId, awsSecretAccessKey, awsSessionToken})
+	if err != nil {
+		return "", err
+	}
+	c = c.WithFile("/plan/tfplan", plan)
+	out, err := run(ctx, c, "apply", "tofu", "apply", "-lock-timeout=5m", "/plan/tfplan")
+	if err != nil {
+		return out, err
+	}
+	// Smoke test: what is deployed is what the code says (exit 0 = no changes, 2 = drift).
+	smoke, err := run(ctx, c.WithEnvVariable("TXV_NONCE", nonce()), "post-apply plan (no changes expected)",
+		"tofu", "plan", "-detailed-exitcode", "-lock-timeout=5m")
+	if err != nil {
+		return out + smoke, fmt.Errorf("applied, but the environment still differs from the code: %w", err)
+	}
+	return out + "\nsmoke test: no changes after apply\n", nil
+}
+
+// checkApproved refuses a plan whose SHA-256 (hex) is not the approved one.
+func checkApproved(got, approved string) error {
+	if want := strings.ToLower(strings.TrimSpace(approved)); got != want {
+		return fmt.Errorf("refusing to apply: the plan's SHA-256 is %s, the approved one %q", got, approved)
+	}
+	return nil
+}
