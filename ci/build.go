@@ -227,5 +227,14 @@ func (m *TransactionValidator) Publish(
 		host, _, _ := strings.Cut(repository, "/")
 		image = image.WithRegistryAuth(host, username, password)
 	}
-	return image.Publish(ctx, repository+":"+tag)
+	ref, err := image.Publish(ctx, repository+":"+tag)
+	if err != nil {
+		return "", err
+	}
+	// REPOSITORY:TAG@sha256:... -> REPOSITORY@sha256:...: the digest is what is deployed.
+	_, digest, ok := strings.Cut(ref, "@")
+	if !ok {
+		return "", fmt.Errorf("publish returned %q, which has no digest", ref)
+	}
+	return repository + "@" + digest, nil
 }

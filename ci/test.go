@@ -12,11 +12,12 @@ import (
 	"dagger/transaction-validator/pins"
 )
 
-// Test runs the repository's Go test suite in the pipeline: scripts/suites/10-service.sh
+// Test runs the service's Go test suite in the pipeline: scripts/suites/10-service.sh
 // (gofmt, go vet, `go test -race` with the integration tests on real PostgreSQL, Redis,
 // PgBouncer, S3 and Chromium that the tests start themselves, then every fuzz target
-// briefly), the kustomize module's rule tests, and the service against a PostgreSQL and
-// a Redis started as Dagger services, reached by name over the network as in a cluster.
+// briefly), including the service against a PostgreSQL and a Redis started as Dagger
+// services, reached by name over the network as in a cluster. The manifests' rule tests
+// run in validate.
 func (m *TransactionValidator) Test(
 	ctx context.Context,
 	// How long each fuzz target runs (a Go duration).
@@ -41,10 +42,7 @@ func (m *TransactionValidator) Test(
 	// The URL is assembled in the container so the password never appears in the
 	// pipeline's arguments or logs.
 	return sh(ctx, c, "go test", `export TXV_EXTERNAL_DATABASE_URL="postgres://postgres:${PGPASSWORD}@postgres:5432/postgres?sslmode=disable"
-bash scripts/suites/10-service.sh
-(cd kustomize && go test -count=1 ./...)
-(cd airgap/k8sschema && go test -count=1 ./...)
-(cd ci && go test -count=1 ./pins/)`)
+bash scripts/suites/10-service.sh`)
 }
 
 // testEnv is the golang image plus the Debian packages the integration tests start
@@ -63,7 +61,13 @@ func (m *TransactionValidator) testEnv(ctx context.Context) (*dagger.Container, 
 		WithExec([]string{"sh", "-ec", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq " +
 			"--no-install-recommends gcc libc6-dev " + match[1] + " >/dev/null && rm -rf /var/lib/apt/lists/*"})
 	// Tools the suite builds from the Go proxy (versitygw, promtool) are kept between runs.
+	// Only what the Go tests read: a change to infra/, the overlays, the workflows or the
+	// docs leaves this stage cached.
+	src := m.Source.
+		WithoutDirectory("infra").WithoutDirectory("docs").WithoutDirectory(".github").
+		WithoutDirectory("kustomize/overlays").WithoutDirectory("ci")
 	return m.goEnvFrom(base).
+		WithMountedDirectory("/src", src).
 		WithMountedCache("/var/cache/txv-tools", dag.CacheVolume("txv-test-tools")).
 		WithEnvVariable("CACHE_ROOT", "/var/cache/txv-tools"), nil
 }

@@ -60,13 +60,23 @@ func (m *TransactionValidator) renderScript(env, image, out string) string {
 }
 
 // Validate renders every overlay and checks the manifests with kubeconform -strict
-// against the Kubernetes and CRD schemas of the pinned Kubernetes version.
+// against the Kubernetes and CRD schemas of the pinned Kubernetes version, and runs the
+// manifests' rule tests (kustomize/*_test.go: security context, probes, spread,
+// resources, ...) and the schema converter's tests.
 func (m *TransactionValidator) Validate(ctx context.Context) (string, error) {
-	rendered, err := m.Render(ctx, "")
-	if err != nil {
-		return "", err
-	}
-	return m.kubeconform(ctx, rendered)
+	return runSteps(ctx,
+		step{"kubeconform", func(ctx context.Context) (string, error) {
+			rendered, err := m.Render(ctx, "")
+			if err != nil {
+				return "", err
+			}
+			return m.kubeconform(ctx, rendered)
+		}},
+		step{"manifest rule tests", func(ctx context.Context) (string, error) {
+			return sh(ctx, m.goEnv(), "manifest rule tests",
+				"(cd kustomize && go test -count=1 ./...) && (cd airgap/k8sschema && go test -count=1 ./...)")
+		}},
+	)
 }
 
 func (m *TransactionValidator) kubeconform(ctx context.Context, rendered *dagger.Directory) (string, error) {

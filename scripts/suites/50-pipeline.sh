@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# Suite 50: the pipeline (dagger.json + ci/) for real, on the offline Dagger engine and the
+# throwaway Kubernetes cluster of airgap/:
+#   1. the module's own unit tests (dagger run go test);
+#   2. `dagger call --airgapped ci` is green on this checkout, timed;
+#   3. a second, unchanged `ci` comes from the engine's cache, timed (goal: <= 10% of 2.);
+#   4. seeded defects, each in a copy of the checkout, fail `ci` and the summary names the
+#      stage: an unformatted .tf (lint), a privileged container (scan), a failing Go test
+#      (test), a HIGH finding in Terraform (scan);
+#   5. deploy --env local: a good version rolls out through the canary; a version whose
+#      pods never become Ready and one whose error rate is high are rolled back on their
+#      own (the stable version keeps serving, the canary is gone); rollback returns to the
+#      previous revision.
+# Timings go to $TXV_PIPELINE_TIMINGS (default: a temp file, printed at the end).
+#
+# Like suite 45, it needs root and the engine's build cache; without the cache it SKIPS
+# (exit 3) and says why. It starts the engine and the cluster if they are not running and
+# stops only what it started.
+set -euo pipefail
+REPO_ROOT=${REPO_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+# shellcheck source=/dev/null
+. "$REPO_ROOT/airgap/dagger/common.sh"
+cd "$REPO_ROOT"
+
+skip() { printf '\n!!!!! SKIP 50-pipeline: %s\n\n' "$*"; exit 3; }
+[ "$(id -u)" -eq 0 ] || skip "needs root (the offline Dagger engine); run as root"
+[ -f "$DAGGER_BIN/.complete" ] || [ "${TXV_DAGGER_COLD_BUILD:-0}" = 1 ] ||
+  skip "no Dagger $DAGGER_VERSION build cache in $DAGGER_BIN (see suite 45: airgap/dagger/build.sh fills it)"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/pipeline.XXXXXX")
+timings=${TXV_PIPELINE_TIMINGS:-$work/timings.txt}
+engine_started=0 cluster_started=0
+cleanup() {
+  [ $cluster_started = 0 ] || airgap/k8s/down.sh >/dev/null 2>&1 || true
+  [ $engine_started = 0 ] || airgap/dagger/down.sh >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+step() { log "suite 50: $*"; }
+timed() { # NAME CMD...: run, record the wall time
+  local name=$1 t; shift; t=$(date +%s)
+  "$@"; local rc=$?
+  printf '%-44s %5d s\n' "$name" $(($(date +%s) - t)) | tee -a "$timings" >&2
+  return $rc
+}
+
+airgap/dagger/status.sh >/dev/null 2>&1 || { airgap/dagger/up.sh >&2; engine_started=1; }
+# shellcheck source=/dev/null
+. "$DAGGER_STATE/client.env"
+dc() { dagger --progress=plain call --airgapped "$@"; }
+
+# ---- 1. unit tests of the module (the SDK's generated code comes from `dagger develop`)
+step "dagger develop + module unit tests"
+dagger --progress=plain develop >"$work/develop.log" 2>&1 || { tail -20 "$work/develop.log"; die "dagger develop failed"; }
+(cd ci && dagger --progress=plain run go test -count=1 ./...) >"$work/unit.log" 2>&1 ||
+  { tail -40 "$work/unit.log"; die "the pipeline module's unit tests failed"; }
+grep -E '^(ok|FAIL)' "$work/unit.log" >&2
+
+# ---- 2./3. ci on this checkout, then again unchanged -------------------------------------
+step "dagger call ci (this checkout)"
+timed "ci, first run on this checkout" dc ci >"$work/ci.out" 2>"$work/ci.log" ||
+  { tail -80 "$work/ci.log"; die "dagger call ci failed on the checkout"; }
+cat "$work/ci.out" >&2
+step "dagger call ci again, nothing changed"
+timed "ci, second run, nothing changed" dc ci >"$work/ci2.out" 2>"$work/ci2.log" ||
+  { tail -80 "$work/ci2.log"; die "the second dagger call ci failed"; }
+
+# ---- 4. seeded defects -------------------------------------------------------------------
+# seed NAME: a copy of the checkout (tracked and untracked, not ignored files) in $work/NAME.
+seed() {
+  local dir=$work/$1
+  mkdir -p "$dir"
+  git ls-files -z -co --exclude-standard | xargs -0 -I{} sh -c 'test -e "{}" && echo "{}"' |
+    tar -cf - -T - | tar -xf - -C "$dir"
+  echo "$dir"
+}
+# expect_failure NAME STAGE PATTERN: ci on the seeded copy must fail, list STAGE among
+# the failed stages, and its report must contain PATTERN.
+expect_failure() {
+  local name=$1 stage=$2 pattern=$3 dir=$work/$1
+  step "seeded defect '$name': ci must fail in stage '$stage'"
+  if timed "ci, seeded: $name" dc --source="$dir" ci >"$work/$name.out" 2>"$work/$name.log"; then
+    die "seeded defect '$name' passed ci"
+  fi
+  grep -E "^FAILED stages: .*\b$stage\b" "$work/$name.log" >&2 ||
+    { tail -60 "$work/$name.log"; die "'$name': the summary does not name stage $stage"; }
+  grep -qE -- "$pattern" "$work/$name.log" ||
+    { tail -60 "$work/$name.log"; die "'$name': the report does not mention /$pattern/"; }
+}
+
+d=$(seed unformatted-tf)
+sed -i '0,/^  [a-z]/s/^  \([a-z]\)/      \1/' "$d/infra/modules/ecr/main.tf"
+expect_failure unformatted-tf lint "tofu fmt"
+
+d=$(seed privileged-container)
+cat >>"$d/kustomize/overlays/dev/kustomization.yaml" <<'YAML'
+  - target: {kind: Deployment, name: transaction-validator}
+    patch: |-
+      - op: add
+        path: /spec/template/spec/containers/0/securityContext/privileged
+        value: true
+YAML
+expect_failure privileged-container scan "[Pp]rivileged"
+
+d=$(seed failing-go-test)
+cat >>"$d/svc/internal/card/card_test.go" <<'GO'
+
+func TestSeededDefect(t *testing.T) { t.Fatal("seeded defect: this test always fails") }
+GO
+expect_failure failing-go-test test "TestSeededDefect"
+
+d=$(seed high-finding)
+cat >>"$d/infra/modules/ecr/main.tf" <<'TF'
+
+resource "aws_security_group" "seeded" {
+  name        = "seeded-defect"
+  description = "Seeded defect: SSH open to the internet"
+  vpc_id      = "vpc-0123456789abcdef0"
+
+  ingress {
+    description = "SSH from anywhere"
+    from_port   = 22
+    to_port     = 22
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+TF
+expect_failure high-finding scan "(HIGH|CRITICAL) AWS-0107"
+
+# ---- 5. deploy --env local ---------------------------------------------------------------
+eval "$(airgap/manifest-tools.sh)"
+airgap/k8s/status.sh >/dev/null 2>&1 || cluster_started=1
+KUBECONFIG=$(airgap/k8s/up.sh)
+export KUBECONFIG
+# shellcheck source=/dev/null
+. "${AIRGAP_STATE:-$HOME/.local/state/txv-airgap}/k8s/env"
+k() { "$KUBECTL" "$@"; }
+ns=transaction-validator
+k delete namespace "$ns" --ignore-not-found --wait=true >/dev/null
+for crd in "$CRD_DIR"/*.yaml; do k apply --server-side --force-conflicts -f "$crd" >/dev/null; done
+k wait crd --all --for=condition=Established --timeout=60s >/dev/null
+# What a deployer receives: one file, certificates inline, the API server by the name its
+# certificate carries; the CLI tunnels the pipeline to it (--kube-api).
+k config view --raw --flatten --minify >"$work/kubeconfig"
+api="tcp://127.0.0.1:${K8S_PORT_BASE}"
+repo="$REGISTRY_ADDR/txv/transaction-validator"
+publish() { # SOURCE TAG VERSION -> prints the digest reference
+  dc --source="$1" publish --repository="$repo" --tag="$2" --version="$3" 2>"$work/publish-$2.log" | tail -1 ||
+    { tail -30 "$work/publish-$2.log" >&2; die "publish $2 failed"; }
+}
+deploy() { # SOURCE IMAGE NAME
+  timed "deploy --env local: $3" dc --source="$1" deploy --env=local --image="$2" \
+    --kubeconfig="file:$work/kubeconfig" --kube-api="$api" --timeout=90s >"$work/deploy-$3.out" 2>"$work/deploy-$3.log"
+}
+serving() { k -n "$ns" get deployment transaction-validator -o jsonpath='{.spec.template.spec.containers[0].image}'; }
+no_canary() {
+  [ -z "$(k -n "$ns" get deployment transaction-validator-canary --ignore-not-found -o name)" ] ||
+    die "a canary Deployment is left behind"
+}
+
+d=$(seed deploy-good)
+good1=$(publish "$d" good-1 good-1)
+[[ $good1 == "$repo@sha256:"* ]] || die "publish printed '$good1', want $repo@sha256:..."
+step "deploy a good version: $good1"
+deploy "$d" "$good1" good-1 || { tail -40 "$work/deploy-good-1.log"; die "deploying a good version failed"; }
+[ "$(serving)" = "$good1" ] || die "after deploy the Deployment runs $(serving), want $good1"
+k -n "$ns" rollout status deployment/transaction-validator --timeout=60s >/dev/null
+no_canary
+grep -q "canary healthy" "$work/deploy-good-1.out" || die "the deploy log does not show the canary gate"
+
+good2=$(publish "$d" good-2 good-2)
+step "deploy a second good version: $good2"
+deploy "$d" "$good2" good-2 || { tail -40 "$work/deploy-good-2.log"; die "deploying the second version failed"; }
+[ "$(serving)" = "$good2" ] || die "after the second deploy the Deployment runs $(serving)"
+
+step "a version whose pods never become Ready is rolled back"
+d=$(seed never-ready)
+cat >>"$d/kustomize/overlays/dev/kustomization.yaml" <<'YAML'
+  - target: {kind: Deployment, name: transaction-validator}
+    patch: |-
+      - op: add
+        path: /spec/template/metadata/labels/kwok.txv.io~1never-ready
+        value: "true"
+YAML
+if deploy "$d" "$good2" never-ready; then die "a never-ready version was deployed"; fi
+grep -q "ROLLED BACK: canary never became ready" "$work/deploy-never-ready.log" ||
+  { tail -30 "$work/deploy-never-ready.log"; die "no automatic rollback reported for the never-ready version"; }
+[ "$(serving)" = "$good2" ] || die "after the rollback the Deployment runs $(serving), want $good2"
+no_canary
+
+step "a version with a high error rate is rolled back"
+d=$(seed high-error-rate)
+# One request in four fails inside the service (a 5xx), as a bad release would.
+sed -i 's|return s.Validate(ctx, request.(Request))|if k := request.(Request).IdempotencyKey; k[len(k)-1]%4 == 0 {\n\t\t\treturn nil, context.DeadlineExceeded\n\t\t}\n\t\treturn s.Validate(ctx, request.(Request))|' \
+  "$d/svc/internal/validation/endpoint.go"
+grep -q DeadlineExceeded "$d/svc/internal/validation/endpoint.go" || die "could not seed the error-rate defect"
+bad=$(publish "$d" bad-errors bad-errors)
+if deploy "$d" "$bad" high-error-rate; then die "a version failing 25% of requests was deployed"; fi
+grep -q "ROLLED BACK: canary unhealthy" "$work/deploy-high-error-rate.log" ||
+  { tail -30 "$work/deploy-high-error-rate.log"; die "no automatic rollback reported for the failing version"; }
+grep -qE "error ratio [0-9.]+% above" "$work/deploy-high-error-rate.log" ||
+  { tail -30 "$work/deploy-high-error-rate.log"; die "the rollback does not say the error ratio was the reason"; }
+[ "$(serving)" = "$good2" ] || die "after the rollback the Deployment runs $(serving), want $good2"
+no_canary
+
+step "rollback --env local returns to the previous revision"
+timed "rollback --env local" dc rollback --env=local --kubeconfig="file:$work/kubeconfig" --kube-api="$api" \
+  >"$work/rollback.out" 2>"$work/rollback.log" || { tail -30 "$work/rollback.log"; die "rollback failed"; }
+[ "$(serving)" = "$good1" ] || die "after rollback the Deployment runs $(serving), want $good1"
+
+k delete namespace "$ns" --wait=false >/dev/null
+step "timings:"
+cat "$timings" >&2
+step "all pipeline checks passed"
