@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # a library: the scripts that source it use these variables
 # Shared by build.sh, up.sh, down.sh, status.sh and smoke.sh: where the engine's build cache,
 # state and sockets live, and the client environment that points dagger at it.
 #
@@ -48,7 +49,7 @@ ENGINE_SUBNET=10.87.0.0/16
 
 # images_key names the image cache: a change of any input rebuilds the images. Bump
 # IMAGES_RECIPE when build.sh changes what goes into them.
-IMAGES_RECIPE=3
+IMAGES_RECIPE=4   # 4: the golang image carries gcc, g++, libc6-dev, make, pkg-config, git
 images_key() {
   local gov
   gov=$(go env GOVERSION)
@@ -56,6 +57,29 @@ images_key() {
 }
 # The debootstrapped root filesystems depend on the suite only (and take minutes).
 ROOTFS_CACHE=$DAGGER_CACHE/rootfs-$DEBIAN_SUITE
+
+# tool_images_key names the cache of the tool images (build.sh tool-images): a hash of every
+# pin that goes into them, the schema directory's name (which carries the converter's source
+# hash) and TOOL_IMAGES_RECIPE; the directory's `pins` file lists them in clear. Bump
+# TOOL_IMAGES_RECIPE when build.sh changes what goes into the tool images. Needs K8S_SCHEMAS
+# (from airgap/manifest-tools.sh), so only build.sh computes it; it records the result in
+# $TOOL_IMAGES_CURRENT, which up.sh reads.
+TOOL_IMAGES_RECIPE=1
+TOOL_IMAGES_CURRENT=$DAGGER_CACHE/tool-images.current
+tool_image_pins() {
+  local k8s_stamp=$CACHE_ROOT/k8s-$KUBERNETES_VERSION/.complete
+  printf '%s\n' "recipe=$TOOL_IMAGES_RECIPE" "DEBIAN_SUITE=$DEBIAN_SUITE" \
+    "TOFU_VERSION=$TOFU_VERSION" "TF_PROVIDER_AWS_VERSION=$TF_PROVIDER_AWS_VERSION" \
+    "TF_PROVIDER_RANDOM_PSEUDO=$TF_PROVIDER_RANDOM_PSEUDO" "TF_PROVIDER_TLS_PSEUDO=$TF_PROVIDER_TLS_PSEUDO" \
+    "TFLINT_VERSION=$TFLINT_VERSION" "TFLINT_RULESET_AWS_VERSION=$TFLINT_RULESET_AWS_VERSION" \
+    "TRIVY_VERSION=$TRIVY_VERSION" "KUBECONFORM_VERSION=$KUBECONFORM_VERSION" \
+    "KUSTOMIZE_VERSION=$KUSTOMIZE_VERSION" "ACTIONLINT_VERSION=$ACTIONLINT_VERSION" \
+    "KUBERNETES_VERSION=$KUBERNETES_VERSION" "k8s-build=$(cat "$k8s_stamp" 2>/dev/null)" \
+    "schemas=$(basename "${K8S_SCHEMAS:-none}")"
+}
+tool_images_key() {
+  echo "$DAGGER_CACHE/tool-images-$(tool_image_pins | sha256sum | cut -c1-12)"
+}
 
 # pid_is_ours PID EXE_BASENAME: alive and still running the binary we started, so a recycled
 # PID is never signalled.
@@ -82,6 +106,22 @@ ENV
 DAGGER_TOOLS=$DAGGER_CACHE/tools-$GO_CONTAINERREGISTRY_VERSION
 # debootstrap's source: the mirror apt already uses on these machines.
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+
+# registry_image_args IMAGES_DIR TOOL_IMAGES_DIR prints the `-image REPO:TAG=LAYOUT` arguments
+# of txv-oci serve/push, one a line: every image of images.env whose layout exists. A tool
+# image that could not be built is simply absent (smoke.sh then fails, naming it).
+registry_image_args() {
+  local images=$1 tools=$2 ref t var
+  for ref in "$IMAGE_DEBIAN" "$IMAGE_DEBIAN_SLIM"; do printf '%s\n' -image "$(registry_path "$ref")=$images/debian"; done
+  for ref in "$IMAGE_GOLANG" "$IMAGE_GOLANG_MINOR"; do printf '%s\n' -image "$(registry_path "$ref")=$images/golang"; done
+  printf '%s\n' -image "$(registry_path "$IMAGE_STATIC")=$images/static"
+  printf '%s\n' -image "$(registry_path "$IMAGE_GO_SDK")=$images/gosdk"
+  for t in $TOOL_IMAGES; do
+    var=IMAGE_${t^^}
+    [ -f "$tools/$t/index.json" ] && printf '%s\n' -image "$(registry_path "${!var}")=$tools/$t"
+  done
+  return 0
+}
 
 # registry_path IMAGE: the repository:tag an image has inside the local registry, which is
 # where the engine's mirror rule looks (docker.io/library/golang:1.26 -> library/golang:1.26).
