@@ -8,17 +8,37 @@
 #     docker.io and the other registries of MIRRORED_REGISTRIES mirrored to the local one
 #
 # Then: `. $DAGGER_STATE/client.env` and use dagger (see README.md); down.sh stops both.
-# Idempotent: a running engine is left alone. Builds first when the cache is missing
-# (cold: ~21 min), so it needs root, like the engine itself.
+# Idempotent: a running engine is left alone; only the registry is brought in line with the
+# cache (images built since it started are pushed into it, unchanged ones cost a HEAD
+# request), so `build.sh tool-images && up.sh` publishes new images without a restart.
+# Builds first when the cache is missing (cold: ~21 min, plus the tool images), so it needs
+# root, like the engine itself. A tool image that cannot be built (the AWS provider is not
+# cached, say) does not stop the engine: up.sh warns, serves the others, and smoke.sh fails
+# naming the missing one.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 [ "$(id -u)" -eq 0 ] || die "the engine needs root (mount namespace, CNI bridge, iptables)"
 
 t0=$(date +%s)
 mkdir -p "$DAGGER_STATE"
+oci=$DAGGER_TOOLS/txv-oci
+
+# build: every stage; the tool images may fail (see the header) without stopping us.
+build() {
+  "$DAGGER_HERE/build.sh" binaries tools images
+  "$DAGGER_HERE/build.sh" tool-images ||
+    log "WARNING: some tool images were not built (reason above); serving the others, smoke.sh will fail"
+  images=$(images_key)
+  mapfile -t image_args < <(registry_image_args "$images" "$(cat "$TOOL_IMAGES_CURRENT" 2>/dev/null)")
+}
+
 if pid_is_ours "$(cat "$ENGINE_PIDFILE" 2>/dev/null)" dagger-engine &&
    pid_is_ours "$(cat "$REGISTRY_PIDFILE" 2>/dev/null)" txv-oci; then
-  log "already running (engine pid $(cat "$ENGINE_PIDFILE"), registry pid $(cat "$REGISTRY_PIDFILE"))"
+  build
+  # The registry holds manifests in memory: push what it lacks or has at another digest.
+  "$oci" push -addr "$REGISTRY_ADDR" "${image_args[@]}" 2>>"$REGISTRY_LOG" ||
+    { tail -5 "$REGISTRY_LOG" >&2; die "could not bring the running registry up to date"; }
+  log "already running (engine pid $(cat "$ENGINE_PIDFILE"), registry pid $(cat "$REGISTRY_PIDFILE")); registry serves $((${#image_args[@]} / 2)) images"
   exit 0
 fi
 # Half-up (one of the two died): start from a clean slate rather than guess.
@@ -27,10 +47,9 @@ if [ -f "$ENGINE_PIDFILE" ] || [ -f "$REGISTRY_PIDFILE" ]; then
   "$DAGGER_HERE/down.sh"
 fi
 
+# shellcheck disable=SC2086 # a space-separated package list, one word per package
 ensure_apt $DAGGER_APT_PACKAGES
-"$DAGGER_HERE/build.sh"
-images=$(images_key)
-oci=$DAGGER_TOOLS/txv-oci
+build
 
 # What the host looks like before we touch it: down.sh removes exactly the difference.
 host_fingerprint >"$DAGGER_STATE/host-before"
@@ -38,12 +57,7 @@ cat /proc/sys/net/ipv4/ip_forward >"$DAGGER_STATE/ip_forward-before"
 
 # Registry first: the engine resolves images through it from its first request.
 : >"$REGISTRY_LOG"
-args=()
-for ref in "$IMAGE_DEBIAN" "$IMAGE_DEBIAN_SLIM"; do args+=(-image "$(registry_path "$ref")=$images/debian"); done
-for ref in "$IMAGE_GOLANG" "$IMAGE_GOLANG_MINOR"; do args+=(-image "$(registry_path "$ref")=$images/golang"); done
-args+=(-image "$(registry_path "$IMAGE_STATIC")=$images/static")
-args+=(-image "$(registry_path "$IMAGE_GO_SDK")=$images/gosdk")
-nohup "$oci" serve -addr "$REGISTRY_ADDR" -blobs "$DAGGER_CACHE/registry-blobs" "${args[@]}" \
+nohup "$oci" serve -addr "$REGISTRY_ADDR" -blobs "$DAGGER_CACHE/registry-blobs" "${image_args[@]}" \
   >>"$REGISTRY_LOG" 2>&1 </dev/null &
 echo $! >"$REGISTRY_PIDFILE"
 for _ in $(seq 1 600); do
