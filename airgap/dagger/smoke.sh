@@ -5,8 +5,19 @@
 #   2. module mode: `dagger init --sdk=go` and `dagger call` on a module whose function runs
 #      the mirrored Debian image; the answer must equal the debootstrapped /etc/debian_version;
 #   3. the pipeline's shape: a module function builds a static Go binary in the golang image
-#      and runs it in the distroless-style static image (as nonroot, with the CA bundle).
+#      and runs it in the distroless-style static image (as nonroot, with the CA bundle);
+#   4. every tool image of images.env (TOOL_IMAGES), pulled by its name through the engine: it
+#      runs as nonroot with a writable HOME, carries its version label and runs its tool;
+#      tofu inits and validates a config requiring hashicorp/random from the in-image mirror,
+#      kubeconform validates a Deployment with -strict against /schemas (and rejects a
+#      misspelt field), tflint loads the AWS ruleset, actionlint finds shellcheck;
+#   5. the golang image has cgo's toolchain: `go test -race` passes on a tiny package and
+#      reports the data race planted in another test.
+# A tool image missing from the registry fails step 4 loudly, naming the image and the cause.
 # Each exec carries a fresh nonce, so the engine's cache cannot answer in place of a container.
+# The queries set the nonce before `from`: the engine caches a `from(tag)` result while any
+# session holds it, so on an engine someone else is using a plain `from` may answer with the
+# digest the tag had when their session started, without asking the registry.
 # Prints the time of each step; exits non-zero on the first failure.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -16,6 +27,7 @@ trap 'log "smoke: FAILED at line $LINENO"' ERR
 . "$DAGGER_STATE/client.env"
 pid_is_ours "$(cat "$ENGINE_PIDFILE" 2>/dev/null)" dagger-engine || die "engine not running: run up.sh"
 
+ensure_apt jq   # reads the answers of `dagger query`
 nonce=$(date +%s%N)
 want_go="go version $(go env GOVERSION) linux/amd64"
 want_debian=$(cat "$ROOTFS_CACHE/rootfs/etc/debian_version")
@@ -30,15 +42,15 @@ for pid in "$(cat "$ENGINE_PIDFILE")" "$(cat "$REGISTRY_PIDFILE")"; do
   done
 done
 ss -Hltn "sport = :${REGISTRY_ADDR##*:}" | grep -qF "$REGISTRY_ADDR" || die "registry is not on $REGISTRY_ADDR"
-log "smoke 0/3: engine and registry listen on loopback / unix socket only"
+log "smoke 0/5: engine and registry listen on loopback / unix socket only"
 
 # 1 -------------------------------------------------------------------------------------
-log "smoke 1/3: container from $IMAGE_GOLANG via the mirror"
+log "smoke 1/5: container from $IMAGE_GOLANG via the mirror"
 reg_lines=$(wc -l <"$REGISTRY_LOG")
 t=$(date +%s)
 got=$(dagger query --progress=plain 2>"$out/query.log" <<GQL | tee "$out/query.json"
-{ container { from(address: "$IMAGE_GOLANG") {
-    withEnvVariable(name: "SMOKE_NONCE", value: "$nonce") {
+{ container { withEnvVariable(name: "SMOKE_NONCE", value: "$nonce") {
+    from(address: "$IMAGE_GOLANG") {
       withExec(args: ["go", "version"]) { stdout } } } } }
 GQL
 ) || { tail -30 "$out/query.log" >&2; die "dagger query failed (log: $out/query.log)"; }
@@ -46,16 +58,16 @@ grep -qF "$want_go" <<<"$got" || die "container printed $got, want '$want_go'"
 # The image must have come from our registry, not from anything else the engine can reach.
 tail -n +"$((reg_lines + 1))" "$REGISTRY_LOG" | grep -q "/v2/$(registry_path "${IMAGE_GOLANG%:*}")/manifests/" ||
   die "registry $REGISTRY_ADDR saw no request for $IMAGE_GOLANG: the mirror is not in use"
-log "smoke 1/3: ok in $(($(date +%s) - t)) s: $want_go"
+log "smoke 1/5: ok in $(($(date +%s) - t)) s: $want_go"
 
 # 2 -------------------------------------------------------------------------------------
-log "smoke 2/3: dagger init --sdk=go + dagger call"
+log "smoke 2/5: dagger init --sdk=go + dagger call"
 mod=$out/module; mkdir -p "$mod"
 t=$(date +%s)
 # --license= : otherwise init downloads a licence text, which cannot work offline.
 (cd "$mod" && dagger init --sdk=go --name=smoke --license= --progress=plain >"$out/init.log" 2>&1) ||
   { tail -30 "$out/init.log" >&2; die "dagger init failed (log: $out/init.log)"; }
-log "smoke 2/3: init in $(($(date +%s) - t)) s"
+log "smoke 2/5: init in $(($(date +%s) - t)) s"
 cat >"$mod/main.go" <<GO
 // Module used by airgap/dagger/smoke.sh to check module mode against the offline engine.
 package main
@@ -110,13 +122,195 @@ got=$(cd "$mod" && dagger call --progress=plain debian-version --nonce="$nonce" 
   { tail -40 "$out/call.log" >&2; die "dagger call failed (log: $out/call.log)"; }
 [ "$(echo "$got" | tr -d '[:space:]')" = "$want_debian" ] ||
   die "dagger call printed '$got', want the debootstrapped Debian version $want_debian"
-log "smoke 2/3: ok, dagger call in $(($(date +%s) - t)) s: debian $want_debian"
+log "smoke 2/5: ok, dagger call in $(($(date +%s) - t)) s: debian $want_debian"
 
 # 3 -------------------------------------------------------------------------------------
-log "smoke 3/3: build in $IMAGE_GOLANG, run in $IMAGE_STATIC"
+log "smoke 3/5: build in $IMAGE_GOLANG, run in $IMAGE_STATIC"
 t=$(date +%s)
 got=$(cd "$mod" && dagger call --progress=plain static-hello --nonce="$nonce" 2>"$out/static.log") ||
   { tail -40 "$out/static.log" >&2; die "dagger call static-hello failed (log: $out/static.log)"; }
 [ "$(echo "$got" | tr -d '[:space:]')" = "uid=65532ca=true" ] ||
   die "static image printed '$got', want 'uid=65532 ca=true' (nonroot user, CA bundle present)"
-log "smoke 3/3: ok in $(($(date +%s) - t)) s: $got"
+log "smoke 3/5: ok in $(($(date +%s) - t)) s: $got"
+
+# 4 -------------------------------------------------------------------------------------
+# tool_exec NAME IMAGE SCRIPT: runs SCRIPT with sh in IMAGE as the image's own user and
+# workdir, after printing uid, HOME's writability; leaves the answer in $out/NAME.json and
+# sets TOOL_USER, TOOL_VERSION (the OCI version label) and TOOL_OUT (stdout+stderr).
+tool_exec() {
+  local name=$1 image=$2 script args
+  # shellcheck disable=SC2016 # expanded by the container's shell, not here
+  script='echo "uid=$(id -u)"; touch "$HOME/.smoke" && echo "home $HOME writable"; '$3
+  args=$(jq -cn --arg s "$script" '["sh", "-c", "(" + $s + ") 2>&1"]')
+  dagger query --progress=plain >"$out/$name.json" 2>"$out/$name.log" <<GQL ||
+{ container { withEnvVariable(name: "SMOKE_NONCE", value: "$nonce") { from(address: "$image") {
+    user
+    version: label(name: "org.opencontainers.image.version")
+    withExec(args: $args) { stdout } } } } }
+GQL
+    { tail -30 "$out/$name.log" >&2; die "$name: running $image failed (log: $out/$name.log)"; }
+  TOOL_USER=$(jq -r .container.withEnvVariable.from.user "$out/$name.json")
+  TOOL_VERSION=$(jq -r .container.withEnvVariable.from.version "$out/$name.json")
+  TOOL_OUT=$(jq -r .container.withEnvVariable.from.withExec.stdout "$out/$name.json")
+}
+
+# expect NAME STRING...: every STRING must be in TOOL_OUT.
+expect() {
+  local name=$1 s; shift
+  for s in "$@"; do
+    grep -qF -- "$s" <<<"$TOOL_OUT" || { printf '%s\n' "$TOOL_OUT" >&2; die "$name: output lacks '$s' (above)"; }
+  done
+}
+
+tofu_script=$(cat <<'SH'
+set -e
+tofu version
+test -x "/usr/local/share/opentofu/mirror/registry.opentofu.org/hashicorp/aws/$AWS_V/linux_amd64/terraform-provider-aws_v${AWS_V}_x5" && echo "aws provider $AWS_V in the mirror"
+mkdir -p smoke && cd smoke
+cat >main.tf <<'HCL'
+terraform {
+  required_providers {
+    random = { source = "hashicorp/random" }
+  }
+}
+resource "random_id" "smoke" {
+  byte_length = 4
+}
+HCL
+tofu init -input=false -no-color
+tofu validate -no-color
+SH
+)
+tofu_script="AWS_V=$TF_PROVIDER_AWS_VERSION; $tofu_script"
+
+kubeconform_script=$(cat <<'SH'
+set -e
+cat >deploy.yaml <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: smoke
+spec:
+  minReadySeconds: 5
+  selector:
+    matchLabels: {app: smoke}
+  template:
+    metadata:
+      labels: {app: smoke}
+    spec:
+      containers:
+        - name: smoke
+          image: registry.example/smoke:1
+YAML
+sed 's/minReadySeconds/minReadySecond/' deploy.yaml >misspelt.yaml
+kubeconform -v
+set -- -strict -summary -output text -kubernetes-version "$K8S_V" -schema-location /schemas \
+  -schema-location '/schemas/crds/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json'
+kubeconform "$@" deploy.yaml
+if kubeconform "$@" misspelt.yaml; then echo "misspelt field ACCEPTED"; exit 1; fi
+echo "misspelt field rejected"
+SH
+)
+kubeconform_script="K8S_V=${KUBERNETES_VERSION#v}; $kubeconform_script"
+
+# tflint lists the plugins its config enables: the AWS ruleset must load from TFLINT_PLUGIN_DIR.
+tflint_script=$(cat <<'SH'
+set -e
+printf 'plugin "aws" {\n  enabled = true\n}\n' >.tflint.hcl
+tflint --version
+SH
+)
+
+log "smoke 4/5: tool images ($TOOL_IMAGES) by name through the mirror"
+t4=$(date +%s)
+for tool in $TOOL_IMAGES; do
+  var=IMAGE_${tool^^}; image=${!var}
+  path=$(registry_path "$image")
+  # Missing from the registry: say why instead of letting the pull fail obscurely.
+  curl -fsS -o /dev/null -I -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+    "http://$REGISTRY_ADDR/v2/${path%:*}/manifests/${path##*:}" ||
+    die "$tool: $image is not in the registry on $REGISTRY_ADDR. Build it with
+    airgap/dagger/build.sh tool-images    (the reason it failed is printed there)
+  then run airgap/dagger/up.sh, which pushes it into the running registry."
+  t=$(date +%s)
+  case $tool in
+    tofu) tool_exec "$tool" "$image" "$tofu_script"
+      expect "$tool" "OpenTofu $TOFU_VERSION" "aws provider $TF_PROVIDER_AWS_VERSION in the mirror" \
+        "Installed hashicorp/random" "The configuration is valid" ;;
+    tflint) tool_exec "$tool" "$image" "$tflint_script"
+      expect "$tool" "TFLint version ${TFLINT_VERSION#v}" "ruleset.aws (${TFLINT_RULESET_AWS_VERSION#v})" ;;
+    trivy) tool_exec "$tool" "$image" "trivy --version"
+      # Built without release ldflags, trivy calls itself "dev"; the label carries the pin.
+      expect "$tool" "Version:" ;;
+    kubeconform) tool_exec "$tool" "$image" "$kubeconform_script"
+      expect "$tool" "Valid: 1, Invalid: 0" "misspelt field rejected" ;;
+    kustomize) tool_exec "$tool" "$image" "kustomize version"
+      expect "$tool" "$KUSTOMIZE_VERSION" ;;
+    actionlint) tool_exec "$tool" "$image" "actionlint -version && shellcheck --version"
+      expect "$tool" "$ACTIONLINT_VERSION" "ShellCheck - shell script analysis tool" ;;
+    kubectl) tool_exec "$tool" "$image" "kubectl version --client"
+      expect "$tool" "Client Version: $KUBERNETES_VERSION" ;;
+    *) die "$tool: smoke.sh has no check for it (add one)" ;;
+  esac
+  expect "$tool" "uid=65532" "writable"
+  [ "$TOOL_USER" = 65532:65532 ] || die "$tool: image user is '$TOOL_USER', want 65532:65532"
+  want=${image##*:}; want=${want#v}
+  [ "$TOOL_VERSION" = "$want" ] || die "$tool: version label '$TOOL_VERSION', want '$want'"
+  log "smoke 4/5: $tool ok in $(($(date +%s) - t)) s ($image)"
+done
+log "smoke 4/5: ok, ${TOOL_IMAGES// /, } in $(($(date +%s) - t4)) s"
+
+# 5 -------------------------------------------------------------------------------------
+race_script=$(cat <<'SH'
+set -e
+mkdir -p /tmp/race && cd /tmp/race
+printf 'module smoke/race\n\ngo 1.26\n' >go.mod
+cat >race_test.go <<'GO'
+package race
+
+import (
+	"sync"
+	"testing"
+)
+
+func count(locked bool) int {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	n := 0
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if locked {
+				mu.Lock()
+				defer mu.Unlock()
+			}
+			n++
+		}()
+	}
+	wg.Wait()
+	return n
+}
+
+func TestLocked(t *testing.T) { count(true) }
+
+func TestRacy(t *testing.T) { count(false) }
+GO
+gcc --version | head -1
+go test -race -count=1 -run TestLocked .
+if go test -race -count=1 -run TestRacy . >racy.log 2>&1; then cat racy.log; echo "race NOT detected"; exit 1; fi
+grep -q 'WARNING: DATA RACE' racy.log && echo "race detected in TestRacy"
+SH
+)
+log "smoke 5/5: go test -race in $IMAGE_GOLANG"
+t=$(date +%s)
+args=$(jq -cn --arg s "($race_script) 2>&1" '["sh", "-c", $s]')
+dagger query --progress=plain >"$out/race.json" 2>"$out/race.log" <<GQL ||
+{ container { withEnvVariable(name: "SMOKE_NONCE", value: "$nonce") {
+    from(address: "$IMAGE_GOLANG") {
+      withExec(args: $args) { stdout } } } } }
+GQL
+  { tail -30 "$out/race.log" >&2; die "go test -race in $IMAGE_GOLANG failed (log: $out/race.log)"; }
+TOOL_OUT=$(jq -r .container.withEnvVariable.from.withExec.stdout "$out/race.json")
+expect golang "gcc (Debian" "ok  	smoke/race" "race detected in TestRacy"
+log "smoke 5/5: ok in $(($(date +%s) - t)) s: $(head -1 <<<"$TOOL_OUT")"

@@ -13,6 +13,8 @@ if pid_is_ours "$(cat "$REGISTRY_PIDFILE" 2>/dev/null)" txv-oci; then
 else echo "registry: down"; ok=1; fi
 echo "mirrors:  $MIRRORED_REGISTRIES -> $REGISTRY_ADDR"
 echo "images:   $IMAGE_DEBIAN $IMAGE_DEBIAN_SLIM $IMAGE_GOLANG $IMAGE_GOLANG_MINOR $IMAGE_STATIC"
+tools=""; for t in $TOOL_IMAGES; do v=IMAGE_${t^^}; tools+=" ${!v}"; done
+echo "tools:   $tools"
 echo "go sdk:   $IMAGE_GO_SDK (builtin content, by digest)"
 if [ $ok = 0 ]; then
   echo "client environment (. $DAGGER_STATE/client.env):"

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Suite 45: the offline Dagger engine (airgap/dagger). Builds what is missing, starts the
 # engine and registry, runs the smoke test (a container from the local mirror, `dagger call`
-# on a Go module, a static binary built in golang and run in the static image), stops
-# everything and checks that the host is exactly as before.
+# on a Go module, a static binary built in golang and run in the static image, every tool
+# image pulled by name and run: tofu init + validate from its provider mirror, kubeconform
+# -strict against /schemas, ...; `go test -race` in the golang image), stops everything
+# and checks that the host is exactly as before. A tool image that could not be built (the
+# AWS provider missing from ~/.cache, say) fails the smoke test, naming it.
 #
 # The cold build (dagger CLI + engine from source, images) took 21 of the suite's 23 minutes
 # on a fresh 2-core machine under load (docs/airgap-dagger.md), too much of the 90 minutes
