@@ -15,11 +15,13 @@ output "alarm_names" {
       aws_cloudwatch_metric_alarm.aurora_cpu.alarm_name,
       aws_cloudwatch_metric_alarm.aurora_freeable_memory.alarm_name,
       aws_cloudwatch_metric_alarm.aurora_replica_lag.alarm_name,
+      aws_cloudwatch_metric_alarm.aurora_connections.alarm_name,
       aws_cloudwatch_metric_alarm.failed_nodes.alarm_name,
       aws_cloudwatch_metric_alarm.node_cpu.alarm_name,
     ],
     [for a in aws_cloudwatch_metric_alarm.redis_engine_cpu : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.redis_memory : a.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.redis_evictions : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.alb_5xx : a.alarm_name],
     aws_cloudwatch_metric_alarm.alb_latency_p99[*].alarm_name,
   )

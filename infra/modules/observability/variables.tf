@@ -52,6 +52,23 @@ variable "aurora_cpu_threshold" {
   default     = 80
 }
 
+variable "aurora_connections_threshold" {
+  description = "Aurora DatabaseConnections that page: about 80% of the cluster's max_connections (the services' pools, migrations and the back office together)."
+  type        = number
+  default     = 320
+}
+
+variable "runbook_base_url" {
+  description = "Where docs/runbook.md of this repository is browsed, without the trailing /docs/runbook.md (repository URL and ref). Every alarm description links its section."
+  type        = string
+  default     = "https://github.com/transaction-validator/transaction-validator/blob/main"
+
+  validation {
+    condition     = can(regex("^https://[^ ]+[^/]$", var.runbook_base_url))
+    error_message = "Give an https URL without a trailing slash."
+  }
+}
+
 variable "redis" {
   description = "Redis replication group to alarm on (per node); null for none."
   type = object({

@@ -149,3 +149,64 @@ run "rejects_short_log_retention" {
 
   expect_failures = [var.log_retention_days]
 }
+
+# Every alarm, with the ALB ones: a description that ends in a link to its runbook section,
+# and the alert topic as the target of ALARM and OK. The list is every
+# aws_cloudwatch_metric_alarm in main.tf; the count check ties it to the alarm_names output.
+run "every_alarm_has_runbook_and_topic" {
+  variables {
+    alb_arn_suffix   = "app/k8s-transact-0123456789/0123456789abcdef"
+    runbook_base_url = "https://git.example.com/payments/transaction-validator/blob/v1.2.3"
+  }
+
+  assert {
+    condition = alltrue([
+      for a in concat(
+        [
+          aws_cloudwatch_metric_alarm.aurora_cpu, aws_cloudwatch_metric_alarm.aurora_freeable_memory,
+          aws_cloudwatch_metric_alarm.aurora_replica_lag, aws_cloudwatch_metric_alarm.aurora_connections,
+          aws_cloudwatch_metric_alarm.failed_nodes, aws_cloudwatch_metric_alarm.node_cpu,
+        ],
+        values(aws_cloudwatch_metric_alarm.redis_engine_cpu), values(aws_cloudwatch_metric_alarm.redis_memory),
+        values(aws_cloudwatch_metric_alarm.redis_evictions), values(aws_cloudwatch_metric_alarm.alb_5xx),
+        aws_cloudwatch_metric_alarm.alb_latency_p99,
+      ) :
+      can(regex("Runbook: https://git[.]example[.]com/payments/transaction-validator/blob/v1[.]2[.]3/docs/runbook[.]md#[a-z0-9-]+$", a.alarm_description))
+    ])
+    error_message = "Every alarm description must end with a link to its docs/runbook.md section under runbook_base_url."
+  }
+
+  assert {
+    condition = alltrue([
+      for a in concat(
+        [
+          aws_cloudwatch_metric_alarm.aurora_cpu, aws_cloudwatch_metric_alarm.aurora_freeable_memory,
+          aws_cloudwatch_metric_alarm.aurora_replica_lag, aws_cloudwatch_metric_alarm.aurora_connections,
+          aws_cloudwatch_metric_alarm.failed_nodes, aws_cloudwatch_metric_alarm.node_cpu,
+        ],
+        values(aws_cloudwatch_metric_alarm.redis_engine_cpu), values(aws_cloudwatch_metric_alarm.redis_memory),
+        values(aws_cloudwatch_metric_alarm.redis_evictions), values(aws_cloudwatch_metric_alarm.alb_5xx),
+        aws_cloudwatch_metric_alarm.alb_latency_p99,
+      ) :
+      toset(a.alarm_actions) == toset([aws_sns_topic.alerts.arn]) && toset(a.ok_actions) == toset([aws_sns_topic.alerts.arn])
+    ])
+    error_message = "Every alarm must notify the alert topic on ALARM and OK."
+  }
+
+  # 6 single alarms + 6 Redis nodes x 3 + 2 ALB 5xx + 1 ALB latency. An alarm added to
+  # main.tf without being added above (and to alarm_names) breaks this count.
+  assert {
+    condition     = length(output.alarm_names) == 6 + 6 * 3 + 2 + 1
+    error_message = "alarm_names must list every alarm, and the lists above must cover them all."
+  }
+}
+
+run "rejects_runbook_url_with_trailing_slash" {
+  command = plan
+
+  variables {
+    runbook_base_url = "https://github.com/transaction-validator/transaction-validator/blob/main/"
+  }
+
+  expect_failures = [var.runbook_base_url]
+}
