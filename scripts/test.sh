@@ -12,7 +12,7 @@
 set -uo pipefail
 REPO_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export REPO_ROOT
-cd "$REPO_ROOT"
+cd "$REPO_ROOT" || exit 1
 
 passed=0 failed=0 skipped=0 summary=()
 for suite in scripts/suites/*.sh; do

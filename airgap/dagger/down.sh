@@ -33,7 +33,7 @@ if [ -f "$DAGGER_STATE/engine-mntns" ]; then
   done
   sleep 0.5
   for p in /proc/[0-9]*; do
-    [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ns" ] && kill -KILL "${p#/proc/}" 2>/dev/null || true
+    if [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ns" ]; then kill -KILL "${p#/proc/}" 2>/dev/null || true; fi
   done
   rm -f "$DAGGER_STATE/engine-mntns"
 fi
@@ -71,7 +71,9 @@ if [ -f "$before" ]; then
   # them meanwhile (another process on this machine may have started using them).
   nft list tables 2>/dev/null | while read -r _ family table; do
     grep -qxF "nft table $family $table" "$before" && continue
-    if [ -z "$(iptables-save -t "$table" 2>/dev/null | grep -E '^-A |^:.* - *$')" ]; then
+    # Counted, not grep -q: an early exit of grep would fail iptables-save under pipefail.
+    used=$(iptables-save -t "$table" 2>/dev/null | grep -cE '^-A |^:.* - *$' || true)
+    if [ "${used:-0}" = 0 ]; then
       nft delete table "$family" "$table" && log "removed nf_tables table $family $table"
     fi
   done
@@ -85,7 +87,7 @@ if [ -f "$before" ]; then
   # (No cgroup lines is the common case: grep's exit 1 must not end the script.)
   { grep '^cgroup ' <(host_fingerprint) || true; } | while read -r _ dir; do
     grep -qxF "cgroup $dir" "$before" && continue
-    find "$dir" -depth -type d -exec rmdir {} \; 2>/dev/null && log "removed cgroup $dir" || true
+    if find "$dir" -depth -type d -exec rmdir {} \; 2>/dev/null; then log "removed cgroup $dir"; fi
   done
   rm -f "$before" "$DAGGER_STATE/ip_forward-before"
 fi

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # a library: the scripts that source it use these variables
 # Shared by up.sh, down.sh, status.sh and smoke.sh: where the throwaway cluster keeps its
 # state, which ports it owns, and how to tell our processes from anyone else's.
 #

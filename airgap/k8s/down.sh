@@ -62,7 +62,8 @@ main() {
     rm -rf "$K8S_STATE"
     # Remove the parents up.sh created, but only while empty: the air-gap state root is
     # shared with the other air-gapped services.
-    local d=$(dirname "$K8S_STATE")
+    local d
+    d=$(dirname "$K8S_STATE")
     case "$top" in
       "$K8S_STATE") ;;
       *) while [ "${#d}" -ge "${#top}" ] && rmdir "$d" 2>/dev/null; do d=$(dirname "$d"); done ;;

@@ -229,6 +229,7 @@ EOF
     --service-cluster-ip-range 10.96.0.0/16 \
     --authorization-mode Node,RBAC --allow-privileged=true \
     --endpoint-reconciler-type none
+  # shellcheck disable=SC2016 # expanded by the inner bash, with kubectl's arguments as $@
   wait_for "kube-apiserver /readyz" 120 bash -c '[ "$("$@" get --raw /readyz)" = ok ]' _ \
     "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH"
   log "kube-apiserver ready after $((SECONDS - t0))s"

@@ -8,13 +8,14 @@ cd "$REPO_ROOT"
 scripts/render-docs.sh --check
 
 # GitHub's anchor for "## Error budget burn" is "#error-budget-burn".
-anchors=$(grep -E '^#{2,3} ' docs/runbook.md | sed -E 's/^#+ //' | tr 'A-Z' 'a-z' | sed -E 's/[^a-z0-9 -]//g; s/ /-/g')
+anchors=$(grep -E '^#{2,3} ' docs/runbook.md | sed -E 's/^#+ //' | tr '[:upper:]' '[:lower:]' | sed -E 's/[^a-z0-9 -]//g; s/ /-/g')
 status=0
-for a in $(grep -ohE 'docs/runbook\.md#[a-z0-9-]+' -r kustomize infra 2>/dev/null | sed 's/.*#//' | sort -u); do
+while read -r a; do
+  [ -n "$a" ] || continue
   if ! grep -qx "$a" <<<"$anchors"; then
     log "runbook link #$a has no section in docs/runbook.md"
     status=1
   fi
-done
+done < <(grep -ohE 'docs/runbook\.md#[a-z0-9-]+' -r kustomize infra 2>/dev/null | sed 's/.*#//' | sort -u)
 [ $status = 0 ] && log "every runbook link resolves"
 exit $status

@@ -51,8 +51,9 @@ sed -e 's/^  minReadySeconds:/  minReadySecond:/' -e 's/^  refreshInterval:/  re
 if kubeconform "$out/misspelt.yaml" > "$out/misspelt.log" 2>&1; then
   cat "$out/misspelt.log"; die "kubeconform accepted misspelt fields: the schemas are not strict"
 fi
-grep -q "minReadySecond" "$out/misspelt.log" && grep -q "refreshIntervall" "$out/misspelt.log" ||
-  { cat "$out/misspelt.log"; die "kubeconform did not name both misspelt fields"; }
+if ! grep -q "minReadySecond" "$out/misspelt.log" || ! grep -q "refreshIntervall" "$out/misspelt.log"; then
+  cat "$out/misspelt.log"; die "kubeconform did not name both misspelt fields"
+fi
 log "kubeconform rejects misspelt fields, as it must"
 
 (cd airgap/k8sschema && go test -count=1 ./...) || die "schema converter tests failed"

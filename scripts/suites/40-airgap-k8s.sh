@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Suite: the throwaway Kubernetes control plane (airgap/k8s) on this machine, offline.
+# Suite: the throwaway Kubernetes control plane (airgap/k8s) on this machine, offline; it
+# also lints airgap/k8s, airgap/dagger and scripts/ with shellcheck.
 #   build (cached in ~/.cache; cold ~25 CPU-min) -> up -> up again (must be a no-op) ->
 #   smoke test -> down -> the host must look as it did before: no process of ours, no
 #   listener on our ports, the state directory and the parents up.sh created gone, nothing
@@ -8,6 +9,7 @@
 # cluster someone already has up is neither used nor stopped.
 set -euo pipefail
 REPO_ROOT=${REPO_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+# shellcheck source=../lib.sh
 . "$REPO_ROOT/scripts/lib.sh"
 K=$REPO_ROOT/airgap/k8s
 ensure_apt iproute2   # ss, for the port checks and the host snapshot
@@ -30,7 +32,7 @@ failures=0
 check() { if "$@"; then :; else log "CHECK FAILED: $*"; failures=$((failures + 1)); fi; }
 cleanup() {
   # Whatever happened, do not leave a cluster behind on the CI machine.
-  [ -e "$K8S_STATE" ] && "$K/down.sh" >/dev/null 2>&1 || true
+  if [ -e "$K8S_STATE" ]; then "$K/down.sh" >/dev/null 2>&1 || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -52,6 +54,14 @@ snapshot() {
     if [ -e "$p" ]; then find "$p" -printf 'path %p %s\n' 2>/dev/null | sort; else echo "absent $p"; fi
   done
 }
+
+# The shell of the air-gap toolchain and of the test harness, linted with the shellcheck
+# Debian ships; sourced files are followed relative to each script. A finding fails the
+# suite; silence one only with a directive on the line that says why.
+ensure_apt shellcheck
+log "shellcheck $(shellcheck --version | sed -n 's/^version: //p'): airgap/k8s airgap/dagger scripts"
+check shellcheck -x -P SCRIPTDIR "$REPO_ROOT"/airgap/k8s/*.sh "$REPO_ROOT"/airgap/dagger/*.sh \
+  "$REPO_ROOT"/scripts/*.sh "$REPO_ROOT"/scripts/suites/*.sh
 
 log "ports $K8S_PORT_BASE-$((K8S_PORT_BASE + 5)), state $K8S_STATE"
 before=$(snapshot)

@@ -15,6 +15,7 @@
 set -uo pipefail
 REPO_ROOT=${REPO_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 D=$REPO_ROOT/airgap/dagger
+# shellcheck source=../../airgap/dagger/common.sh
 . "$D/common.sh"
 
 skip() {
