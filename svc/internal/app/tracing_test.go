@@ -49,8 +49,16 @@ func TestTracesReachAnOTLPReceiver(t *testing.T) {
 	}))
 	defer receiver.Close()
 
-	// The exporter reads the standard OTEL_* variables from the process environment.
+	// The exporter reads the standard OTEL_* variables from the process environment. The
+	// signal-specific ones win over OTEL_EXPORTER_OTLP_ENDPOINT, and a runner may set them
+	// for its own telemetry (Dagger does in every container): blank them (empty = unset).
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.URL)
+	for _, v := range []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL",
+		"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+		"OTEL_EXPORTER_OTLP_INSECURE", "OTEL_EXPORTER_OTLP_TRACES_INSECURE", "OTEL_EXPORTER_OTLP_CERTIFICATE",
+		"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE"} {
+		t.Setenv(v, "")
+	}
 	db, rds := freshDB(t)
 	r := start(t, map[string]string{"DATABASE_URL": db, "REDIS_ENDPOINT": rds,
 		"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.URL, "TRACE_SAMPLE_RATIO": "1"})
