@@ -106,6 +106,7 @@ func (m *TransactionValidator) sbom(name string, bin *dagger.File) *dagger.File 
 
 // Sbom returns the CycloneDX SBOM of one workload's binary.
 func (m *TransactionValidator) Sbom(
+	// Which workload: transaction-validator, operator-console or fx-rates-etl.
 	// +default="transaction-validator"
 	name string,
 ) (*dagger.File, error) {
@@ -120,8 +121,10 @@ func (m *TransactionValidator) Sbom(
 // base image), returning the images' digests.
 func (m *TransactionValidator) Build(
 	ctx context.Context,
+	// Version stamped into the binaries and the image labels.
 	// +default="dev"
 	version string,
+	// Commit the images are built from (org.opencontainers.image.revision).
 	// +optional
 	revision string,
 ) (string, error) {
@@ -159,8 +162,10 @@ func (m *TransactionValidator) smokeImage(ctx context.Context, name string, imag
 // ImageTarball exports one workload's image as an OCI tarball (what scan-image scans).
 func (m *TransactionValidator) ImageTarball(
 	ctx context.Context,
+	// Which workload: transaction-validator, operator-console or fx-rates-etl.
 	// +default="transaction-validator"
 	name string,
+	// Version stamped into the binary and the image labels.
 	// +default="dev"
 	version string,
 ) (*dagger.File, error) {
@@ -176,6 +181,7 @@ func (m *TransactionValidator) ImageTarball(
 // fails on HIGH/CRITICAL findings.
 func (m *TransactionValidator) ScanImage(
 	ctx context.Context,
+	// Which workload: transaction-validator, operator-console or fx-rates-etl.
 	// +default="transaction-validator"
 	name string,
 ) (string, error) {
@@ -206,10 +212,13 @@ func (m *TransactionValidator) Publish(
 	repository string,
 	// Tag to push (the digest is what deploys use).
 	tag string,
+	// Which workload: transaction-validator, operator-console or fx-rates-etl.
 	// +default="transaction-validator"
 	name string,
+	// Version stamped into the binary and the image labels.
 	// +default="dev"
 	version string,
+	// Commit the image is built from (org.opencontainers.image.revision).
 	// +optional
 	revision string,
 	// Registry user name (ECR: AWS).

@@ -53,8 +53,11 @@ func (m *TransactionValidator) Plan(
 	ctx context.Context,
 	// Environment: dev, staging or prod.
 	env string,
+	// AWS access key ID, as a secret (GitHub: env:AWS_ACCESS_KEY_ID from the OIDC role).
 	awsAccessKeyId *dagger.Secret,
+	// AWS secret access key, as a secret.
 	awsSecretAccessKey *dagger.Secret,
+	// AWS session token of temporary credentials, as a secret.
 	// +optional
 	awsSessionToken *dagger.Secret,
 ) (*dagger.Directory, error) {
@@ -85,8 +88,11 @@ func (m *TransactionValidator) Apply(
 	plan *dagger.File,
 	// SHA-256 of that file as approved (hex).
 	approvedSha256 string,
+	// AWS access key ID, as a secret (GitHub: env:AWS_ACCESS_KEY_ID from the OIDC role).
 	awsAccessKeyId *dagger.Secret,
+	// AWS secret access key, as a secret.
 	awsSecretAccessKey *dagger.Secret,
+	// AWS session token of temporary credentials, as a secret.
 	// +optional
 	awsSessionToken *dagger.Secret,
 ) (string, error) {
