@@ -323,6 +323,11 @@ TFRC
       -label "org.opencontainers.image.base.name=$IMAGE_DEBIAN" \
       "${extra[@]}" >/dev/null
     rm -f "$layers/$t.tar"
+    # Each layout holds its own copy of the base layer: hard-link it to the base's (60 MB each).
+    local b
+    for b in "$out/base"/blobs/sha256/*; do
+      if [ -f "$out/$t/blobs/sha256/${b##*/}" ]; then ln -f "$b" "$out/$t/blobs/sha256/${b##*/}"; fi
+    done
   done
   rm -rf "$layers"
   # Written even when an image failed: up.sh serves the images that exist.
