@@ -169,3 +169,18 @@ output "alerts_topic_arn" {
   description = "SNS topic receiving every alarm."
   value       = module.platform.alerts_topic_arn
 }
+
+output "fluent_bit_role_arn" {
+  description = "IRSA role of logging/fluent-bit (kustomize/components/logging)."
+  value       = module.platform.fluent_bit_role_arn
+}
+
+output "otel_collector_role_arn" {
+  description = "IRSA role of tracing/otel-collector (kustomize/components/tracing)."
+  value       = module.platform.otel_collector_role_arn
+}
+
+output "application_log_group_name" {
+  description = "CloudWatch log group Fluent Bit writes container logs to."
+  value       = module.platform.application_log_group_name
+}

@@ -403,9 +403,13 @@ module "cloudwatch_observability_irsa" {
 }
 
 resource "aws_eks_addon" "cloudwatch_observability" {
-  cluster_name                = aws_eks_cluster.this.name
-  addon_name                  = "amazon-cloudwatch-observability"
-  service_account_role_arn    = module.cloudwatch_observability_irsa.role_arn
+  cluster_name             = aws_eks_cluster.this.name
+  addon_name               = "amazon-cloudwatch-observability"
+  service_account_role_arn = module.cloudwatch_observability_irsa.role_arn
+  # Container logs go through kustomize/components/logging instead: its Fluent Bit redacts
+  # anything that looks like a card number before it leaves the node; the add-on's own
+  # log agent would ship the same lines unfiltered. Metrics (node health) stay on.
+  configuration_values        = jsonencode({ containerLogs = { enabled = false } })
   resolve_conflicts_on_create = "OVERWRITE"
   resolve_conflicts_on_update = "OVERWRITE"
   tags                        = var.tags

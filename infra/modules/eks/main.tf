@@ -252,8 +252,11 @@ resource "aws_autoscaling_group_tag" "autoscaler_labels" {
 # Add-ons managed by EKS
 ################################################################################
 
+# metrics-server serves the resource metrics API (metrics.k8s.io) the HPA's CPU target
+# reads; as an EKS (community) add-on its image comes from EKS's own registry and its
+# version is matched to the cluster version by EKS, so no image is pinned or mirrored here.
 resource "aws_eks_addon" "this" {
-  for_each = toset(["vpc-cni", "coredns", "kube-proxy"])
+  for_each = toset(["vpc-cni", "coredns", "kube-proxy", "metrics-server"])
 
   cluster_name                = aws_eks_cluster.this.name
   addon_name                  = each.value

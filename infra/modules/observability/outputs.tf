@@ -26,3 +26,8 @@ output "alarm_names" {
     aws_cloudwatch_metric_alarm.alb_latency_p99[*].alarm_name,
   )
 }
+
+output "container_insights_log_group_arns" {
+  description = "ARNs of the Container Insights log groups keyed by type (for the log agents' IAM policies)."
+  value       = { for k, g in aws_cloudwatch_log_group.container_insights : k => g.arn }
+}

@@ -179,3 +179,18 @@ output "alerts_topic_arn" {
   description = "SNS topic receiving every alarm."
   value       = module.observability.alerts_topic_arn
 }
+
+output "fluent_bit_role_arn" {
+  description = "IRSA role of logging/fluent-bit (kustomize/components/logging)."
+  value       = module.fluent_bit_irsa.role_arn
+}
+
+output "otel_collector_role_arn" {
+  description = "IRSA role of tracing/otel-collector (kustomize/components/tracing)."
+  value       = module.otel_collector_irsa.role_arn
+}
+
+output "application_log_group_name" {
+  description = "CloudWatch log group Fluent Bit writes container logs to."
+  value       = module.observability.container_insights_log_groups["application"]
+}
