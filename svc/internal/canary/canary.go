@@ -353,7 +353,8 @@ func WaitReady(ctx context.Context, baseURL string) error {
 				return nil
 			}
 			last = resp.Status
-		} else {
+		} else if last == "" || ctx.Err() == nil {
+			// A request cut by the deadline says less than the answer before it.
 			last = err.Error()
 		}
 		select {
