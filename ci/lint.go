@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"dagger/transaction-validator/pins"
 )
@@ -43,5 +44,14 @@ if [ -n "$unformatted" ]; then echo "not gofmt-ed (run gofmt -w):"; echo "$unfor
 }
 
 func (m *TransactionValidator) lintWorkflows(ctx context.Context) (string, error) {
-	return run(ctx, m.tool(pins.Actionlint), "actionlint", "actionlint", "-color=false")
+	// Files named explicitly: without them actionlint looks for a .git directory, which
+	// the source the pipeline receives does not have.
+	workflows, err := m.Source.Glob(ctx, ".github/workflows/*.y*ml")
+	if err != nil {
+		return "", err
+	}
+	if len(workflows) == 0 {
+		return "", fmt.Errorf("actionlint: no workflows under .github/workflows")
+	}
+	return run(ctx, m.tool(pins.Actionlint), "actionlint", append([]string{"actionlint", "-color=false"}, workflows...)...)
 }
