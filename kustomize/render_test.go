@@ -3,6 +3,7 @@ package kustomize
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -30,9 +31,16 @@ type manifests struct {
 	HPAs            []autoscalingv2.HorizontalPodAutoscaler
 	Ingresses       []networkingv1.Ingress
 	NetworkPolicies []networkingv1.NetworkPolicy
-	// Custom resources by kind (ExternalSecret, SecretStore, ServiceMonitor).
+	// Custom resources by kind (ExternalSecret, SecretStore, ServiceMonitor, PrometheusRule).
 	Custom map[string][]map[string]any
+	// Telemetry holds, by kind, the cluster-wide agents' objects (components/logging and
+	// components/tracing: their namespaces, what is in them, their cluster RBAC). They have
+	// their own rules (telemetry_rules_test.go); the rules above are about the service.
+	Telemetry map[string][]map[string]any
 }
+
+// telemetryNamespaces are the agents' namespaces, separate from the service's.
+var telemetryNamespaces = []string{"logging", "tracing"}
 
 // render builds an overlay exactly as `kustomize build DIR` does (same library, default
 // options, load restrictor on) and decodes the result.
@@ -61,16 +69,28 @@ func build(dir string) ([]byte, error) {
 // decode is strict: an unknown field in a built-in kind is an error here as it is for
 // kubeconform -strict, so a typo cannot make a rule pass by hiding a field from it.
 func decode(all []byte) (*manifests, error) {
-	m := &manifests{raw: all, Custom: map[string][]map[string]any{}}
+	m := &manifests{raw: all, Custom: map[string][]map[string]any{}, Telemetry: map[string][]map[string]any{}}
 	for _, doc := range bytes.Split(all, []byte("\n---\n")) {
 		if len(bytes.TrimSpace(doc)) == 0 {
 			continue
 		}
 		var head struct {
-			Kind string `json:"kind"`
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name      string `json:"name"`
+				Namespace string `json:"namespace"`
+			} `json:"metadata"`
 		}
 		if err := yaml.Unmarshal(doc, &head); err != nil {
 			return nil, err
+		}
+		if telemetryObject(head.Kind, head.Metadata.Name, head.Metadata.Namespace) {
+			var obj map[string]any
+			if err := yaml.Unmarshal(doc, &obj); err != nil {
+				return nil, err
+			}
+			m.Telemetry[head.Kind] = append(m.Telemetry[head.Kind], obj)
+			continue
 		}
 		var err error
 		switch head.Kind {
@@ -92,7 +112,7 @@ func decode(all []byte) (*manifests, error) {
 			err = add(doc, &m.Ingresses)
 		case "NetworkPolicy":
 			err = add(doc, &m.NetworkPolicies)
-		case "ExternalSecret", "SecretStore", "ServiceMonitor":
+		case "ExternalSecret", "SecretStore", "ServiceMonitor", "PrometheusRule":
 			var obj map[string]any
 			err = yaml.Unmarshal(doc, &obj)
 			m.Custom[head.Kind] = append(m.Custom[head.Kind], obj)
@@ -106,6 +126,18 @@ func decode(all []byte) (*manifests, error) {
 		}
 	}
 	return m, nil
+}
+
+// telemetryObject: in an agent's namespace, one of those namespaces, or cluster RBAC (only
+// the agents have any).
+func telemetryObject(kind, name, ns string) bool {
+	switch kind {
+	case "Namespace":
+		return slices.Contains(telemetryNamespaces, name)
+	case "ClusterRole", "ClusterRoleBinding":
+		return true
+	}
+	return slices.Contains(telemetryNamespaces, ns)
 }
 
 func add[T any](doc []byte, list *[]T) error {

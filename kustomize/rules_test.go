@@ -55,6 +55,8 @@ var internalClients = map[string]string{
 var configKeys = []string{
 	"LOG_LEVEL", "MAX_TRANSACTIONS_PER_SECOND", "REDIS_ENDPOINT", "REDIS_CLUSTER_MODE",
 	"DB_STATEMENT_MODE", "DB_POOL_MAX_CONNS", "SHUTDOWN_DRAIN_DELAY", "SHUTDOWN_TIMEOUT",
+	// components/tracing: the collector's in-cluster URL and the head-sampling ratio.
+	"OTEL_EXPORTER_OTLP_ENDPOINT", "TRACE_SAMPLE_RATIO",
 }
 
 type rule struct {
@@ -825,8 +827,17 @@ func checkNetworkPolicies(_ env, m *manifests) (out []string) {
 						}
 					}
 					dns = true
+				case p.NamespaceSelector != nil && p.PodSelector != nil &&
+					p.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] == "tracing" &&
+					p.PodSelector.MatchLabels["app.kubernetes.io/name"] == "otel-collector":
+					// components/tracing: OTLP/HTTP to the collector, nothing else.
+					for port := range ports {
+						if port != 4318 {
+							errorf(&out, "%s: the OTel collector may only be reached on OTLP/HTTP 4318", np.Name)
+						}
+					}
 				default:
-					errorf(&out, "%s: egress peer is not DNS, the database or Redis", np.Name)
+					errorf(&out, "%s: egress peer is not DNS, the database, Redis or the OTel collector", np.Name)
 				}
 			}
 		}

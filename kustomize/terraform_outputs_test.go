@@ -26,7 +26,10 @@ const tofuOutputJSON = `{
   "database_url_secret_name": {"sensitive": false, "type": "string", "value": "transaction-validator/prod/database-url"},
   "public_subnet_cidrs": {"sensitive": false, "type": ["list", "string"], "value": ["10.30.96.0/24", "10.30.97.0/24", "10.30.98.0/24"]},
   "database_subnet_cidrs": {"sensitive": false, "type": ["list", "string"], "value": ["10.30.112.0/24", "10.30.113.0/24", "10.30.114.0/24"]},
-  "vpc_id": {"sensitive": false, "type": "string", "value": "vpc-0123456789abcdef0"}
+  "vpc_id": {"sensitive": false, "type": "string", "value": "vpc-0123456789abcdef0"},
+  "fluent_bit_role_arn": {"sensitive": false, "type": "string", "value": "arn:aws:iam::123456789012:role/tv-prod-fluent-bit"},
+  "otel_collector_role_arn": {"sensitive": false, "type": "string", "value": "arn:aws:iam::123456789012:role/tv-prod-otel-collector"},
+  "application_log_group_name": {"sensitive": false, "type": "string", "value": "/aws/containerinsights/tv-prod/application"}
 }`
 
 func generated(t *testing.T) string {

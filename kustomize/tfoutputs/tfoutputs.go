@@ -50,6 +50,10 @@ func Generate(r io.Reader, apiHost string) (string, error) {
 		"waf_web_acl_arn":          str("waf_web_acl_arn"),
 		"alb_security_group_id":    str("alb_security_group_id"),
 		"redis_endpoint":           "rediss://" + str("redis_configuration_endpoint") + ":6379",
+		// components/logging and components/tracing.
+		"fluent_bit_role_arn":        str("fluent_bit_role_arn"),
+		"application_log_group_name": str("application_log_group_name"),
+		"otel_collector_role_arn":    str("otel_collector_role_arn"),
 	}
 	if apiHost == "" {
 		errs = append(errs, "flag -api-hostname is required (infra/ does not output it)")
