@@ -61,6 +61,9 @@ log "kubeconform rejects misspelt fields, as it must"
 (cd airgap/k8sschema && go test -count=1 ./...) || die "schema converter tests failed"
 # TXV_REQUIRE_SERVERS=1: a test that needs an engine (LuaJIT) fails instead of skipping.
 (cd kustomize && TXV_REQUIRE_SERVERS=1 go test -count=1 ./...) || die "kustomize Go tests failed"
+# The OTel collector config, loaded and validated by the collector's own code (own module:
+# its dependency graph; ~3 CPU-min cold, cached afterwards).
+(cd kustomize/otelcol && nice -n "${BUILD_NICE:-10}" go test -count=1 ./...) || die "collector config validation failed"
 
 # trivy scans the rendered output (what is applied), not the kustomize sources: patches and
 # components only exist as their result. Built-in checks only (--skip-check-update: no
