@@ -24,11 +24,11 @@ func (m *TransactionValidator) Test(
 	// +default="15s"
 	fuzzTime string,
 ) (string, error) {
-	c, err := m.testEnv(ctx)
+	c, src, err := m.testEnv(ctx)
 	if err != nil {
 		return "", err
 	}
-	password, err := m.sourceScopedSecret(ctx, "test-postgres-password")
+	password, err := sourceScopedSecret(ctx, src, "test-postgres-password")
 	if err != nil {
 		return "", err
 	}
@@ -48,14 +48,14 @@ bash scripts/suites/10-service.sh`)
 // testEnv is the golang image plus the Debian packages the integration tests start
 // (DEBIAN_TEST_PACKAGES in airgap/versions.env) and gcc for the race detector, installed
 // in a layer of their own so a source change does not reinstall them.
-func (m *TransactionValidator) testEnv(ctx context.Context) (*dagger.Container, error) {
+func (m *TransactionValidator) testEnv(ctx context.Context) (*dagger.Container, *dagger.Directory, error) {
 	versions, err := m.Source.File("airgap/versions.env").Contents(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	match := regexp.MustCompile(`(?m)^DEBIAN_TEST_PACKAGES="([a-z0-9 .+-]+)"`).FindStringSubmatch(versions)
 	if match == nil {
-		return nil, fmt.Errorf("airgap/versions.env: no DEBIAN_TEST_PACKAGES")
+		return nil, nil, fmt.Errorf("airgap/versions.env: no DEBIAN_TEST_PACKAGES")
 	}
 	base := dag.Container().From(pins.Golang).
 		WithExec([]string{"sh", "-ec", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq " +
@@ -69,7 +69,7 @@ func (m *TransactionValidator) testEnv(ctx context.Context) (*dagger.Container, 
 	return m.goEnvFrom(base).
 		WithMountedDirectory("/src", src).
 		WithMountedCache("/var/cache/txv-tools", dag.CacheVolume("txv-test-tools")).
-		WithEnvVariable("CACHE_ROOT", "/var/cache/txv-tools"), nil
+		WithEnvVariable("CACHE_ROOT", "/var/cache/txv-tools"), src, nil
 }
 
 // postgresService is PostgreSQL from Debian's package, listening on 5432 with password
@@ -101,11 +101,11 @@ func redisService() *dagger.Service {
 }
 
 // sourceScopedSecret is a credential for servers that live as long as one stage run: a
-// hash of the source tree's digest, so it differs for every change of the code (and is
-// never written anywhere) yet stays the same for the same code, which keeps a stage that
-// uses it cacheable.
-func (m *TransactionValidator) sourceScopedSecret(ctx context.Context, name string) (*dagger.Secret, error) {
-	digest, err := m.Source.Digest(ctx)
+// hash of the digest of the stage's source, so it differs for every change of the code it
+// tests (and is never written anywhere) yet stays the same for the same code, which keeps
+// the stage cacheable.
+func sourceScopedSecret(ctx context.Context, src *dagger.Directory, name string) (*dagger.Secret, error) {
+	digest, err := src.Digest(ctx)
 	if err != nil {
 		return nil, err
 	}
