@@ -206,6 +206,10 @@ func (m *TransactionValidator) ScanImage(
 // Publish pushes one workload's image to a registry (ECR or any other) and returns the
 // pushed reference with its digest, the only form deploy accepts. Credentials come as a
 // Dagger secret (env:, file:, cmd:), never as a plain argument.
+//
+// It acts on the world outside the engine, so its result is never cached.
+//
+// +cache="never"
 func (m *TransactionValidator) Publish(
 	ctx context.Context,
 	// Repository to push to, e.g. 123456789012.dkr.ecr.eu-central-1.amazonaws.com/transaction-validator.

@@ -60,6 +60,10 @@ func overlayFor(env string) (string, error) {
 //  5. the canary is removed.
 //
 // Returns the log of the steps; an error says which step failed and what was rolled back.
+//
+// It acts on the world outside the engine, so its result is never cached.
+//
+// +cache="never"
 func (m *TransactionValidator) Deploy(
 	ctx context.Context,
 	// Target: local (throwaway cluster), dev, staging or prod.
@@ -85,9 +89,9 @@ func (m *TransactionValidator) Deploy(
 	// Highest share of 5xx answers the canary may give.
 	// +default="0.01"
 	maxErrorRatio string,
-	// Highest server-side p99 latency the canary may have.
+	// Highest server-side p99 latency the canary may have (a Go duration).
 	// +default="500ms"
-	maxP99 string,
+	maxLatency string,
 ) (string, error) {
 	overlay, err := overlayFor(env)
 	if err != nil {
@@ -104,7 +108,7 @@ func (m *TransactionValidator) Deploy(
 	if err != nil {
 		return "", fmt.Errorf("soak: %w", err)
 	}
-	thresholds := []string{"-max-error-ratio", maxErrorRatio, "-max-p99", maxP99}
+	thresholds := []string{"-max-error-ratio", maxErrorRatio, "-max-p99", maxLatency}
 
 	k, err := m.kube(ctx, kubeconfig, kubeApi)
 	if err != nil {
@@ -179,6 +183,10 @@ func (m *TransactionValidator) Deploy(
 
 // Rollback returns the validator to its previous revision (kubectl rollout undo), waits
 // for it, and removes any canary left behind.
+//
+// It acts on the world outside the engine, so its result is never cached.
+//
+// +cache="never"
 func (m *TransactionValidator) Rollback(
 	ctx context.Context,
 	// Target: local (throwaway cluster), dev, staging or prod.

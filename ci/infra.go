@@ -49,6 +49,10 @@ func (m *TransactionValidator) tofuRoot(env string, creds awsCredentials) (*dagg
 //	dagger call plan --env staging --aws-access-key-id env:AWS_ACCESS_KEY_ID \
 //	  --aws-secret-access-key env:AWS_SECRET_ACCESS_KEY --aws-session-token env:AWS_SESSION_TOKEN \
 //	  export --path out/plan-staging
+//
+// It acts on the world outside the engine, so its result is never cached.
+//
+// +cache="never"
 func (m *TransactionValidator) Plan(
 	ctx context.Context,
 	// Environment: dev, staging or prod.
@@ -80,6 +84,10 @@ sha256sum /plan/tfplan | cut -d' ' -f1 > /plan/tfplan.sha256`})
 // the digest the approver saw next to the plan (tfplan.sha256 of plan). A stale plan is
 // refused by tofu itself (the state changed since). Afterwards a smoke test plans again:
 // the environment must show no changes.
+//
+// It acts on the world outside the engine, so its result is never cached.
+//
+// +cache="never"
 func (m *TransactionValidator) Apply(
 	ctx context.Context,
 	// Environment: dev, staging or prod.
