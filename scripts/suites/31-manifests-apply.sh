@@ -9,7 +9,8 @@
 #   - the Deployment becomes Available, the HPA raises it to its minReplicas (the
 #     Deployment itself has no replicas), and the pods land on kwok nodes, spread over the
 #     zones, one per node where the overlay demands it;
-#   - a second apply is a no-op (nothing fights over field ownership).
+#   - a second apply is a no-op (nothing fights over field ownership);
+#   - the agents of components/tracing and components/logging (own namespaces) roll out.
 # Overlays share one namespace name, so they run one after another and each namespace is
 # deleted before the next. The cluster is started if needed and stopped again only if this
 # suite started it.
@@ -42,8 +43,15 @@ ns=transaction-validator
 extra_nodes=()
 nodes_yaml=$(mktemp "${TMPDIR:-/tmp}/manifests-nodes.XXXXXX")
 zero_digest=0000000000000000000000000000000000000000000000000000000000000000
+# The cluster-wide agents of components/logging and components/tracing live outside $ns.
+agent_ns=(logging tracing)
+delete_agents() {
+  k delete namespace "${agent_ns[@]}" --ignore-not-found "$@" >/dev/null 2>&1 || true
+  k delete clusterrolebinding,clusterrole -l app.kubernetes.io/name=fluent-bit --ignore-not-found >/dev/null 2>&1 || true
+}
 cleanup() {
   k delete namespace "$ns" --ignore-not-found --wait=false >/dev/null 2>&1 || true
+  delete_agents --wait=false
   [ ${#extra_nodes[@]} -eq 0 ] || k delete node "${extra_nodes[@]}" --ignore-not-found >/dev/null 2>&1 || true
   if [ $started_here = 1 ]; then airgap/k8s/down.sh >/dev/null 2>&1 || true; fi
   rm -f "$nodes_yaml"
@@ -102,16 +110,16 @@ fail() {
 # Ready condition to False, and once the node is back kwok does not set it True again (its
 # pod stages already ran). Such a pod has all containers ready but is not Ready, a state a
 # manifest cannot cause. Delete those so the ReplicaSet makes fresh ones, and say so.
-reset_stranded_pods() {
-  local stranded
-  stranded=$(k -n "$ns" get pods -l app.kubernetes.io/name=transaction-validator -o \
+reset_stranded_pods() { # [NAMESPACE SELECTOR], default the service's pods
+  local stranded rns=${1:-$ns} sel=${2:-app.kubernetes.io/name=transaction-validator}
+  stranded=$(k -n "$rns" get pods -l "$sel" -o \
     jsonpath='{range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status} {.status.containerStatuses[0].ready}{"\n"}{end}' |
     awk '$2 == "False" && $3 == "true" {print $1}')
   [ -n "$stranded" ] || return 0
   k wait node --all --for=condition=Ready --timeout=60s >/dev/null || return 0
-  log "$env: recreating $(echo "$stranded" | wc -l) pod(s) left unready by a kwok heartbeat lapse"
+  log "$env: recreating $(echo "$stranded" | wc -l) $rns pod(s) left unready by a kwok heartbeat lapse"
   # shellcheck disable=SC2086 # one pod name per word
-  k -n "$ns" delete pod $stranded --wait=false >/dev/null || true
+  k -n "$rns" delete pod $stranded --wait=false >/dev/null || true
 }
 
 for d in kustomize/overlays/*/; do
@@ -179,9 +187,26 @@ for d in kustomize/overlays/*/; do
   grep -q 'violates PodSecurity "restricted' "$out/psa.log" ||
     { cat "$out/psa.log" >&2; fail "the probe pod was refused, but not by PSA restricted"; }
 
-  log "$env: applied $(grep -c '^kind:' "$out/$env.yaml") objects; $count/$min pods Available on $distinct kwok nodes in $nzones zones ($(( $(date +%s) - te ))s)"
+  # The agents were admitted too: the collector under PSA "restricted" in its namespace,
+  # Fluent Bit (hostPath) under "privileged" in "logging". Both must roll out.
+  # Same kwok heartbeat caveat as above: stranded agent pods are recreated, and said so.
+  end=$((SECONDS + 240))
+  agents_ready() {
+    [ "$(k -n tracing get deploy otel-collector -o jsonpath='{.status.availableReplicas}/{.spec.replicas}')" = 2/2 ] &&
+      k -n logging get ds fluent-bit -o jsonpath='{.status.numberReady} {.status.desiredNumberScheduled}' |
+        awk '{exit !($2 > 0 && $1 == $2)}'
+  }
+  until agents_ready; do
+    [ $SECONDS -lt $end ] || fail "the OTel collector (2 replicas) or the Fluent Bit DaemonSet (one pod per node) did not become ready"
+    reset_stranded_pods tracing app.kubernetes.io/name=otel-collector
+    reset_stranded_pods logging app.kubernetes.io/name=fluent-bit
+    sleep 3
+  done
+
+  log "$env: applied $(grep -c '^kind:' "$out/$env.yaml") objects; $count/$min pods Available on $distinct kwok nodes in $nzones zones; collector and Fluent Bit rolled out ($(( $(date +%s) - te ))s)"
 
   k delete namespace "$ns" --timeout=120s >/dev/null || fail "namespace deletion did not finish"
+  delete_agents --timeout=120s
 done
 
 log "manifests-apply suite passed in $(( $(date +%s) - t0 ))s"
