@@ -116,6 +116,10 @@ func (m *TransactionValidator) Deploy(
 	}
 	var log strings.Builder
 	logf := func(format string, args ...any) { fmt.Fprintf(&log, format+"\n", args...) }
+	// Dagger drops a function's result when it returns an error: the log goes with it.
+	fail := func(err error) (string, error) {
+		return "", fmt.Errorf("%w\n\ndeploy log:\n%s", err, log.String())
+	}
 
 	manifests, err := m.renderEnv(overlay, image).Contents(ctx)
 	if err != nil {
@@ -135,17 +139,17 @@ func (m *TransactionValidator) Deploy(
 	logf("new image:     %s", image)
 
 	if _, err := k.apply(ctx, "apply config (all but the Deployment)", rest); err != nil {
-		return log.String(), err
+		return fail(err)
 	}
 	logf("applied the overlay %s except the Deployment", overlay)
 
 	// Canary.
 	if _, err := k.apply(ctx, "apply canary", canary); err != nil {
-		return log.String(), err
+		return fail(err)
 	}
 	if out, err := k.run(ctx, "canary readiness", "-n", namespace, "rollout", "status", "deployment/"+canaryName,
 		"--timeout="+rolloutTimeout.String()); err != nil {
-		return log.String(), k.abortCanary(ctx, &log, "canary never became ready: "+lastLine(out, err))
+		return fail(k.abortCanary(ctx, &log, "canary never became ready: "+lastLine(out, err)))
 	}
 	logf("canary Ready")
 
@@ -157,25 +161,25 @@ func (m *TransactionValidator) Deploy(
 		verdict, err = m.liveCanary(ctx, k, soakTime, thresholds)
 	}
 	if err != nil {
-		return log.String(), k.abortCanary(ctx, &log, "canary unhealthy: "+err.Error())
+		return fail(k.abortCanary(ctx, &log, "canary unhealthy: "+err.Error()))
 	}
 	logf("canary healthy: %s", lastLine(verdict, nil))
 
 	// Promotion: the stable Deployment rolls out under its own maxSurge/maxUnavailable.
 	if _, err := k.apply(ctx, "promote", stable); err != nil {
-		return log.String(), k.abortCanary(ctx, &log, "promotion failed: "+err.Error())
+		return fail(k.abortCanary(ctx, &log, "promotion failed: "+err.Error()))
 	}
 	if out, err := k.run(ctx, "rollout", "-n", namespace, "rollout", "status", "deployment/"+deployment,
 		"--timeout="+rolloutTimeout.String()); err != nil {
 		reason := "rollout did not complete: " + lastLine(out, err)
 		if _, undoErr := m.rollback(ctx, k, &log); undoErr != nil {
-			return log.String(), fmt.Errorf("%s; ROLLBACK FAILED too: %v", reason, undoErr)
+			return fail(fmt.Errorf("%s; ROLLBACK FAILED too: %v", reason, undoErr))
 		}
-		return log.String(), fmt.Errorf("ROLLED BACK: %s\n%s", reason, log.String())
+		return fail(fmt.Errorf("ROLLED BACK: %s", reason))
 	}
 	logf("rolled out %s", image)
 	if _, err := k.run(ctx, "remove canary", "-n", namespace, "delete", "deployment", canaryName, "--ignore-not-found"); err != nil {
-		return log.String(), err
+		return fail(err)
 	}
 	logf("canary removed; %s serves %s", env, image)
 	return log.String(), nil
@@ -205,7 +209,11 @@ func (m *TransactionValidator) Rollback(
 		return "", err
 	}
 	var log strings.Builder
-	return m.rollback(ctx, k, &log)
+	out, err := m.rollback(ctx, k, &log)
+	if err != nil {
+		return "", fmt.Errorf("%w\n\nrollback log:\n%s", err, out)
+	}
+	return out, nil
 }
 
 func (m *TransactionValidator) rollback(ctx context.Context, k *kube, log *strings.Builder) (string, error) {
@@ -274,7 +282,7 @@ func (k *kube) abortCanary(ctx context.Context, log *strings.Builder, reason str
 		return fmt.Errorf("%s; removing the canary FAILED too: %v", reason, err)
 	}
 	fmt.Fprintf(log, "canary removed; the stable version keeps serving\n")
-	return fmt.Errorf("ROLLED BACK: %s\n%s", reason, log.String())
+	return fmt.Errorf("ROLLED BACK: %s", reason)
 }
 
 // renderEnv renders one overlay with the validator's image set.
