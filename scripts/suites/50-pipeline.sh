@@ -31,7 +31,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/pipeline.XXXXXX")
 timings=${TXV_PIPELINE_TIMINGS:-$work/timings.txt}
 engine_started=0 cluster_started=0
 cleanup() {
-  [ $cluster_started = 0 ] || airgap/k8s/down.sh >/dev/null 2>&1 || true
+  [ $cluster_started = 0 ] || K8S_STATE=$work/k8s airgap/k8s/down.sh >/dev/null 2>&1 || true
   [ $engine_started = 0 ] || airgap/dagger/down.sh >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -92,14 +92,19 @@ d=$(seed unformatted-tf)
 sed -i '0,/^  [a-z]/s/^  \([a-z]\)/      \1/' "$d/infra/modules/ecr/main.tf"
 expect_failure unformatted-tf lint "tofu fmt"
 
+# add_patch DIR FILE: lists FILE (a JSON6902 patch of the validator's Deployment, in the
+# overlay directory) first under the dev overlay's patches.
+add_patch() {
+  local k=$1/kustomize/overlays/dev/kustomization.yaml
+  grep -q '^patches:' "$k" || echo 'patches:' >>"$k"
+  sed -i "/^patches:/a\\  - {path: $2, target: {kind: Deployment, name: transaction-validator}}" "$k"
+}
+
 d=$(seed privileged-container)
-cat >>"$d/kustomize/overlays/dev/kustomization.yaml" <<'YAML'
-  - target: {kind: Deployment, name: transaction-validator}
-    patch: |-
-      - op: add
-        path: /spec/template/spec/containers/0/securityContext/privileged
-        value: true
+cat >"$d/kustomize/overlays/dev/seeded-privileged.yaml" <<'YAML'
+- {op: add, path: /spec/template/spec/containers/0/securityContext/privileged, value: true}
 YAML
+add_patch "$d" seeded-privileged.yaml
 expect_failure privileged-container scan "[Pp]rivileged"
 
 d=$(seed failing-go-test)
@@ -130,14 +135,16 @@ expect_failure high-finding scan "(HIGH|CRITICAL) AWS-0107"
 
 # ---- 5. deploy --env local ---------------------------------------------------------------
 eval "$(airgap/manifest-tools.sh)"
-airgap/k8s/status.sh >/dev/null 2>&1 || cluster_started=1
+# A cluster of its own (state in $work, its own ports): suite 31 and developers use the
+# default one and the same namespace.
+export K8S_STATE=$work/k8s K8S_PORT_BASE=${TXV_PIPELINE_K8S_PORT:-27443}
+cluster_started=1
 KUBECONFIG=$(airgap/k8s/up.sh)
 export KUBECONFIG
 # shellcheck source=/dev/null
-. "${AIRGAP_STATE:-$HOME/.local/state/txv-airgap}/k8s/env"
+. "$K8S_STATE/env"
 k() { "$KUBECTL" "$@"; }
 ns=transaction-validator
-k delete namespace "$ns" --ignore-not-found --wait=true >/dev/null
 for crd in "$CRD_DIR"/*.yaml; do k apply --server-side --force-conflicts -f "$crd" >/dev/null; done
 k wait crd --all --for=condition=Established --timeout=60s >/dev/null
 # What a deployer receives: one file, certificates inline, the API server by the name its
@@ -176,13 +183,10 @@ deploy "$d" "$good2" good-2 || { tail -40 "$work/deploy-good-2.log"; die "deploy
 
 step "a version whose pods never become Ready is rolled back"
 d=$(seed never-ready)
-cat >>"$d/kustomize/overlays/dev/kustomization.yaml" <<'YAML'
-  - target: {kind: Deployment, name: transaction-validator}
-    patch: |-
-      - op: add
-        path: /spec/template/metadata/labels/kwok.txv.io~1never-ready
-        value: "true"
+cat >"$d/kustomize/overlays/dev/seeded-never-ready.yaml" <<'YAML'
+- {op: add, path: /spec/template/metadata/labels/kwok.txv.io~1never-ready, value: "true"}
 YAML
+add_patch "$d" seeded-never-ready.yaml
 if deploy "$d" "$good2" never-ready; then die "a never-ready version was deployed"; fi
 grep -q "ROLLED BACK: canary never became ready" "$work/deploy-never-ready.log" ||
   { tail -30 "$work/deploy-never-ready.log"; die "no automatic rollback reported for the never-ready version"; }
@@ -209,7 +213,6 @@ timed "rollback --env local" dc rollback --env=local --kubeconfig="file:$work/ku
   >"$work/rollback.out" 2>"$work/rollback.log" || { tail -30 "$work/rollback.log"; die "rollback failed"; }
 [ "$(serving)" = "$good1" ] || die "after rollback the Deployment runs $(serving), want $good1"
 
-k delete namespace "$ns" --wait=false >/dev/null
 step "timings:"
 cat "$timings" >&2
 step "all pipeline checks passed"
