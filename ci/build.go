@@ -49,6 +49,12 @@ func (m *TransactionValidator) Binary(
 		return nil, err
 	}
 	return m.goEnv().
+		// Only what the binaries are built from: a change elsewhere (docs, manifests, the
+		// pipeline) keeps the binaries, their SBOMs and so the image digests unchanged.
+		WithMountedDirectory("/src", dag.Directory().
+			WithFile("go.mod", m.Source.File("go.mod")).
+			WithFile("go.sum", m.Source.File("go.sum")).
+			WithDirectory("svc", m.Source.Directory("svc"))).
 		WithEnvVariable("CGO_ENABLED", "0").
 		WithExec([]string{"go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=" + version,
 			"-o", "/out/" + name, pkg}).
