@@ -22,6 +22,27 @@ stop() {
 
 stop "$ENGINE_PIDFILE" dagger-engine
 
+# Containers still running when the engine stops (someone's pipeline, a service) outlive it
+# for a while: their runc processes sit in mount namespaces of their own, so the namespace
+# sweep below misses them, and they hold veths on the bridge and the buildkit cgroups. They
+# are ours by their command line, which names the engine's state dir. Give them 10 s to
+# wind down, then kill each one's container (its child, pid 1 of the container's pid
+# namespace, which takes the rest of the container with it) and the runc itself.
+engine_runcs() {
+  local p
+  for p in /proc/[0-9]*; do
+    case $(readlink "$p/exe" 2>/dev/null) in */runc) ;; *) continue ;; esac
+    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "--log $ENGINE_ROOT/" && echo "${p#/proc/}"
+  done
+  return 0
+}
+for _ in $(seq 1 50); do [ -z "$(engine_runcs)" ] && break; sleep 0.2; done
+for pid in $(engine_runcs); do
+  log "killing container runtime $pid the engine left running, and its container"
+  for child in $(pgrep -P "$pid"); do kill -KILL "$child" 2>/dev/null || true; done
+  kill -KILL "$pid" 2>/dev/null || true
+done
+
 # dnsname's dnsmasq daemons outlive the engine; they are the processes left in the engine's
 # mount namespace, which nobody but up.sh created.
 if [ -f "$DAGGER_STATE/engine-mntns" ]; then
@@ -44,6 +65,11 @@ stop "$REGISTRY_PIDFILE" txv-oci
 # namespace does not isolate. Remove only what was not there before up.sh.
 before=$DAGGER_STATE/host-before
 if [ -f "$before" ]; then
+  # A container's veth goes when the kernel frees its network namespace, a moment after the
+  # last process in it has exited: wait for them (up to 10 s) so the checks below see it.
+  new_veths() { ip -o link show 2>/dev/null | awk -F': ' '{print "link " $2}' | sed 's/@.*//' |
+    grep -E '^link veth' | grep -vxF -f "$before" || true; }
+  for _ in $(seq 1 50); do [ -z "$(new_veths)" ] && break; sleep 0.2; done
   if ip link show "$ENGINE_BRIDGE" >/dev/null 2>&1 && ! grep -qx "link $ENGINE_BRIDGE" "$before"; then
     ip link delete "$ENGINE_BRIDGE" && log "removed bridge $ENGINE_BRIDGE"
   fi
