@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -37,6 +39,23 @@ type manifests struct {
 	// components/tracing: their namespaces, what is in them, their cluster RBAC). They have
 	// their own rules (telemetry_rules_test.go); the rules above are about the service.
 	Telemetry map[string][]map[string]any
+	// Workloads holds the opt-in workloads' objects (components/operator-console and
+	// components/fx-rates-etl, by name prefix), decoded the same way; they have their own
+	// rules (workloads_test.go). Nil inside Workloads itself.
+	Workloads *manifests
+	CronJobs  []batchv1.CronJob
+}
+
+// workloadPrefixes name the opt-in workloads: every object of theirs starts with one.
+var workloadPrefixes = []string{"operator-console", "fx-rates-etl"}
+
+func workloadObject(name string) bool {
+	for _, p := range workloadPrefixes {
+		if name == p || strings.HasPrefix(name, p+"-") {
+			return true
+		}
+	}
+	return false
 }
 
 // telemetryNamespaces are the agents' namespaces, separate from the service's.
@@ -70,6 +89,7 @@ func build(dir string) ([]byte, error) {
 // kubeconform -strict, so a typo cannot make a rule pass by hiding a field from it.
 func decode(all []byte) (*manifests, error) {
 	m := &manifests{raw: all, Custom: map[string][]map[string]any{}, Telemetry: map[string][]map[string]any{}}
+	m.Workloads = &manifests{Custom: map[string][]map[string]any{}}
 	for _, doc := range bytes.Split(all, []byte("\n---\n")) {
 		if len(bytes.TrimSpace(doc)) == 0 {
 			continue
@@ -92,40 +112,54 @@ func decode(all []byte) (*manifests, error) {
 			m.Telemetry[head.Kind] = append(m.Telemetry[head.Kind], obj)
 			continue
 		}
-		var err error
-		switch head.Kind {
-		case "Namespace":
-			err = add(doc, &m.Namespaces)
-		case "Deployment":
-			err = add(doc, &m.Deployments)
-		case "Service":
-			err = add(doc, &m.Services)
-		case "ConfigMap":
-			err = add(doc, &m.ConfigMaps)
-		case "ServiceAccount":
-			err = add(doc, &m.ServiceAccounts)
-		case "PodDisruptionBudget":
-			err = add(doc, &m.PDBs)
-		case "HorizontalPodAutoscaler":
-			err = add(doc, &m.HPAs)
-		case "Ingress":
-			err = add(doc, &m.Ingresses)
-		case "NetworkPolicy":
-			err = add(doc, &m.NetworkPolicies)
-		case "ExternalSecret", "SecretStore", "ServiceMonitor", "PrometheusRule":
-			var obj map[string]any
-			err = yaml.Unmarshal(doc, &obj)
-			m.Custom[head.Kind] = append(m.Custom[head.Kind], obj)
-		default:
-			// A kind nobody wrote a rule for would ship unchecked; make adding one a
-			// conscious step (add it above and give it rules).
-			return nil, fmt.Errorf("kind %q has no rules in this test suite", head.Kind)
+		dst := m
+		if workloadObject(head.Metadata.Name) {
+			dst = m.Workloads
+			dst.raw = append(append(dst.raw, doc...), "\n---\n"...)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", head.Kind, err)
+		if err := dst.addDoc(head.Kind, doc); err != nil {
+			return nil, err
 		}
 	}
 	return m, nil
+}
+
+func (m *manifests) addDoc(kind string, doc []byte) error {
+	var err error
+	switch kind {
+	case "Namespace":
+		err = add(doc, &m.Namespaces)
+	case "Deployment":
+		err = add(doc, &m.Deployments)
+	case "Service":
+		err = add(doc, &m.Services)
+	case "ConfigMap":
+		err = add(doc, &m.ConfigMaps)
+	case "ServiceAccount":
+		err = add(doc, &m.ServiceAccounts)
+	case "PodDisruptionBudget":
+		err = add(doc, &m.PDBs)
+	case "HorizontalPodAutoscaler":
+		err = add(doc, &m.HPAs)
+	case "Ingress":
+		err = add(doc, &m.Ingresses)
+	case "NetworkPolicy":
+		err = add(doc, &m.NetworkPolicies)
+	case "CronJob":
+		err = add(doc, &m.CronJobs)
+	case "ExternalSecret", "SecretStore", "ServiceMonitor", "PrometheusRule":
+		var obj map[string]any
+		err = yaml.Unmarshal(doc, &obj)
+		m.Custom[kind] = append(m.Custom[kind], obj)
+	default:
+		// A kind nobody wrote a rule for would ship unchecked; make adding one a
+		// conscious step (add it above and give it rules).
+		return fmt.Errorf("kind %q has no rules in this test suite", kind)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", kind, err)
+	}
+	return nil
 }
 
 // telemetryObject: in an agent's namespace, one of those namespaces, or cluster RBAC (only

@@ -49,6 +49,8 @@ const (
 var internalClients = map[string]string{
 	"payment-gateway": "payment-gateway", // namespace -> app.kubernetes.io/name
 	"monitoring":      "prometheus",
+	// components/operator-console: the console submits test transactions (VALIDATOR_URL).
+	"transaction-validator": "operator-console",
 }
 
 // configKeys are the only settings the app ConfigMap may carry; all are non-secret.

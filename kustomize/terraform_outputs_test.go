@@ -29,7 +29,12 @@ const tofuOutputJSON = `{
   "vpc_id": {"sensitive": false, "type": "string", "value": "vpc-0123456789abcdef0"},
   "fluent_bit_role_arn": {"sensitive": false, "type": "string", "value": "arn:aws:iam::123456789012:role/tv-prod-fluent-bit"},
   "otel_collector_role_arn": {"sensitive": false, "type": "string", "value": "arn:aws:iam::123456789012:role/tv-prod-otel-collector"},
-  "application_log_group_name": {"sensitive": false, "type": "string", "value": "/aws/containerinsights/tv-prod/application"}
+  "application_log_group_name": {"sensitive": false, "type": "string", "value": "/aws/containerinsights/tv-prod/application"},
+  "operator_console_role_arn": {"sensitive": false, "type": "string", "value": "arn:aws:iam::123456789012:role/tv-prod-operator-console"},
+  "operator_console_database_url_secret_name": {"sensitive": false, "type": "string", "value": "transaction-validator/prod/database/operator_console/url"},
+  "fx_rates_etl_role_arn": {"sensitive": false, "type": "string", "value": "arn:aws:iam::123456789012:role/tv-prod-fx-rates-etl"},
+  "etl_bucket_name": {"sensitive": false, "type": "string", "value": "tv-prod-etl-data-123456789012"},
+  "etl_bucket_prefix": {"sensitive": false, "type": "string", "value": "fx-rates/"}
 }`
 
 func generated(t *testing.T) string {

@@ -54,6 +54,14 @@ func Generate(r io.Reader, apiHost string) (string, error) {
 		"fluent_bit_role_arn":        str("fluent_bit_role_arn"),
 		"application_log_group_name": str("application_log_group_name"),
 		"otel_collector_role_arn":    str("otel_collector_role_arn"),
+		// components/operator-console and components/fx-rates-etl. The console's
+		// DATABASE_URL secret, like the validator's, exists only in "password" mode.
+		"operator_console_role_arn":                 str("operator_console_role_arn"),
+		"operator_console_database_url_secret_name": str("operator_console_database_url_secret_name"),
+		"fx_rates_etl_role_arn":                     str("fx_rates_etl_role_arn"),
+		"etl_bucket_name":                           str("etl_bucket_name"),
+		"etl_bucket_prefix":                         str("etl_bucket_prefix"),
+		"secret_names_fx_rates_api_key":             mapKey("secret_names", "fx_rates_api_key"),
 	}
 	if apiHost == "" {
 		errs = append(errs, "flag -api-hostname is required (infra/ does not output it)")
