@@ -91,6 +91,15 @@ data "aws_iam_policy_document" "fx_rates_etl" {
       variable = "kms:ViaService"
       values   = ["s3.${local.region}.amazonaws.com"]
     }
+
+    # The data key is shared (Aurora, Redis, ECR, EBS, S3): only for this bucket's objects.
+    # With S3 Bucket Keys on (modules/s3-bucket) the context is the bucket's ARN; objects
+    # written before would carry their own ARN, under the one prefix.
+    condition {
+      test     = "StringLike"
+      variable = "kms:EncryptionContext:aws:s3:arn"
+      values   = [module.etl_bucket.bucket_arn, "${module.etl_bucket.bucket_arn}/fx-rates/*"]
+    }
   }
 
   statement {
