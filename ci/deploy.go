@@ -358,7 +358,7 @@ func (m *TransactionValidator) syntheticCanary(ctx context.Context, image string
 	if err != nil {
 		return "", err
 	}
-	hmacKey, _, err := randomSecret("canary-pan-hmac-key")
+	hmacKey, _, err := randomSecret("canary-pan-hmac-key", 32) // the service wants 32 bytes
 	if err != nil {
 		return "", err
 	}
@@ -412,7 +412,7 @@ func (m *TransactionValidator) liveCanary(ctx context.Context, k *kube, soak tim
 
 // canaryDatabaseSecrets makes a one-deploy PostgreSQL password and the matching URL.
 func canaryDatabaseSecrets() (password, url *dagger.Secret, err error) {
-	password, pw, err := randomSecret("canary-db-password")
+	password, pw, err := randomSecret("canary-db-password", 24)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -113,10 +113,10 @@ func sourceScopedSecret(ctx context.Context, src *dagger.Directory, name string)
 	return dag.SetSecret("txv-"+name, hex.EncodeToString(sum[:16])), nil
 }
 
-// randomSecret makes a fresh random secret, for credentials of servers that must never be
+// randomSecret makes a fresh random secret of size bytes (hex-encoded), for credentials of servers that must never be
 // reused from the cache (a canary's, started anew for every deploy).
-func randomSecret(name string) (*dagger.Secret, string, error) {
-	b := make([]byte, 24)
+func randomSecret(name string, size int) (*dagger.Secret, string, error) {
+	b := make([]byte, size)
 	if _, err := rand.Read(b); err != nil {
 		return nil, "", err
 	}
