@@ -187,6 +187,25 @@ for d in kustomize/overlays/*/; do
   grep -q 'violates PodSecurity "restricted' "$out/psa.log" ||
     { cat "$out/psa.log" >&2; fail "the probe pod was refused, but not by PSA restricted"; }
 
+  # components/operator-console: Available with its HPA's minReplicas, spread over zones.
+  # components/fx-rates-etl: a Job from the CronJob's template passes admission (PSA
+  # restricted); server-side dry run, since kwok never completes a Job.
+  cmin=$(k -n "$ns" get hpa operator-console -o jsonpath='{.spec.minReplicas}')
+  end=$((SECONDS + 240))
+  cwant="$(k -n "$ns" get deploy operator-console -o jsonpath='{.metadata.generation}') $cmin $cmin True"
+  until [ "$(k -n "$ns" get deploy operator-console -o jsonpath='{.status.observedGeneration} {.status.updatedReplicas} {.status.availableReplicas} {.status.conditions[?(@.type=="Available")].status}')" = "$cwant" ]; do
+    [ $SECONDS -lt $end ] || fail "operator-console did not become Available with its HPA's minReplicas=$cmin pods"
+    reset_stranded_pods "$ns" app.kubernetes.io/name=operator-console
+    sleep 3
+  done
+  czones=$(k -n "$ns" get pods -l app.kubernetes.io/name=operator-console --field-selector=status.phase=Running \
+    -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}' | sort -u | while read -r n; do
+      k get node "$n" -o jsonpath='{.metadata.labels.topology\.kubernetes\.io/zone}{"\n"}'
+    done | sort -u | grep -c .)
+  [ "$czones" -ge "$cmin" ] || fail "operator-console's $cmin pods span $czones zones"
+  k -n "$ns" create job fx-rates-etl-admission --from=cronjob/fx-rates-etl --dry-run=server -o name > "$out/etl.log" 2>&1 ||
+    { cat "$out/etl.log" >&2; fail "a Job from the fx-rates-etl CronJob was refused at admission"; }
+
   # The agents were admitted too: the collector under PSA "restricted" in its namespace,
   # Fluent Bit (hostPath) under "privileged" in "logging". Both must roll out.
   # Same kwok heartbeat caveat as above: stranded agent pods are recreated, and said so.
