@@ -103,7 +103,11 @@ func (m *TransactionValidator) Image(
 // sbom lists the Go modules compiled into bin (read from its build information by trivy)
 // as a CycloneDX document. No vulnerability database is needed to make it.
 func (m *TransactionValidator) sbom(name string, bin *dagger.File) *dagger.File {
-	return m.trivy().
+	// Only the binary as input: the SBOM carries a timestamp, so re-making it for an
+	// unrelated change would change the image digest.
+	return dag.Container().From(pins.Trivy).
+		WithUser("0").
+		WithEnvVariable("TRIVY_CACHE_DIR", "/tmp/trivy").
 		WithFile("/scan/usr/local/bin/"+name, bin).
 		WithExec([]string{"trivy", "rootfs", "--skip-db-update", "--format", "cyclonedx",
 			"--output", "/sbom.cdx.json", "/scan"}).
