@@ -70,6 +70,13 @@ func (m *TransactionValidator) Deploy(
 	env string,
 	// Image to deploy, by digest: REGISTRY/REPOSITORY@sha256:... (from publish).
 	image string,
+	// The operator console's image, by digest, released with this version (it is
+	// applied with the rest of the overlay; its own Deployment rolls it out).
+	// +optional
+	consoleImage string,
+	// The FX-rates ETL job's image, by digest (its CronJob's next run uses it).
+	// +optional
+	etlImage string,
 	// Kubeconfig of the target cluster (self-contained: certificates inline), as a secret.
 	kubeconfig *dagger.Secret,
 	// The cluster's API server when only the caller's machine reaches it, e.g.
@@ -97,8 +104,10 @@ func (m *TransactionValidator) Deploy(
 	if err != nil {
 		return "", err
 	}
-	if !digestRef.MatchString(image) {
-		return "", fmt.Errorf("image %q is not a reference by digest (REGISTRY/REPO@sha256:<64 hex>): only what was scanned is deployed", image)
+	for _, ref := range []string{image, consoleImage, etlImage} {
+		if ref != "" && !digestRef.MatchString(ref) {
+			return "", fmt.Errorf("image %q is not a reference by digest (REGISTRY/REPO@sha256:<64 hex>): only what was scanned is deployed", ref)
+		}
 	}
 	rolloutTimeout, err := time.ParseDuration(timeout)
 	if err != nil {
@@ -121,7 +130,8 @@ func (m *TransactionValidator) Deploy(
 		return "", fmt.Errorf("%w\n\ndeploy log:\n%s", err, log.String())
 	}
 
-	manifests, err := m.renderEnv(overlay, image).Contents(ctx)
+	manifests, err := m.renderEnv(overlay, map[string]string{"transaction-validator": image,
+		"operator-console": consoleImage, "fx-rates-etl": etlImage}).Contents(ctx)
 	if err != nil {
 		return "", fmt.Errorf("render %s: %w", overlay, err)
 	}
@@ -285,10 +295,10 @@ func (k *kube) abortCanary(ctx context.Context, log *strings.Builder, reason str
 	return fmt.Errorf("ROLLED BACK: %s", reason)
 }
 
-// renderEnv renders one overlay with the validator's image set.
-func (m *TransactionValidator) renderEnv(overlay, image string) *dagger.File {
+// renderEnv renders one overlay with the workloads' images set.
+func (m *TransactionValidator) renderEnv(overlay string, images map[string]string) *dagger.File {
 	return m.tool(pins.Kustomize).
-		WithExec([]string{"sh", "-ec", m.renderScript(overlay, image, "/rendered.yaml")}).
+		WithExec([]string{"sh", "-ec", m.renderScript(overlay, images, "/rendered.yaml")}).
 		File("/rendered.yaml")
 }
 

@@ -43,18 +43,20 @@ func (m *TransactionValidator) Render(
 	}
 	script := "mkdir -p /out\n"
 	for _, env := range envs {
-		script += m.renderScript(env, image, "/out/"+env+".yaml")
+		script += m.renderScript(env, map[string]string{"transaction-validator": image}, "/out/"+env+".yaml")
 	}
 	c := m.tool(pins.Kustomize).WithExec([]string{"sh", "-ec", script})
 	return c.Directory("/out"), nil
 }
 
-// renderScript is the shell that renders one overlay into out, setting the validator's
-// image when one is given. It edits a copy, never the source.
-func (m *TransactionValidator) renderScript(env, image, out string) string {
-	s := fmt.Sprintf("rm -rf /tmp/render && cp -r /src/kustomize /tmp/render\n")
-	if image != "" {
-		s += fmt.Sprintf("(cd /tmp/render/overlays/%s && kustomize edit set image your-registry/transaction-validator=%s)\n", env, image)
+// renderScript is the shell that renders one overlay into out, setting the images given
+// (workload name -> reference by digest) first. It edits a copy, never the source.
+func (m *TransactionValidator) renderScript(env string, images map[string]string, out string) string {
+	s := "rm -rf /tmp/render && cp -r /src/kustomize /tmp/render\n"
+	for _, name := range workloadNames() {
+		if ref := images[name]; ref != "" {
+			s += fmt.Sprintf("(cd /tmp/render/overlays/%s && kustomize edit set image your-registry/%s=%s)\n", env, name, ref)
+		}
 	}
 	return s + fmt.Sprintf("kustomize build /tmp/render/overlays/%s > %s\n", env, out)
 }
