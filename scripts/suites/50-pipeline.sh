@@ -31,9 +31,16 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/pipeline.XXXXXX")
 timings=${TXV_PIPELINE_TIMINGS:-$work/timings.txt}
 engine_started=0 cluster_started=0
 cleanup() {
+  local rc=$?
   [ $cluster_started = 0 ] || K8S_STATE=$work/k8s airgap/k8s/down.sh >/dev/null 2>&1 || true
   [ $engine_started = 0 ] || airgap/dagger/down.sh >/dev/null 2>&1 || true
-  rm -rf "$work"
+  if [ $rc != 0 ]; then
+    # Keep the logs of a failure (not the seeded copies): they are all there is to go on.
+    find "$work" -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
+    log "suite 50 failed; its logs are kept in $work"
+  else
+    rm -rf "$work"
+  fi
 }
 trap cleanup EXIT
 step() { log "suite 50: $*"; }
