@@ -241,7 +241,12 @@ EOF
     --cert-dir "$K8S_STATE/run/kcm-certs" \
     --service-account-private-key-file "$p/sa.key" --root-ca-file "$p/ca.crt" \
     --cluster-signing-cert-file "$p/ca.crt" --cluster-signing-key-file "$p/ca.key" \
-    --use-service-account-credentials=false --controllers '*,-nodeipam'
+    --use-service-account-credentials=false --controllers '*,-nodeipam' \
+    --node-monitor-grace-period=10m
+  # The grace period: kwok's fake nodes heartbeat from one process, which a loaded 2-core
+  # machine (a Dagger pipeline next to it) can starve for the default 50 s. The node
+  # controller then marks every pod NotReady and kwok never sets them Ready again, a
+  # state no manifest can cause. A fake node does not fail, so its silence is not news.
   start kube-scheduler "${common[@]}" --secure-port "$SCHEDULER_PORT" \
     --cert-dir "$K8S_STATE/run/scheduler-certs"
 
