@@ -90,7 +90,10 @@ func runSteps(ctx context.Context, steps ...step) (string, error) {
 	return report.String(), nil
 }
 
-// tool returns a container of a pinned tool image with the source at /src.
+// tool returns a container of a pinned tool image with the source at /src. It runs as
+// root: the mounted source belongs to root and tools write next to their inputs (tofu's
+// .terraform, kustomize edit); the container lives for one step and holds no secret but
+// the ones a step mounts itself.
 func (m *TransactionValidator) tool(image string) *dagger.Container {
 	return dag.Container().From(image).
 		WithUser("0").
