@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"dagger/transaction-validator/internal/dagger"
 	"dagger/transaction-validator/pins"
@@ -51,36 +53,44 @@ type step struct {
 	run  func(context.Context) (string, error)
 }
 
+// outcome is what one step returned and how long it took.
+type outcome struct {
+	out  string
+	err  error
+	took time.Duration
+}
+
+// runAll runs the steps concurrently and returns their outcomes in the steps' order.
+func runAll(ctx context.Context, steps []step) []outcome {
+	outcomes := make([]outcome, len(steps))
+	var wg sync.WaitGroup
+	for i, s := range steps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			out, err := s.run(ctx)
+			outcomes[i] = outcome{out, err, time.Since(start)}
+		}()
+	}
+	wg.Wait()
+	return outcomes
+}
+
 // runSteps runs independent steps concurrently and reports every failure, not only the
 // first: a developer fixes all of them in one go.
 func runSteps(ctx context.Context, steps ...step) (string, error) {
-	type result struct {
-		out string
-		err error
-	}
-	results := make([]result, len(steps))
-	done := make(chan struct{})
-	for i, s := range steps {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			out, err := s.run(ctx)
-			results[i] = result{out, err}
-		}()
-	}
-	for range steps {
-		<-done
-	}
 	var report strings.Builder
 	var errs []error
-	for i, s := range steps {
+	for i, o := range runAll(ctx, steps) {
 		var skipped *notRunError
-		switch err := results[i].err; {
+		switch err := o.err; {
 		case err == nil:
-			fmt.Fprintf(&report, "ok       %s\n", s.name)
+			fmt.Fprintf(&report, "ok       %s\n", steps[i].name)
 		case errors.As(err, &skipped):
-			fmt.Fprintf(&report, "NOT RUN  %s: %s\n", s.name, skipped.reason)
+			fmt.Fprintf(&report, "NOT RUN  %s: %s\n", steps[i].name, skipped.reason)
 		default:
-			fmt.Fprintf(&report, "FAILED   %s\n", s.name)
+			fmt.Fprintf(&report, "FAILED   %s\n", steps[i].name)
 			errs = append(errs, err)
 		}
 	}
