@@ -182,6 +182,9 @@ func (m *TransactionValidator) Deploy(
 	if out, err := k.run(ctx, "rollout", "-n", namespace, "rollout", "status", "deployment/"+deployment,
 		"--timeout="+rolloutTimeout.String()); err != nil {
 		reason := "rollout did not complete: " + lastLine(out, err)
+		if previous == "" {
+			return fail(k.abortCanary(ctx, &log, reason+"; first deployment: there is no earlier revision to return to"))
+		}
 		if _, undoErr := m.rollback(ctx, k, &log); undoErr != nil {
 			return fail(fmt.Errorf("%s; ROLLBACK FAILED too: %v", reason, undoErr))
 		}
@@ -227,13 +230,14 @@ func (m *TransactionValidator) Rollback(
 }
 
 func (m *TransactionValidator) rollback(ctx context.Context, k *kube, log *strings.Builder) (string, error) {
+	// The canary first: it runs the version being backed out, whatever happens next.
+	if _, err := k.run(ctx, "remove canary", "-n", namespace, "delete", "deployment", canaryName, "--ignore-not-found"); err != nil {
+		return log.String(), err
+	}
 	if _, err := k.run(ctx, "rollout undo", "-n", namespace, "rollout", "undo", "deployment/"+deployment); err != nil {
 		return log.String(), err
 	}
 	if _, err := k.run(ctx, "rollback status", "-n", namespace, "rollout", "status", "deployment/"+deployment, "--timeout=5m"); err != nil {
-		return log.String(), err
-	}
-	if _, err := k.run(ctx, "remove canary", "-n", namespace, "delete", "deployment", canaryName, "--ignore-not-found"); err != nil {
 		return log.String(), err
 	}
 	image, _ := k.run(ctx, "read image", "-n", namespace, "get", "deployment", deployment,
