@@ -57,10 +57,7 @@ func (m *TransactionValidator) testEnv(ctx context.Context) (*dagger.Container, 
 	if match == nil {
 		return nil, nil, fmt.Errorf("airgap/versions.env: no DEBIAN_TEST_PACKAGES")
 	}
-	base := dag.Container().From(pins.Golang).
-		WithExec([]string{"sh", "-ec", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq " +
-			"--no-install-recommends gcc libc6-dev " + match[1] + " >/dev/null && rm -rf /var/lib/apt/lists/*"})
-	// Tools the suite builds from the Go proxy (versitygw, promtool) are kept between runs.
+	base := withDebianPackages(dag.Container().From(pins.Golang), "gcc libc6-dev "+match[1])
 	// Only what the Go tests read: a change to infra/, the overlays, the workflows or the
 	// docs leaves this stage cached.
 	src := m.Source.
@@ -68,16 +65,21 @@ func (m *TransactionValidator) testEnv(ctx context.Context) (*dagger.Container, 
 		WithoutDirectory("kustomize/overlays").WithoutDirectory("ci")
 	return m.goEnvFrom(base).
 		WithMountedDirectory("/src", src).
+		// Tools the suite builds from the Go proxy (versitygw, promtool) are kept between runs.
 		WithMountedCache("/var/cache/txv-tools", dag.CacheVolume("txv-test-tools")).
 		WithEnvVariable("CACHE_ROOT", "/var/cache/txv-tools"), src, nil
+}
+
+// withDebianPackages installs packages (space-separated) from Debian in a layer of its own.
+func withDebianPackages(c *dagger.Container, packages string) *dagger.Container {
+	return c.WithExec([]string{"sh", "-ec", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq " +
+		"--no-install-recommends " + packages + " >/dev/null && rm -rf /var/lib/apt/lists/*"})
 }
 
 // postgresService is PostgreSQL from Debian's package, listening on 5432 with password
 // authentication, for tests that reach it over the network.
 func postgresService(password *dagger.Secret) *dagger.Service {
-	return dag.Container().From(pins.Debian).
-		WithExec([]string{"sh", "-ec", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq " +
-			"--no-install-recommends postgresql >/dev/null && rm -rf /var/lib/apt/lists/*"}).
+	return withDebianPackages(dag.Container().From(pins.Debian), "postgresql").
 		WithSecretVariable("POSTGRES_PASSWORD", password).
 		WithExposedPort(5432).
 		AsService(dagger.ContainerAsServiceOpts{Args: []string{"sh", "-ec", `bin=$(ls -d /usr/lib/postgresql/*/bin | tail -1)
@@ -92,9 +94,7 @@ exec su postgres -s /bin/sh -c "exec $bin/postgres -D $data -c listen_addresses=
 // redisService is Redis from Debian's package on 6379. No password: only containers the
 // pipeline binds to it can reach it.
 func redisService() *dagger.Service {
-	return dag.Container().From(pins.Debian).
-		WithExec([]string{"sh", "-ec", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq " +
-			"--no-install-recommends redis-server >/dev/null && rm -rf /var/lib/apt/lists/*"}).
+	return withDebianPackages(dag.Container().From(pins.Debian), "redis-server").
 		WithExposedPort(6379).
 		AsService(dagger.ContainerAsServiceOpts{Args: []string{"redis-server", "--bind", "0.0.0.0",
 			"--protected-mode", "no", "--save", "", "--appendonly", "no"}})
