@@ -59,10 +59,13 @@ func (m *TransactionValidator) testEnv(ctx context.Context) (*dagger.Container, 
 	}
 	base := withDebianPackages(dag.Container().From(pins.Golang), "gcc libc6-dev "+match[1])
 	// Only what the Go tests read: a change to infra/, the overlays, the workflows or the
-	// docs leaves this stage cached.
+	// docs leaves this stage cached. dagger.json goes too: the Dagger CLI stamps it with a
+	// user.daggerContentHash xattr that is part of its digest, so a checkout and a plain
+	// copy of it (or a checkout after `dagger develop`) would otherwise never share this
+	// stage's cache.
 	src := m.Source.
 		WithoutDirectory("infra").WithoutDirectory("docs").WithoutDirectory(".github").
-		WithoutDirectory("kustomize/overlays").WithoutDirectory("ci")
+		WithoutDirectory("kustomize/overlays").WithoutDirectory("ci").WithoutFile("dagger.json")
 	return m.goEnvFrom(base).
 		WithMountedDirectory("/src", src).
 		// Tools the suite builds from the Go proxy (versitygw, promtool) are kept between runs.

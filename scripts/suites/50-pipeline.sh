@@ -74,13 +74,16 @@ timed "ci, second run, nothing changed" dc ci >"$work/ci2.out" 2>"$work/ci2.log"
 
 # ---- 4. seeded defects -------------------------------------------------------------------
 # seed NAME: a copy of the checkout in $work/NAME, what `dagger call` uploads from it:
-# the same files with the same metadata (cp -a), so that only the seeded change differs
-# and the stages it does not touch come from the engine's cache.
+# the same files with the same metadata, extended attributes included (the Dagger CLI
+# stamps dagger.json and ci/go.* with a user.daggerContentHash xattr, which is part of a
+# directory's digest), so that only the seeded change differs and the stages it does not
+# touch come from the engine's cache.
 seed() {
   local dir=$work/$1
   mkdir -p "$dir"
   tar -C "$REPO_ROOT" --exclude=./.git --exclude=./ci/internal/dagger --exclude=./ci/internal/querybuilder \
-    --exclude=./ci/internal/telemetry --exclude=./ci/dagger.gen.go -cf - . | tar -C "$dir" -xpf -
+    --exclude=./ci/internal/telemetry --exclude=./ci/dagger.gen.go --xattrs --xattrs-include='*' -cf - . |
+    tar -C "$dir" --xattrs --xattrs-include='*' -xpf -
   echo "$dir"
 }
 # expect_failure NAME STAGE PATTERN: ci on the seeded copy must fail, list STAGE among
