@@ -66,11 +66,17 @@ func (m *TransactionValidator) testEnv(ctx context.Context) (*dagger.Container, 
 	src := m.Source.
 		WithoutDirectory("infra").WithoutDirectory("docs").WithoutDirectory(".github").
 		WithoutDirectory("kustomize/overlays").WithoutDirectory("ci").WithoutFile("dagger.json")
+	// The two Go tools the suite runs come from their pinned images, where the host
+	// builds them from the Go proxy: compiling Prometheus here cost minutes on every cold
+	// engine.
+	tools := dag.Directory().
+		WithFile("versitygw", dag.Container().From(pins.Versitygw).File(pins.VersitygwBinary)).
+		WithFile("promtool", dag.Container().From(pins.Prometheus).File(pins.PromtoolBinary))
 	return m.goEnvFrom(base).
-		WithMountedDirectory("/src", src).
-		// Tools the suite builds from the Go proxy (versitygw, promtool) are kept between runs.
-		WithMountedCache("/var/cache/txv-tools", dag.CacheVolume("txv-test-tools")).
-		WithEnvVariable("CACHE_ROOT", "/var/cache/txv-tools"), src, nil
+		WithDirectory("/opt/txv-test-tools", tools).
+		WithEnvVariable("VERSITYGW_BIN", "/opt/txv-test-tools/versitygw").
+		WithEnvVariable("PROMTOOL_BIN", "/opt/txv-test-tools/promtool").
+		WithMountedDirectory("/src", src), src, nil
 }
 
 // withDebianPackages installs packages (space-separated) from Debian in a layer of its own.

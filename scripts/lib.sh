@@ -52,6 +52,21 @@ ensure_go_tool() {
   echo "$dir/bin"
 }
 
+# versitygw_bin and promtool_bin print the paths of the two tools the service's test suite
+# runs (the S3 server the ETL job's tests write to; the alerting rules' checker), built once
+# from the Go module proxy. airgap/dagger/build.sh packs the same binaries into the tool
+# images the pipeline's test stage takes them from.
+versitygw_bin() {
+  local dir
+  dir=$(ensure_go_tool versitygw "$VERSITYGW_VERSION" github.com/versity/versitygw/cmd/versitygw) || return 1
+  echo "$dir/versitygw"
+}
+promtool_bin() {
+  local dir
+  dir=$(ensure_go_tool promtool "$PROMETHEUS_MODULE_VERSION" github.com/prometheus/prometheus/cmd/promtool -ldflags="-s -w") || return 1
+  echo "$dir/promtool"
+}
+
 # module_src MODULE@VERSION DEST copies a module's source into a writable directory; needed
 # for modules whose go.mod carries replace directives (go install refuses those).
 module_src() {

@@ -203,8 +203,11 @@ ensure_tool_binaries() {
     nice -n 10 "$REPO_ROOT/airgap/k8s/build.sh" >/dev/null
   fi
   ACTIONLINT_BIN=$(ensure_go_tool actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint -ldflags "-s -w")/actionlint
+  VERSITYGW_BIN=$(versitygw_bin) || die "tool-images: building versitygw failed"
+  PROMTOOL_BIN=$(promtool_bin) || die "tool-images: building promtool failed"
   local b
-  for b in "$TOFU_BIN" "$TFLINT_BIN" "$RULESET_BIN" "$TRIVY" "$KUBECONFORM" "$KUSTOMIZE" "$KUBECTL_BIN" "$ACTIONLINT_BIN"; do
+  for b in "$TOFU_BIN" "$TFLINT_BIN" "$RULESET_BIN" "$TRIVY" "$KUBECONFORM" "$KUSTOMIZE" "$KUBECTL_BIN" "$ACTIONLINT_BIN" \
+           "$VERSITYGW_BIN" "$PROMTOOL_BIN"; do
     [ -x "$b" ] || die "tool-images: $b missing after building it"
   done
   [ -d "$K8S_SCHEMAS/$KUBERNETES_VERSION-standalone-strict" ] || die "tool-images: no schemas in $K8S_SCHEMAS"
@@ -311,6 +314,15 @@ TFRC
       kubectl)
         version=$KUBERNETES_VERSION source=https://github.com/kubernetes/kubernetes
         tool_put "$KUBECTL_BIN" "$fs/usr/local/bin/kubectl" ;;
+      versitygw)
+        version=$VERSITYGW_VERSION source=https://github.com/versity/versitygw
+        tool_put "$VERSITYGW_BIN" "$fs/app/versitygw" ;;
+      prometheus)
+        # promtool only, at the upstream image's /bin/promtool: the base is merged-/usr (/bin
+        # is a symlink to usr/bin), so the layer must not carry a bin/ directory of its own.
+        version=$PROMETHEUS_VERSION source=https://github.com/prometheus/prometheus
+        tool_put "$PROMTOOL_BIN" "$fs/usr/bin/promtool"
+        extra=(-label "io.txv.prometheus.content=promtool only") ;;
       *) die "tool-images: no recipe for $t (add one in build.sh)" ;;
     esac
     log "tool-images: $t $version"

@@ -221,6 +221,17 @@ tflint --version
 SH
 )
 
+# promtool at the upstream image's path checks a good rule file and rejects a broken one.
+promtool_script=$(cat <<'SH'
+set -e
+printf 'groups:\n  - name: smoke\n    rules:\n      - alert: Up\n        expr: up == 0\n' >good.yaml
+sed 's/up == 0/up ==/' good.yaml >broken.yaml
+/bin/promtool check rules good.yaml
+if /bin/promtool check rules broken.yaml; then echo "broken rule ACCEPTED"; exit 1; fi
+echo "broken rule rejected"
+SH
+)
+
 log "smoke 4/5: tool images ($TOOL_IMAGES) by name through the mirror"
 t4=$(date +%s)
 for tool in $TOOL_IMAGES; do
@@ -250,6 +261,10 @@ for tool in $TOOL_IMAGES; do
       expect "$tool" "$ACTIONLINT_VERSION" "ShellCheck - shell script analysis tool" ;;
     kubectl) tool_exec "$tool" "$image" "kubectl version --client"
       expect "$tool" "Client Version: $KUBERNETES_VERSION" ;;
+    versitygw) tool_exec "$tool" "$image" "/app/versitygw --version"
+      expect "$tool" "BuildTime" ;;
+    prometheus) tool_exec "$tool" "$image" "$promtool_script"
+      expect "$tool" "SUCCESS: 1 rules found" "broken rule rejected" ;;
     *) die "$tool: smoke.sh has no check for it (add one)" ;;
   esac
   expect "$tool" "uid=65532" "writable"

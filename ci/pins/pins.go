@@ -42,6 +42,16 @@ const (
 	Actionlint = "docker.io/rhysd/actionlint:1.7.12"
 	// Kubectl applies manifests and drives rollouts.
 	Kubectl = "registry.k8s.io/kubectl:v" + KubernetesVersion
+	// Versitygw is the S3-compatible server the ETL job's tests write to; the test stage
+	// takes its binary from VersitygwBinary in this image instead of compiling it.
+	Versitygw = "docker.io/versity/versitygw:v1.8.0"
+	// VersitygwBinary is where the versitygw image keeps its binary.
+	VersitygwBinary = "/app/versitygw"
+	// Prometheus carries promtool, which checks and unit-tests the alerting rules in the
+	// test stage (at PromtoolBinary).
+	Prometheus = "docker.io/prom/prometheus:v3.16.0"
+	// PromtoolBinary is where the Prometheus image keeps promtool.
+	PromtoolBinary = "/bin/promtool"
 	// Checkov is the second IaC policy scanner. Python, so it cannot be built from the Go
 	// module proxy: it runs online only. Digest as recorded by a public project that ran
 	// this image as Checkov 3.3.8.

@@ -1,6 +1,7 @@
 package pins
 
 import (
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -18,11 +19,13 @@ func TestAirgapMirrorServesThePinnedImages(t *testing.T) {
 		"IMAGE_TOFU": Tofu, "IMAGE_TFLINT": Tflint, "IMAGE_TRIVY": Trivy,
 		"IMAGE_KUBECONFORM": Kubeconform, "IMAGE_KUSTOMIZE": Kustomize,
 		"IMAGE_ACTIONLINT": Actionlint, "IMAGE_KUBECTL": Kubectl,
+		"IMAGE_VERSITYGW": Versitygw, "IMAGE_PROMETHEUS": Prometheus,
 	}
 	tagOf := map[string]string{ // versions.env variable -> the pinned image it builds
 		"TOFU_VERSION": Tofu, "TFLINT_VERSION": Tflint, "TRIVY_VERSION": Trivy,
 		"KUBECONFORM_VERSION": Kubeconform, "KUSTOMIZE_VERSION": Kustomize,
 		"ACTIONLINT_VERSION": Actionlint, "KUBERNETES_VERSION": Kubectl,
+		"VERSITYGW_VERSION": Versitygw, "PROMETHEUS_VERSION": Prometheus,
 	}
 	exact := map[string]string{
 		"TFLINT_RULESET_AWS_VERSION": "v" + TflintRulesetAWS, "DEBIAN_SUITE": DebianSuite,
@@ -44,6 +47,15 @@ func TestAirgapMirrorServesThePinnedImages(t *testing.T) {
 		if env[k] != want {
 			t.Errorf("%s: airgap/versions.env has %q, ci/pins wants %q", k, env[k], want)
 		}
+	}
+	// Prometheus's Go module versions are v0.3MM.P for release v3.MM.P: the image the test
+	// stage takes promtool from must be the release the air-gap build compiles.
+	var minor, patch int
+	if _, err := fmt.Sscanf(env["PROMETHEUS_MODULE_VERSION"], "v0.3%02d.%d", &minor, &patch); err != nil {
+		t.Errorf("PROMETHEUS_MODULE_VERSION=%q is not a v0.3MM.P module version: %v", env["PROMETHEUS_MODULE_VERSION"], err)
+	} else if want := fmt.Sprintf("v3.%d.%d", minor, patch); env["PROMETHEUS_VERSION"] != want {
+		t.Errorf("PROMETHEUS_VERSION=%s, but PROMETHEUS_MODULE_VERSION=%s is release %s",
+			env["PROMETHEUS_VERSION"], env["PROMETHEUS_MODULE_VERSION"], want)
 	}
 	if !strings.Contains(Checkov, "@sha256:") || len(Checkov[strings.Index(Checkov, "@sha256:")+8:]) != 64 {
 		t.Errorf("Checkov is not pinned by a full sha256 digest: %s", Checkov)

@@ -9,12 +9,13 @@ cd "$REPO_ROOT"
 
 # shellcheck disable=SC2086 # the list is space-separated on purpose
 ensure_apt $DEBIAN_TEST_PACKAGES
-# The S3-compatible server the ETL job's tests write to, built once and cached.
-VERSITYGW_BIN=$(ensure_go_tool versitygw "$VERSITYGW_VERSION" github.com/versity/versitygw/cmd/versitygw)/versitygw
-export VERSITYGW_BIN
-# promtool checks and unit-tests the alerting rules (svc/internal/monitoring).
-PROMTOOL_BIN=$(ensure_go_tool promtool "$PROMETHEUS_MODULE_VERSION" github.com/prometheus/prometheus/cmd/promtool -ldflags="-s -w")/promtool
-export PROMTOOL_BIN
+# The S3-compatible server the ETL job's tests write to, and promtool, which checks and
+# unit-tests the alerting rules (svc/internal/monitoring): built once and cached, unless the
+# caller brings them (the pipeline's test stage takes them from their images).
+VERSITYGW_BIN=${VERSITYGW_BIN:-$(versitygw_bin)}
+PROMTOOL_BIN=${PROMTOOL_BIN:-$(promtool_bin)}
+for bin in "$VERSITYGW_BIN" "$PROMTOOL_BIN"; do [ -x "$bin" ] || die "$bin: not an executable"; done
+export VERSITYGW_BIN PROMTOOL_BIN
 
 log "gofmt and go vet"
 unformatted=$(gofmt -l svc)
