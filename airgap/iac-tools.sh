@@ -69,6 +69,7 @@ build_from_copy tofu "$TOFU_VERSION" "$TOFU_MODULE@$TOFU_VERSION" ./cmd/tofu bin
 TOFU_BIN=$CACHE_ROOT/tofu-$TOFU_VERSION/bin
 
 # ---- tflint, its AWS ruleset (the plugin dir is the ruleset's bin dir), trivy ------------
+# (trivy: scripts/lib.sh's trivy_bin, shared with airgap/manifest-tools.sh)
 wait_foreign_build "$CACHE_ROOT/tflint-$TFLINT_VERSION"
 TFLINT_BIN=$(ensure_go_tool tflint "$TFLINT_VERSION" github.com/terraform-linters/tflint)
 # The ruleset and trivy are built from a copy of their module rather than with
@@ -77,8 +78,8 @@ TFLINT_BIN=$(ensure_go_tool tflint "$TFLINT_VERSION" github.com/terraform-linter
 build_from_copy tflint-ruleset-aws "$TFLINT_RULESET_AWS_VERSION" \
   "github.com/terraform-linters/tflint-ruleset-aws@$TFLINT_RULESET_AWS_VERSION" . bin/tflint-ruleset-aws
 TFLINT_PLUGIN_DIR=$CACHE_ROOT/tflint-ruleset-aws-$TFLINT_RULESET_AWS_VERSION/bin
-build_from_copy trivy "$TRIVY_VERSION" "github.com/aquasecurity/trivy@$TRIVY_VERSION" ./cmd/trivy bin/trivy
-TRIVY_BIN=$CACHE_ROOT/trivy-$TRIVY_VERSION/bin
+TRIVY_BIN=$(trivy_bin) || die "trivy build failed"
+TRIVY_BIN=$(dirname "$TRIVY_BIN")
 
 # ---- providers --------------------------------------------------------------------------
 # random and tls build in a few minutes; their cache dir is keyed by the pinned

@@ -16,17 +16,6 @@ REPO_ROOT=${REPO_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 command -v go >/dev/null || die "go is required to build the manifest tools"
 renice -n "${BUILD_NICE:-10}" -p $$ >/dev/null 2>&1 || true
 
-# Another script (airgap/iac-tools.sh) builds trivy into the same cache dir; starting a second
-# build would rm -rf the first one's output, so wait while one is visibly running.
-wait_foreign_build() {
-  local dir=$1 waited=0
-  while [ -d "$dir" ] && [ ! -f "$dir/.complete" ] && pgrep -f -- "$dir/" >/dev/null; do
-    [ $waited = 0 ] && log "another process is building into $dir; waiting for it"
-    sleep 15; waited=$((waited + 15))
-    [ $waited -lt 3600 ] || die "gave up waiting for the build into $dir"
-  done
-}
-
 mod_dir() {
   local dir
   dir=$(go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
@@ -37,26 +26,9 @@ mod_dir() {
 KUSTOMIZE_BIN=$(ensure_go_tool kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5)
 KUBECONFORM_BIN=$(ensure_go_tool kubeconform "$KUBECONFORM_VERSION" github.com/yannh/kubeconform/cmd/kubeconform)
 
-# ---- trivy ----------------------------------------------------------------------------
-# Same line as airgap/iac-tools.sh so both share ~/.cache/trivy-$TRIVY_VERSION. On these
-# machines it fails twice over: `go install mod@version` asks the proxy for the module's
-# version list to check deprecation (the proxy answers 403 for trivy), and trivy imports
-# encoding/json/v2, which Go 1.26 only has under GOEXPERIMENT=jsonv2 (trivy's Makefile sets
-# it). The fallback builds the same version from a module copy with that experiment on,
-# into the same directory layout, so either script then finds it done.
-TRIVY_DIR=$CACHE_ROOT/trivy-$TRIVY_VERSION
-wait_foreign_build "$TRIVY_DIR"
-if ! TRIVY_BIN=$(GOEXPERIMENT=jsonv2 ensure_go_tool trivy "$TRIVY_VERSION" github.com/aquasecurity/trivy/cmd/trivy -ldflags "-s -w"); then
-  log "go install of trivy refused (proxy 403 on the version list); building $TRIVY_VERSION from a module copy (~10-20 CPU-min cold)"
-  src=$(mktemp -d "${TMPDIR:-/tmp}/trivy-src.XXXXXX")
-  trap 'rm -rf "$src"' EXIT
-  module_src "github.com/aquasecurity/trivy@$TRIVY_VERSION" "$src/trivy"
-  rm -rf "$TRIVY_DIR"; mkdir -p "$TRIVY_DIR/bin"
-  (cd "$src/trivy" && GOEXPERIMENT=jsonv2 go build -trimpath -ldflags "-s -w" -o "$TRIVY_DIR/bin/trivy" ./cmd/trivy) >&2 ||
-    { rm -rf "$TRIVY_DIR"; die "trivy build failed"; }
-  touch "$TRIVY_DIR/.complete"
-  TRIVY_BIN=$TRIVY_DIR/bin
-fi
+# ---- trivy (scripts/lib.sh's trivy_bin, shared with airgap/iac-tools.sh) -----------------
+TRIVY_BIN=$(trivy_bin) || die "trivy build failed"
+TRIVY_BIN=$(dirname "$TRIVY_BIN")
 
 # ---- kubeconform schemas ----------------------------------------------------------------
 # Keyed by every input: Kubernetes and operator versions, the converter's own source and

@@ -67,6 +67,37 @@ promtool_bin() {
   echo "$dir/promtool"
 }
 
+# trivy_bin prints the path of trivy TRIVY_VERSION, built once (airgap/iac-tools.sh and
+# airgap/manifest-tools.sh both need it). Not `go install m@v`, which fails twice over on
+# these machines: it asks the proxy for the module's version list to check deprecation (the
+# proxy answers 403 for trivy), and trivy imports encoding/json/v2, which Go 1.26 only has
+# under GOEXPERIMENT=jsonv2 (trivy's Makefile sets it). So: a module copy, that experiment
+# on, and the release's own version ldflag so `trivy --version` names the pin.
+trivy_bin() {
+  local dir=$CACHE_ROOT/trivy-$TRIVY_VERSION src lock
+  if [ ! -f "$dir/.complete" ]; then
+    mkdir -p "$CACHE_ROOT"
+    exec {lock}>"$dir.lock"
+    flock "$lock"
+    if [ ! -f "$dir/.complete" ]; then
+      log "building trivy $TRIVY_VERSION from a copy of its module (cached in $dir; ~10-20 CPU-min cold)"
+      src=$(mktemp -d "${TMPDIR:-/tmp}/trivy-src.XXXXXX")
+      rm -rf "$dir"; mkdir -p "$dir/bin"
+      if ! (module_src "github.com/aquasecurity/trivy@$TRIVY_VERSION" "$src/trivy" &&
+            cd "$src/trivy" && GOEXPERIMENT=jsonv2 go build -trimpath \
+              -ldflags "-s -w -X github.com/aquasecurity/trivy/pkg/version/app.ver=${TRIVY_VERSION#v}" \
+              -o "$dir/bin/trivy" ./cmd/trivy) >&2; then
+        rm -rf "$dir" "$src"; flock -u "$lock"; return 1
+      fi
+      rm -rf "$src"
+      touch "$dir/.complete"
+    fi
+    flock -u "$lock"
+    exec {lock}>&-
+  fi
+  echo "$dir/bin/trivy"
+}
+
 # module_src MODULE@VERSION DEST copies a module's source into a writable directory; needed
 # for modules whose go.mod carries replace directives (go install refuses those).
 module_src() {
