@@ -1,0 +1,159 @@
+package main
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// typeBlocks are the block types whose first label names a provider's resource or data
+// source type: in configurations (resource, data, ephemeral; data also nests in check
+// blocks) and in tests and mock files (mock_resource, mock_data inside mock_provider).
+var typeBlocks = map[string]bool{
+	"resource": true, "data": true, "ephemeral": true,
+	"mock_resource": true, "mock_data": true,
+}
+
+// Check maps every aws_* type the Terraform files under paths use to the service package
+// that serves it, and fails when a type's service is not in services or a listed service
+// serves none of them: the list stays exactly what the configuration needs. The report
+// lists each service with the types it serves.
+func Check(src string, services, paths []string) (string, error) {
+	owner, err := typeOwners(src)
+	if err != nil {
+		return "", err
+	}
+	used, err := usedTypes(paths)
+	if err != nil {
+		return "", err
+	}
+	if len(used) == 0 {
+		return "", fmt.Errorf("no aws_* resource or data source types under %s", strings.Join(paths, " "))
+	}
+	byService := map[string][]string{}
+	var problems []string
+	for _, t := range sortedKeys(used) {
+		svc, ok := owner[t]
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("%s (%s) is not a type of the pinned provider", t, used[t]))
+		case !slices.Contains(services, svc):
+			problems = append(problems, fmt.Sprintf("%s (%s) is served by service %q, which the list lacks", t, used[t], svc))
+		default:
+			byService[svc] = append(byService[svc], t)
+		}
+	}
+	for _, svc := range services {
+		if _, ok := byService[svc]; !ok {
+			problems = append(problems, fmt.Sprintf("service %q serves none of the types in use; drop it from the list", svc))
+		}
+	}
+	var b strings.Builder
+	for _, svc := range sortedKeys(byService) {
+		fmt.Fprintf(&b, "%-16s %s\n", svc, strings.Join(byService[svc], " "))
+	}
+	if len(problems) > 0 {
+		return b.String(), fmt.Errorf("the AWS service list does not match the configuration:\n  %s", strings.Join(problems, "\n  "))
+	}
+	return b.String(), nil
+}
+
+var typeNameRE = regexp.MustCompile(`TypeName:\s+"(aws_[a-z0-9_]+)"`)
+
+// typeOwners reads every service package's generated registration file and maps each type
+// name it registers to the package.
+func typeOwners(src string) (map[string]string, error) {
+	files, err := filepath.Glob(filepath.Join(src, "internal", "service", "*", "service_package_gen.go"))
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s has no internal/service/*/service_package_gen.go: not the provider's source", src)
+	}
+	owner := map[string]string{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		svc := filepath.Base(filepath.Dir(f))
+		for _, m := range typeNameRE.FindAllSubmatch(data, -1) {
+			owner[string(m[1])] = svc
+		}
+	}
+	return owner, nil
+}
+
+// usedTypes returns the aws_* types used under paths, each with the first place it is used.
+func usedTypes(paths []string) (map[string]string, error) {
+	used := map[string]string{}
+	for _, root := range paths {
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				if d.Name() == ".terraform" {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if !isTerraformFile(d.Name()) {
+				return nil
+			}
+			src, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			f, diags := hclsyntax.ParseConfig(src, p, hcl.InitialPos)
+			if diags.HasErrors() {
+				return diags
+			}
+			walkBlocks(f.Body.(*hclsyntax.Body), func(b *hclsyntax.Block) {
+				if typeBlocks[b.Type] && len(b.Labels) > 0 && strings.HasPrefix(b.Labels[0], "aws_") {
+					if _, seen := used[b.Labels[0]]; !seen {
+						used[b.Labels[0]] = fmt.Sprintf("%s:%d", p, b.DefRange().Start.Line)
+					}
+				}
+			})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return used, nil
+}
+
+func isTerraformFile(name string) bool {
+	for _, ext := range []string{".tf", ".tftest.hcl", ".tfmock.hcl"} {
+		if strings.HasSuffix(name, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+func walkBlocks(body *hclsyntax.Body, visit func(*hclsyntax.Block)) {
+	for _, b := range body.Blocks {
+		visit(b)
+		walkBlocks(b.Body, visit)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
