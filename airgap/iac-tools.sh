@@ -5,17 +5,15 @@
 # proxy (no Terraform registry, no GitHub releases are reachable here).
 #
 #   eval "$(airgap/iac-tools.sh)"        # install what is missing, then export the env
-#   BUILD_AWS_PROVIDER=1 airgap/iac-tools.sh   # also build the AWS provider (~1 CPU-hour)
 #
 # Logs go to stderr; stdout is only `export ...` lines, so the output is sourceable.
 # Idempotent: each tool lands in ~/.cache/<name>-<pinned version> and is reused while the
 # pin in airgap/versions.env matches, so a warm run builds nothing.
 #
-# The AWS provider is deliberately NOT built by default: its cold build takes ~1 CPU-hour
-# and ~9 GB of RAM, which does not fit in CI's 90-minute budget next to the other suites.
-# When ~/.cache/tf-provider-aws-<version>/terraform-provider-aws_v<version>_x5 exists (built
-# once on the machine, or restored from a CI cache) it is linked into the mirror; when it
-# does not, IAC_AWS_PROVIDER is exported empty and suite 21 skips loudly.
+# The AWS provider is compiled with only the service packages infra/ uses
+# (TF_PROVIDER_AWS_SERVICES, trimmed by airgap/awsprovider): ~8 CPU-min and 3.6 GB of RAM
+# instead of the whole provider's ~1 CPU-hour and 9 GB, which is what lets a fresh machine
+# build it inside CI's budget. Its schemas are upstream's for every type it serves.
 set -euo pipefail
 REPO_ROOT=${REPO_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 # shellcheck source=../scripts/lib.sh
@@ -53,6 +51,7 @@ build_from_copy() {
     rm -rf "$src"
     touch "$dir/.complete"
   fi
+  cache_used "$dir"
 }
 
 # provider_version MODULE@PSEUDO prints the release a provider pseudo-version corresponds to:
@@ -98,21 +97,32 @@ for p in random tls; do
   fi
 done
 
-AWS_DIR=$CACHE_ROOT/tf-provider-aws-$TF_PROVIDER_AWS_VERSION
-AWS_BIN=$AWS_DIR/terraform-provider-aws_v${TF_PROVIDER_AWS_VERSION}_x5
-if [ "${BUILD_AWS_PROVIDER:-0}" = 1 ]; then wait_foreign_build "$AWS_DIR.partial"; fi
-if [ ! -x "$AWS_BIN" ] && [ "${BUILD_AWS_PROVIDER:-0}" = 1 ]; then
-  # Built into a .partial dir and renamed at the end so that an interrupted build is never
-  # mistaken for a finished one (the same layout the lead's one-off build uses).
-  log "building the AWS provider $TF_PROVIDER_AWS_VERSION: ~1 CPU-hour, ~9 GB RAM"
+# ---- the AWS provider, compiled with only the services infra/ uses ------------------------
+# The whole provider takes ~1 CPU-hour and ~9 GB of RAM to compile; airgap/awsprovider
+# rewrites the two generated files that decide which service packages and SDK clients go in,
+# to TF_PROVIDER_AWS_SERVICES, and the rest of the source is upstream's at the pinned commit.
+AWS_DIR=$(aws_provider_dir)
+AWS_BIN=$(aws_provider_bin)
+wait_foreign_build "$AWS_DIR.partial"
+if [ ! -x "$AWS_BIN" ]; then
+  log "building the AWS provider $TF_PROVIDER_AWS_VERSION with the services $TF_PROVIDER_AWS_SERVICES (cached in $AWS_DIR)"
   src=$(mktemp -d "${TMPDIR:-/tmp}/iac-src-aws.XXXXXX")
   module_src "$TF_PROVIDER_AWS_MODULE@$TF_PROVIDER_AWS_PSEUDO" "$src/src"
+  (cd "$REPO_ROOT/airgap/awsprovider" && go build -trimpath -o "$src/awsprovider" .) >&2
   rm -rf "$AWS_DIR.partial"; mkdir -p "$AWS_DIR.partial"
-  (cd "$src/src" && nice -n 10 go build -trimpath \
-    -ldflags "-s -w -X github.com/hashicorp/terraform-provider-aws/version.ProviderVersion=$TF_PROVIDER_AWS_VERSION" \
-    -o "$AWS_DIR.partial/terraform-provider-aws_v${TF_PROVIDER_AWS_VERSION}_x5" .) >&2
+  # Built into a .partial dir and renamed at the end so that an interrupted build is never
+  # mistaken for a finished one.
+  if ! (cd "$src/src" && GOFLAGS="$GOFLAGS -mod=mod" "$src/awsprovider" trim -src . -services "$TF_PROVIDER_AWS_SERVICES" &&
+        GOFLAGS="$GOFLAGS -mod=mod" go build -trimpath \
+          -ldflags "-s -w -X github.com/hashicorp/terraform-provider-aws/version.ProviderVersion=$TF_PROVIDER_AWS_VERSION" \
+          -o "$AWS_DIR.partial/terraform-provider-aws_v${TF_PROVIDER_AWS_VERSION}_x5" .) >&2; then
+    rm -rf "$src" "$AWS_DIR.partial"; die "AWS provider build failed"
+  fi
+  echo "$TF_PROVIDER_AWS_SERVICES" >"$AWS_DIR.partial/services"
   rm -rf "$src" "$AWS_DIR"; mv "$AWS_DIR.partial" "$AWS_DIR"
+  touch "$AWS_DIR/.complete"
 fi
+cache_used "$AWS_DIR"
 
 # ---- filesystem mirror + CLI config ------------------------------------------------------
 # Rebuilt on every run (symlinks only, instant) so it always matches the pins. Every provider
@@ -135,14 +145,10 @@ for p in random tls; do
   v=$(cat "$pdir/.version")
   link_provider "$p" "$v" "$pdir/terraform-provider-${p}_v${v}_x5"
 done
-IAC_AWS_PROVIDER=""
-if [ -x "$AWS_BIN" ]; then
-  link_provider aws "$TF_PROVIDER_AWS_VERSION" "$AWS_BIN"
-  IAC_AWS_PROVIDER=$AWS_BIN
-else
-  log "AWS provider not cached at $AWS_BIN: static checks work, validate/test will skip" \
-    "(build it once with BUILD_AWS_PROVIDER=1 $0)"
-fi
+link_provider aws "$TF_PROVIDER_AWS_VERSION" "$AWS_BIN"
+
+# What the mirror serves, in one word: a provider rebuilt at the same version gets a new key.
+IAC_MIRROR_KEY=$(find "$MIRROR" -type l -printf '%p %l\n' | sort | sha256sum | cut -c1-12)
 
 TFRC=$CACHE_ROOT/iac-mirror.tfrc
 # Only the mirror is listed, so tofu never tries a registry (there is no network for it).
@@ -162,5 +168,6 @@ export TF_CLI_CONFIG_FILE="$TFRC"
 export TFLINT_PLUGIN_DIR="$TFLINT_PLUGIN_DIR"
 export TRIVY_CACHE_DIR="$CACHE_ROOT/trivy-cache"
 export CHECKPOINT_DISABLE=1
-export IAC_AWS_PROVIDER="$IAC_AWS_PROVIDER"
+export IAC_AWS_PROVIDER="$AWS_BIN"
+export IAC_MIRROR_KEY="$IAC_MIRROR_KEY"
 EOF

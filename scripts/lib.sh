@@ -12,6 +12,14 @@ export GOFLAGS=${GOFLAGS:--buildvcs=false}
 export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
 CACHE_ROOT=${CACHE_ROOT:-$HOME/.cache}
 
+# cache_used DIR... records that a cache entry was just handed out (DIR/.used's mtime), so
+# airgap/cache-gc.sh can tell stale entries, those of old pins, from the ones in use.
+cache_used() {
+  local d
+  for d in "$@"; do [ -d "$d" ] && touch "$d/.used"; done
+  return 0
+}
+
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
@@ -25,8 +33,11 @@ ensure_apt() {
   [ ${#missing[@]} -eq 0 ] && return 0
   log "apt-get install ${missing[*]}"
   local sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # A suite and airgap/prebuild.sh may install at the same time; dpkg allows one at a time,
+  # so the second waits for the lock instead of failing on it.
+  $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # ensure_go_tool NAME VERSION PACKAGE [go install flags...] builds PACKAGE@VERSION into
@@ -49,6 +60,7 @@ ensure_go_tool() {
     flock -u "$lock"
     exec {lock}>&-
   fi
+  cache_used "$dir"
   echo "$dir/bin"
 }
 
@@ -95,6 +107,7 @@ trivy_bin() {
     flock -u "$lock"
     exec {lock}>&-
   fi
+  cache_used "$dir"
   echo "$dir/bin/trivy"
 }
 
@@ -105,4 +118,22 @@ module_src() {
   dir=$(go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
   [ -n "$dir" ] || die "go mod download $1 failed"
   rm -rf "$2"; cp -r "$dir" "$2"; chmod -R u+w "$2"
+}
+
+# aws_provider_dir prints the cache directory of the offline AWS provider build: keyed by the
+# provider pin, the service list it is trimmed to and the trimming tool's source, since each
+# of the three changes the binary.
+aws_provider_dir() {
+  local key f tool=$REPO_ROOT/airgap/awsprovider
+  # shellcheck disable=SC2086 # the service list is one word per service
+  key=$( { printf '%s\n' "$TF_PROVIDER_AWS_PSEUDO" $TF_PROVIDER_AWS_SERVICES
+           for f in "$tool"/go.mod "$tool"/go.sum "$tool"/*.go; do
+             [[ $f == *_test.go ]] || cat "$f"
+           done; } | sha256sum | cut -c1-12)
+  echo "$CACHE_ROOT/tf-provider-aws-$TF_PROVIDER_AWS_VERSION-$key"
+}
+
+# aws_provider_bin prints the provider binary's path inside aws_provider_dir.
+aws_provider_bin() {
+  echo "$(aws_provider_dir)/terraform-provider-aws_v${TF_PROVIDER_AWS_VERSION}_x5"
 }

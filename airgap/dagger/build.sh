@@ -23,7 +23,7 @@ export GOSUMDB=off   # the module proxy is reachable; sum.golang.org is not
 
 build_binaries() {
   local out=$DAGGER_BIN src=$DAGGER_CACHE/src
-  [ -f "$out/.complete" ] && { log "binaries: cached in $out"; return 0; }
+  [ -f "$out/.complete" ] && { cache_used "$out"; log "binaries: cached in $out"; return 0; }
   log "binaries: dagger $DAGGER_VERSION from source (cold: ~17 min on 2 loaded cores)"
   # The module zip lacks its nested modules, which go.mod replaces with ./sdk/go and
   # ./engine/distconsts; supply them before building.
@@ -45,13 +45,16 @@ build_binaries() {
   mv "$out.tmp/init" "$out.tmp/dagger-init"
   rm -rf "$out"; mv "$out.tmp" "$out"
   touch "$out/.complete"
+  # The module copy and the build cache serve a rebuild only; being stamped now and never
+  # again, they are the first to go when airgap/cache-gc.sh needs room (several GB).
+  cache_used "$out" "$src" "$DAGGER_GOCACHE"
   du -sh "$out"/* >&2
 }
 
 build_tools() {
   local out=$DAGGER_CACHE/tools-$GO_CONTAINERREGISTRY_VERSION
   [ -f "$out/.complete" ] && [ "$(cat "$out/.src-hash")" = "$(tools_src_hash)" ] &&
-    { log "tools: cached in $out"; return 0; }
+    { cache_used "$out"; log "tools: cached in $out"; return 0; }
   log "tools: txv-oci (registry + image assembler)"
   mkdir -p "$out"
   # Built beside and renamed over: the running registry may be executing the old binary,
@@ -60,6 +63,7 @@ build_tools() {
   mv "$out/txv-oci.new" "$out/txv-oci"
   tools_src_hash > "$out/.src-hash"
   touch "$out/.complete"
+  cache_used "$out"
 }
 
 # The tool is this repository's own code, so its cache key is its source, not a pin.
@@ -97,7 +101,7 @@ build_images() {
   local out oci
   out=$(images_key); oci=$DAGGER_TOOLS/txv-oci
   [ -x "$oci" ] || die "images need the tools stage first (txv-oci)"
-  [ -f "$out/.complete" ] && { log "images: cached in $out"; return 0; }
+  [ -f "$out/.complete" ] && { cache_used "$out" "$ROOTFS_CACHE"; log "images: cached in $out"; return 0; }
   mkdir -p "$out"
   local work=$ROOTFS_CACHE; mkdir -p "$work"
 
@@ -165,6 +169,7 @@ build_images() {
   rm -rf "$layers" "$extra" "$static"
   du -sh "$out"/debian "$out"/golang "$out"/gosdk "$out"/static >&2
   touch "$out/.complete"
+  cache_used "$out" "$ROOTFS_CACHE"
 }
 
 # ---- tool images ----------------------------------------------------------------------------
@@ -176,7 +181,7 @@ build_images() {
 # trivy write there). Each image adds one layer with its tool; the base blob is stored once.
 
 # tool_put SRC DEST: DEST gets SRC's content, hard-linked when possible (the cache is on the
-# same file system), so the 900 MB AWS provider is not copied to be put into a tarball.
+# same file system), so the AWS provider is not copied to be put into a tarball.
 tool_put() {
   mkdir -p "$(dirname "$2")"
   ln "$1" "$2" 2>/dev/null || cp "$1" "$2"
@@ -191,11 +196,11 @@ ensure_tool_binaries() {
   RULESET_BIN=$CACHE_ROOT/tflint-ruleset-aws-$TFLINT_RULESET_AWS_VERSION/bin/tflint-ruleset-aws
   RANDOM_DIR=$CACHE_ROOT/tf-provider-random-$TF_PROVIDER_RANDOM_PSEUDO
   TLS_DIR=$CACHE_ROOT/tf-provider-tls-$TF_PROVIDER_TLS_PSEUDO
-  AWS_BIN=$CACHE_ROOT/tf-provider-aws-$TF_PROVIDER_AWS_VERSION/terraform-provider-aws_v${TF_PROVIDER_AWS_VERSION}_x5
+  AWS_BIN=$(aws_provider_bin)
   KUBECTL_BIN=$CACHE_ROOT/k8s-$KUBERNETES_VERSION/bin/kubectl
   if [ ! -x "$TOFU_BIN" ] || [ ! -x "$TFLINT_BIN" ] || [ ! -x "$RULESET_BIN" ] ||
-     [ ! -f "$RANDOM_DIR/.complete" ] || [ ! -f "$TLS_DIR/.complete" ]; then
-    log "tool-images: building the IaC tools (airgap/iac-tools.sh; the AWS provider is not built here)"
+     [ ! -f "$RANDOM_DIR/.complete" ] || [ ! -f "$TLS_DIR/.complete" ] || [ ! -x "$AWS_BIN" ]; then
+    log "tool-images: building the IaC tools (airgap/iac-tools.sh)"
     nice -n 10 "$REPO_ROOT/airgap/iac-tools.sh" >/dev/null
   fi
   if [ ! -x "$KUBECTL_BIN" ]; then
@@ -206,7 +211,7 @@ ensure_tool_binaries() {
   VERSITYGW_BIN=$(versitygw_bin) || die "tool-images: building versitygw failed"
   PROMTOOL_BIN=$(promtool_bin) || die "tool-images: building promtool failed"
   local b
-  for b in "$TOFU_BIN" "$TFLINT_BIN" "$RULESET_BIN" "$TRIVY" "$KUBECONFORM" "$KUSTOMIZE" "$KUBECTL_BIN" "$ACTIONLINT_BIN" \
+  for b in "$TOFU_BIN" "$AWS_BIN" "$TFLINT_BIN" "$RULESET_BIN" "$TRIVY" "$KUBECONFORM" "$KUSTOMIZE" "$KUBECTL_BIN" "$ACTIONLINT_BIN" \
            "$VERSITYGW_BIN" "$PROMTOOL_BIN"; do
     [ -x "$b" ] || die "tool-images: $b missing after building it"
   done
@@ -221,6 +226,7 @@ build_tool_images() {
   local out; out=$(tool_images_key)
   if [ -f "$out/.complete" ]; then
     echo "$out" >"$TOOL_IMAGES_CURRENT"
+    cache_used "$out" "$ROOTFS_CACHE"
     log "tool-images: cached in $out"; return 0
   fi
   log "tool-images: into $out"
@@ -242,7 +248,7 @@ build_tool_images() {
     rm -f "$layers/base.tar"
   fi
 
-  local failed=() t
+  local t
   for t in $TOOL_IMAGES; do
     [ -f "$out/$t/index.json" ] && { log "tool-images: $t cached"; continue; }
     rm -rf "${out:?}/$t" "$out/$t.tmp" "${layers:?}/$t"
@@ -250,12 +256,6 @@ build_tool_images() {
     mkdir -p "$fs/usr/local/bin"
     case $t in
       tofu)
-        # Refuse rather than build an image without the provider the roots require: a tofu
-        # image that cannot init infra/ would only fail later, somewhere less obvious.
-        if [ ! -x "$AWS_BIN" ]; then
-          failed+=("tofu: the AWS provider $TF_PROVIDER_AWS_VERSION is not in the cache ($AWS_BIN); build it once with BUILD_AWS_PROVIDER=1 airgap/iac-tools.sh (~1 CPU-hour, ~9 GB RAM) or restore it from a CI cache")
-          rm -rf "$fs"; continue
-        fi
         version=$TOFU_VERSION source=https://github.com/opentofu/opentofu
         tool_put "$TOFU_BIN" "$fs/usr/local/bin/tofu"
         # The filesystem mirror as airgap/iac-tools.sh lays it out: every provider under both
@@ -342,18 +342,19 @@ TFRC
     done
   done
   rm -rf "$layers"
-  # Written even when an image failed: up.sh serves the images that exist.
   echo "$out" >"$TOOL_IMAGES_CURRENT"
-  if [ ${#failed[@]} -gt 0 ]; then
-    for t in "${failed[@]}"; do log "tool-images: NOT BUILT: $t"; done
-    die "tool-images: ${#failed[@]} image(s) not built (above); the others are in $out"
-  fi
   du -sh "$out"/* 2>/dev/null | grep -v pins >&2
   touch "$out/.complete"
+  cache_used "$out" "$ROOTFS_CACHE"
 }
 
 stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(binaries tools images tool-images)
 mkdir -p "$DAGGER_CACHE"
+# One builder at a time (a suite and a background prebuild may both ask): the second waits,
+# then finds the first one's stages done.
+exec 9>"$DAGGER_CACHE.lock"
+flock 9
+cache_used "$DAGGER_CACHE"
 for s in "${stages[@]}"; do
   case $s in
     binaries) build_binaries ;;

@@ -43,6 +43,13 @@ ENGINE_NS=$DAGGER_STATE/ns
 # tables that iptables-nft creates on first use and never deletes.
 DAGGER_APT_PACKAGES="runc iptables nftables dnsmasq-base containernetworking-plugins git ca-certificates debootstrap"
 
+# Bounds of the engine's garbage collector (up.sh writes them into engine.toml): it never
+# prunes below the reserve, keeps the cache under the maximum, and prunes early when the
+# disk's free space falls under the minimum.
+ENGINE_GC_RESERVED=${TXV_ENGINE_GC_RESERVED:-5GB}
+ENGINE_GC_MAX_USED=${TXV_ENGINE_GC_MAX_USED:-30GB}
+ENGINE_GC_MIN_FREE=${TXV_ENGINE_GC_MIN_FREE:-15GB}
+
 # The CNI bridge the engine creates in the host network namespace and the subnet it NATs.
 ENGINE_BRIDGE=dagger0
 ENGINE_SUBNET=10.87.0.0/16
@@ -70,6 +77,7 @@ tool_image_pins() {
   local k8s_stamp=$CACHE_ROOT/k8s-$KUBERNETES_VERSION/.complete
   printf '%s\n' "recipe=$TOOL_IMAGES_RECIPE" "DEBIAN_SUITE=$DEBIAN_SUITE" \
     "TOFU_VERSION=$TOFU_VERSION" "TF_PROVIDER_AWS_VERSION=$TF_PROVIDER_AWS_VERSION" \
+    "aws-provider=$(basename "$(aws_provider_dir)")" \
     "TF_PROVIDER_RANDOM_PSEUDO=$TF_PROVIDER_RANDOM_PSEUDO" "TF_PROVIDER_TLS_PSEUDO=$TF_PROVIDER_TLS_PSEUDO" \
     "TFLINT_VERSION=$TFLINT_VERSION" "TFLINT_RULESET_AWS_VERSION=$TFLINT_RULESET_AWS_VERSION" \
     "TRIVY_VERSION=$TRIVY_VERSION" "KUBECONFORM_VERSION=$KUBECONFORM_VERSION" \

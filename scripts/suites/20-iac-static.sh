@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Suite 20: static checks of infra/ that need no cloud provider binary, so they run on any
-# fresh machine: formatting, tflint (terraform + aws rulesets) and trivy's misconfiguration
-# checks (suppressions: see the trivy step). Suite 21 does init/validate/test.
+# Suite 20: static checks of infra/: formatting, tflint (terraform + aws rulesets), trivy's
+# misconfiguration checks (suppressions: see the trivy step), and that the offline AWS
+# provider build covers exactly the services infra/ uses. Suite 21 does init/validate/test.
 set -euo pipefail
 REPO_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$REPO_ROOT"
@@ -41,6 +41,16 @@ for env in infra/envs/*/; do
   trivy_scan "$env" "${flags[@]}" || trivy_failed=1
 done
 [ $trivy_failed = 0 ] || { log "FAIL: trivy config"; status=1; }
+
+# The offline AWS provider is compiled with only TF_PROVIDER_AWS_SERVICES (airgap/awsprovider):
+# a type of another service would fail `tofu validate` in suite 21, and a listed service no
+# type needs would cost build time for nothing. Checked here, against the pinned source.
+step "the offline AWS provider's services are exactly those infra/ uses"
+(cd airgap/awsprovider && go test -count=1 ./...) || { log "FAIL: airgap/awsprovider tests"; status=1; }
+aws_src=$(go mod download -json "$TF_PROVIDER_AWS_MODULE@$TF_PROVIDER_AWS_PSEUDO" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+[ -d "$aws_src" ] || die "go mod download $TF_PROVIDER_AWS_MODULE@$TF_PROVIDER_AWS_PSEUDO failed"
+(cd airgap/awsprovider && go run . check -src "$aws_src" -services "$TF_PROVIDER_AWS_SERVICES" "$REPO_ROOT/infra") ||
+  { log "FAIL: edit TF_PROVIDER_AWS_SERVICES in airgap/versions.env to match (above)"; status=1; }
 
 # A suppression without a reason is a finding too: inline ones need text after the ID,
 # and every ID in a .trivyignore needs a comment line right above it.
