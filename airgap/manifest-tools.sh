@@ -19,7 +19,7 @@ renice -n "${BUILD_NICE:-10}" -p $$ >/dev/null 2>&1 || true
 mod_dir() {
   local dir
   dir=$(go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-  [ -n "$dir" ] && [ -d "$dir" ] || die "go mod download $1 failed"
+  if [ -z "$dir" ] || [ ! -d "$dir" ]; then die "go mod download $1 failed"; fi
   echo "$dir"
 }
 
@@ -56,6 +56,7 @@ if [ ! -f "$SCHEMA_DIR/.complete" ]; then
   chmod -R u+w "$SCHEMA_DIR/crd-yaml"
   touch "$SCHEMA_DIR/.complete"
 fi
+cache_used "$SCHEMA_DIR"
 
 for b in "$KUSTOMIZE_BIN/kustomize" "$KUBECONFORM_BIN/kubeconform" "$TRIVY_BIN/trivy"; do
   [ -x "$b" ] || die "$b missing after install"

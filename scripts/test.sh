@@ -14,6 +14,19 @@ REPO_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export REPO_ROOT
 cd "$REPO_ROOT" || exit 1
 
+# Disk space first: a run that starts short of it fails late and obscurely ("no space left
+# on device" from whichever suite writes next). cache-gc.sh evicts the least recently used
+# tool builds until TXV_MIN_FREE is free (what a run with warm caches may still write:
+# Go build and test caches, the Dagger engine's layers, test servers' data), and otherwise
+# stops here with a report of what takes the space.
+run_started=$(mktemp "${TMPDIR:-/tmp}/txv-run-started.XXXXXX")
+trap 'rm -f "$run_started"' EXIT
+airgap/cache-gc.sh report
+if ! airgap/cache-gc.sh free "${TXV_MIN_FREE:-20G}"; then
+  echo "suites: not run, too little disk space (above)"
+  exit 1
+fi
+
 passed=0 failed=0 skipped=0 summary=()
 for suite in scripts/suites/*.sh; do
   name=$(basename "$suite" .sh)
@@ -31,6 +44,16 @@ for suite in scripts/suites/*.sh; do
     *) failed=$((failed + 1)); summary+=("FAIL  $name (${secs}s, exit $rc)") ;;
   esac
 done
+
+# The Go build cache counts as used now (cache-gc.sh evicts it only after every older entry).
+gocache=$(go env GOCACHE 2>/dev/null) && [ -d "$gocache" ] && touch "$gocache/.used"
+
+# After a full run that passed, every build still pinned was used just now: what was not
+# is an old pin's, and goes (TXV_CACHE_SWEEP=0 keeps it, e.g. when switching branches).
+if [ $# -eq 0 ] && [ "$failed" -eq 0 ] && [ "$skipped" -eq 0 ] && [ "${TXV_CACHE_SWEEP:-1}" = 1 ]; then
+  printf '\n===== cache sweep =====\n'
+  airgap/cache-gc.sh sweep "$run_started" || true
+fi
 
 printf '\n===== summary =====\n'
 printf '%s\n' "${summary[@]}"

@@ -119,5 +119,6 @@ if [ -f "$before" ]; then
 fi
 
 rm -rf "$ENGINE_NS" "$DAGGER_STATE/tmp" "$ENGINE_SOCK" "$DAGGER_STATE/env" "$DAGGER_STATE/client.env"
+cache_used "$ENGINE_ROOT"   # airgap/cache-gc.sh: the layer cache was in use until now
 [ $purge = 1 ] && { rm -rf "$ENGINE_ROOT" "$DAGGER_STATE"; log "purged $DAGGER_STATE"; }
 log "down"

@@ -43,6 +43,17 @@ for pid in "$(cat "$ENGINE_PIDFILE")" "$(cat "$REGISTRY_PIDFILE")"; do
 done
 ss -Hltn "sport = :${REGISTRY_ADDR##*:}" | grep -qF "$REGISTRY_ADDR" || die "registry is not on $REGISTRY_ADDR"
 log "smoke 0/5: engine and registry listen on loopback / unix socket only"
+# The engine must run with up.sh's cache bounds, not its defaults (75% of the disk).
+to_bytes() { numfmt --from=iec "${1%B}"; }   # buildkit reads 30GB as 30 GiB
+policy=$(dagger query --progress=plain 2>"$out/policy.log" <<GQL
+{ engine { localCache { maxUsedSpace minFreeSpace reservedSpace } } }
+GQL
+) || { tail -20 "$out/policy.log" >&2; die "dagger query engine.localCache failed"; }
+for k in maxUsedSpace:$ENGINE_GC_MAX_USED minFreeSpace:$ENGINE_GC_MIN_FREE reservedSpace:$ENGINE_GC_RESERVED; do
+  got=$(jq -r ".engine.localCache.${k%%:*}" <<<"$policy")
+  [ "$got" = "$(to_bytes "${k#*:}")" ] || die "engine GC ${k%%:*} is $got bytes, want ${k#*:} (engine.toml not applied?)"
+done
+log "smoke 0/5: engine GC keeps its cache under $ENGINE_GC_MAX_USED and $ENGINE_GC_MIN_FREE free"
 
 # 1 -------------------------------------------------------------------------------------
 log "smoke 1/5: container from $IMAGE_GOLANG via the mirror"

@@ -79,6 +79,13 @@ done
 install -m 0755 "$DAGGER_BIN/dnsname" "$ENGINE_NS/upper/opt/cni/bin/dnsname"
 
 {
+  # The engine's layer cache lives on the same disk as everything else. Its defaults let it
+  # grow to 75% of the disk, and on a CI machine that keeps its state between runs (every
+  # seeded defect of suite 50 adds source snapshots and test layers) it did: the run after
+  # found the disk full. These bounds hold the cache a warm `dagger call ci` needs with room
+  # to spare (docs/airgap-dagger.md) and give space back before the disk runs out.
+  printf '[worker.oci]\n  gc = true\n  reservedSpace = "%s"\n  maxUsedSpace = "%s"\n  minFreeSpace = "%s"\n' \
+    "$ENGINE_GC_RESERVED" "$ENGINE_GC_MAX_USED" "$ENGINE_GC_MIN_FREE"
   for r in $MIRRORED_REGISTRIES; do
     printf '[registry."%s"]\n  mirrors = ["%s"]\n' "$r" "$REGISTRY_ADDR"
   done
@@ -88,6 +95,7 @@ install -m 0755 "$DAGGER_BIN/dnsname" "$ENGINE_NS/upper/opt/cni/bin/dnsname"
 
 rm -f "$ENGINE_SOCK"
 : >"$ENGINE_LOG"
+cache_used "$ENGINE_ROOT"   # airgap/cache-gc.sh: the layer cache's last use
 # The engine hands this digest to the Go SDK: `dagger call` on a Go module then runs in our
 # runtime image (from the content store) instead of pulling registry.dagger.io's.
 DAGGER_GO_SDK_MANIFEST_DIGEST=$("$oci" digest -layout "$images/gosdk") \

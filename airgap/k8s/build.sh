@@ -36,7 +36,7 @@ build_k8s() {
   local dir=$CACHE_ROOT/k8s-$KUBERNETES_VERSION stamp
   stamp=$(cat "$HERE/go.mod" "$HERE/go.sum" | sha256sum | cut -c1-16)
   if [ -f "$dir/.complete" ] && [ "$(cat "$dir/.complete")" = "$stamp" ]; then
-    echo "$dir/bin"; return 0
+    cache_used "$dir"; echo "$dir/bin"; return 0
   fi
   log "building etcd $ETCD_VERSION + Kubernetes $KUBERNETES_VERSION control plane into $dir (cold: ~25 CPU-min)"
   local major=${KUBERNETES_VERSION#v}; major=${major%%.*}
@@ -62,6 +62,7 @@ build_k8s() {
   mv "$dir.tmp/bin/server" "$dir.tmp/bin/etcd"
   echo "$stamp" > "$dir.tmp/.complete"
   rm -rf "$dir"; mv "$dir.tmp" "$dir"
+  cache_used "$dir"
   echo "$dir/bin"
 }
 

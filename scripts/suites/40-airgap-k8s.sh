@@ -59,8 +59,9 @@ snapshot() {
 # Debian ships; sourced files are followed relative to each script. A finding fails the
 # suite; silence one only with a directive on the line that says why.
 ensure_apt shellcheck
-log "shellcheck $(shellcheck --version | sed -n 's/^version: //p'): airgap/k8s airgap/dagger scripts"
-check shellcheck -x -P SCRIPTDIR "$REPO_ROOT"/airgap/k8s/*.sh "$REPO_ROOT"/airgap/dagger/*.sh \
+log "shellcheck $(shellcheck --version | sed -n 's/^version: //p'): airgap scripts"
+check shellcheck -x -P SCRIPTDIR "$REPO_ROOT"/airgap/*.sh "$REPO_ROOT"/airgap/k8s/*.sh "$REPO_ROOT"/airgap/dagger/*.sh \
+  "$REPO_ROOT"/airgap/up "$REPO_ROOT"/airgap/down "$REPO_ROOT"/airgap/status \
   "$REPO_ROOT"/scripts/*.sh "$REPO_ROOT"/scripts/suites/*.sh
 
 log "ports $K8S_PORT_BASE-$((K8S_PORT_BASE + 5)), state $K8S_STATE"

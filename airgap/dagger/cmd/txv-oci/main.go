@@ -231,9 +231,11 @@ func serve(args []string) error {
 	if *blobs == "" {
 		return errors.New("serve: -blobs is required")
 	}
-	if err := os.MkdirAll(*blobs, 0o755); err != nil {
-		return err
+	linked, removed, err := syncBlobStore(*blobs, images)
+	if err != nil {
+		return fmt.Errorf("serve: blob store: %w", err)
 	}
+	log.Printf("blob store: %d blobs linked from the layouts, %d no layout holds removed", linked, removed)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -247,8 +249,8 @@ func serve(args []string) error {
 	}
 	go func() { _ = srv.Serve(ln) }()
 
-	// The registry keeps manifests in memory, so each start pushes the layouts again; blobs
-	// already on disk are skipped by the HEAD check, which keeps a warm start to seconds.
+	// The registry keeps manifests in memory, so each start pushes the layouts again; their
+	// blobs are in the store already (syncBlobStore), so the HEAD check skips every one.
 	if err := pushAll(*addr, images); err != nil {
 		return err
 	}
