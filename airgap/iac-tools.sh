@@ -21,25 +21,17 @@ REPO_ROOT=${REPO_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 
 command -v go >/dev/null || die "go is required to build the IaC tools"
 
-# On a shared machine another script may be building the same pinned tool into the same
-# cache dir right now (same ~/.cache/<name>-<version> convention). Starting our own build
-# would `rm -rf` theirs, so wait for it to finish instead (up to 60 minutes).
-wait_foreign_build() {
-  local dir=$1 waited=0
-  while [ -d "$dir" ] && [ ! -f "$dir/.complete" ] && pgrep -f -- "$dir/" >/dev/null; do
-    [ $waited = 0 ] && log "another process is building into $dir; waiting for it"
-    sleep 15; waited=$((waited + 15))
-    [ $waited -lt 3600 ] || die "gave up waiting for the build into $dir"
-  done
-}
-
 # build_from_copy NAME VERSION MODULE@VERSION SUBPKG OUTFILE [ldflags]
 # For modules whose go.mod has replace directives (go install refuses them): copy the
 # module source somewhere writable, build SUBPKG there into $CACHE_ROOT/NAME-VERSION/OUTFILE.
 build_from_copy() {
   local name=$1 version=$2 mod=$3 sub=$4 out=$5 ldflags=${6:-}
-  local dir=$CACHE_ROOT/$name-$version
-  wait_foreign_build "$dir"
+  local dir=$CACHE_ROOT/$name-$version lock
+  # One builder per directory (airgap/prebuild.sh may run this script beside a suite): the
+  # second waits on the lock, then finds the first one's build.
+  mkdir -p "$CACHE_ROOT"
+  exec {lock}>"$dir.lock"
+  flock "$lock"
   if [ ! -f "$dir/.complete" ]; then
     log "building $name $version from $mod (cached in $dir)"
     local src
@@ -47,10 +39,12 @@ build_from_copy() {
     module_src "$mod" "$src/src"
     rm -rf "$dir"; mkdir -p "$dir/$(dirname "$out")"
     (cd "$src/src" && go build -trimpath -ldflags "-s -w $ldflags" -o "$dir/$out" "$sub") >&2 \
-      || { rm -rf "$dir" "$src"; return 1; }
+      || { rm -rf "$dir" "$src"; flock -u "$lock"; return 1; }
     rm -rf "$src"
     touch "$dir/.complete"
   fi
+  flock -u "$lock"
+  exec {lock}>&-
   cache_used "$dir"
 }
 
@@ -69,7 +63,6 @@ TOFU_BIN=$CACHE_ROOT/tofu-$TOFU_VERSION/bin
 
 # ---- tflint, its AWS ruleset (the plugin dir is the ruleset's bin dir), trivy ------------
 # (trivy: scripts/lib.sh's trivy_bin, shared with airgap/manifest-tools.sh)
-wait_foreign_build "$CACHE_ROOT/tflint-$TFLINT_VERSION"
 TFLINT_BIN=$(ensure_go_tool tflint "$TFLINT_VERSION" github.com/terraform-linters/tflint)
 # The ruleset and trivy are built from a copy of their module rather than with
 # `go install m@v`: the proxy refuses these modules' version lists (403), which `go install`
@@ -103,7 +96,8 @@ done
 # to TF_PROVIDER_AWS_SERVICES, and the rest of the source is upstream's at the pinned commit.
 AWS_DIR=$(aws_provider_dir)
 AWS_BIN=$(aws_provider_bin)
-wait_foreign_build "$AWS_DIR.partial"
+exec {aws_lock}>"$AWS_DIR.lock"
+flock "$aws_lock"
 if [ ! -x "$AWS_BIN" ]; then
   log "building the AWS provider $TF_PROVIDER_AWS_VERSION with the services $TF_PROVIDER_AWS_SERVICES (cached in $AWS_DIR)"
   src=$(mktemp -d "${TMPDIR:-/tmp}/iac-src-aws.XXXXXX")
@@ -122,6 +116,7 @@ if [ ! -x "$AWS_BIN" ]; then
   rm -rf "$src" "$AWS_DIR"; mv "$AWS_DIR.partial" "$AWS_DIR"
   touch "$AWS_DIR/.complete"
 fi
+exec {aws_lock}>&-
 cache_used "$AWS_DIR"
 
 # ---- filesystem mirror + CLI config ------------------------------------------------------

@@ -36,6 +36,8 @@ TRIVY_BIN=$(dirname "$TRIVY_BIN")
 conv_hash=$(cat "$REPO_ROOT"/airgap/k8sschema/go.mod "$REPO_ROOT"/airgap/k8sschema/go.sum \
   "$REPO_ROOT"/airgap/k8sschema/*.go "$REPO_ROOT/airgap/manifest-tools.sh" | sha256sum | cut -c1-12)
 SCHEMA_DIR=$CACHE_ROOT/k8s-schemas-$KUBERNETES_VERSION-eso$EXTERNAL_SECRETS_VERSION-po$PROMETHEUS_OPERATOR_VERSION-$conv_hash
+exec {schema_lock}>"$SCHEMA_DIR.lock"   # one generator at a time (see airgap/prebuild.sh)
+flock "$schema_lock"
 if [ ! -f "$SCHEMA_DIR/.complete" ]; then
   log "generating kubeconform schemas into $SCHEMA_DIR"
   rm -rf "$SCHEMA_DIR"; mkdir -p "$SCHEMA_DIR/bin" "$SCHEMA_DIR/crd-yaml"
@@ -56,6 +58,7 @@ if [ ! -f "$SCHEMA_DIR/.complete" ]; then
   chmod -R u+w "$SCHEMA_DIR/crd-yaml"
   touch "$SCHEMA_DIR/.complete"
 fi
+exec {schema_lock}>&-
 cache_used "$SCHEMA_DIR"
 
 for b in "$KUSTOMIZE_BIN/kustomize" "$KUBECONFORM_BIN/kubeconform" "$TRIVY_BIN/trivy"; do

@@ -36,6 +36,10 @@ trap 'rm -f "$before" "$after"' EXIT
 # a fingerprint taken before iptables exists would count its empty built-in chains as ours.
 # shellcheck disable=SC2086 # a space-separated package list
 ensure_apt $DAGGER_APT_PACKAGES
+# Likewise the build, which may still be running in airgap/prebuild.sh: its txv-oci and
+# chroot processes are not the engine's. build.sh waits for that one on its lock; a failure
+# here is reported by up.sh below, which builds again.
+"$D/build.sh" >&2 || step "build.sh failed; up.sh will say why"
 host_fingerprint >"$before"
 step "up"
 t=$(date +%s)
