@@ -121,15 +121,13 @@ module_src() {
 }
 
 # aws_provider_dir prints the cache directory of the offline AWS provider build: keyed by the
-# provider pin, the service list it is trimmed to and the trimming tool's source, since each
-# of the three changes the binary.
+# provider pin, the service list it is trimmed to and the source of the trimming (not of
+# `check`, which changes no binary), since each of the three changes the binary.
 aws_provider_dir() {
-  local key f tool=$REPO_ROOT/airgap/awsprovider
+  local key tool=$REPO_ROOT/airgap/awsprovider
   # shellcheck disable=SC2086 # the service list is one word per service
   key=$( { printf '%s\n' "$TF_PROVIDER_AWS_PSEUDO" $TF_PROVIDER_AWS_SERVICES
-           for f in "$tool"/go.mod "$tool"/go.sum "$tool"/*.go; do
-             [[ $f == *_test.go ]] || cat "$f"
-           done; } | sha256sum | cut -c1-12)
+           cat "$tool"/go.mod "$tool"/go.sum "$tool"/main.go "$tool"/trim.go; } | sha256sum | cut -c1-12)
   echo "$CACHE_ROOT/tf-provider-aws-$TF_PROVIDER_AWS_VERSION-$key"
 }
 

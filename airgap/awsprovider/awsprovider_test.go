@@ -100,6 +100,13 @@ func ServicePackage(ctx context.Context) conns.ServicePackage {
 `
 		files["internal/service/"+svc+"/service_package_gen.go"] = "package " + svc + "\n\nvar _ = []struct{ TypeName string }{\n\t{\n\t\tTypeName: \"aws_" + svc + "_thing\",\n\t},\n\t{\n\t\tTypeName:                \"aws_" + svc + "_other\",\n\t},\n}\n"
 	}
+	writeFiles(t, dir, files)
+	return dir
+}
+
+// writeFiles writes each path -> content under dir.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
 	for name, content := range files {
 		p := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -109,7 +116,6 @@ func ServicePackage(ctx context.Context) conns.ServicePackage {
 			t.Fatal(err)
 		}
 	}
-	return dir
 }
 
 func read(t *testing.T, path string) string {
@@ -186,15 +192,7 @@ func TestTrimNoticesAChangedLayout(t *testing.T) {
 func writeTF(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeFiles(t, dir, files)
 	return dir
 }
 

@@ -3,11 +3,11 @@ package main
 import (
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -40,7 +40,7 @@ func Check(src string, services, paths []string) (string, error) {
 	}
 	byService := map[string][]string{}
 	var problems []string
-	for _, t := range sortedKeys(used) {
+	for _, t := range slices.Sorted(maps.Keys(used)) {
 		svc, ok := owner[t]
 		switch {
 		case !ok:
@@ -57,7 +57,7 @@ func Check(src string, services, paths []string) (string, error) {
 		}
 	}
 	var b strings.Builder
-	for _, svc := range sortedKeys(byService) {
+	for _, svc := range slices.Sorted(maps.Keys(byService)) {
 		fmt.Fprintf(&b, "%-16s %s\n", svc, strings.Join(byService[svc], " "))
 	}
 	if len(problems) > 0 {
@@ -147,13 +147,4 @@ func walkBlocks(body *hclsyntax.Body, visit func(*hclsyntax.Block)) {
 		visit(b)
 		walkBlocks(b.Body, visit)
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
