@@ -120,34 +120,38 @@ exec {aws_lock}>&-
 cache_used "$AWS_DIR"
 
 # ---- filesystem mirror + CLI config ------------------------------------------------------
-# Rebuilt on every run (symlinks only, instant) so it always matches the pins. Every provider
-# is listed under both registry host names: OpenTofu resolves hashicorp/aws to
-# registry.opentofu.org, Terraform to registry.terraform.io. (They must be real directories:
-# OpenTofu ignores a symlinked host directory inside a mirror; symlinked binaries are fine.)
-MIRROR=$CACHE_ROOT/iac-mirror
-rm -rf "$MIRROR"
-mkdir -p "$MIRROR"
-link_provider() { # NAME VERSION BINARY
-  local host
-  for host in registry.terraform.io registry.opentofu.org; do
-    mkdir -p "$MIRROR/$host/hashicorp/$1/$2/linux_amd64"
-    ln -s "$3" "$MIRROR/$host/hashicorp/$1/$2/linux_amd64/$(basename "$3")"
+# One mirror per set of provider binaries, built once and never changed after: a suite may
+# be running tofu init on it while airgap/prebuild.sh runs this script again (rebuilding
+# one shared mirror in place raced exactly like that). Every provider is listed under both
+# registry host names: OpenTofu resolves hashicorp/aws to registry.opentofu.org, Terraform
+# to registry.terraform.io. (They must be real directories: OpenTofu ignores a symlinked
+# host directory inside a mirror; symlinked binaries are fine.)
+providers() { # NAME VERSION BINARY, one provider a line
+  local p pseudo pdir v
+  for p in random tls; do
+    case $p in random) pseudo=$TF_PROVIDER_RANDOM_PSEUDO ;; tls) pseudo=$TF_PROVIDER_TLS_PSEUDO ;; esac
+    pdir=$CACHE_ROOT/tf-provider-$p-$pseudo
+    v=$(cat "$pdir/.version")
+    echo "$p $v $pdir/terraform-provider-${p}_v${v}_x5"
   done
+  echo "aws $TF_PROVIDER_AWS_VERSION $AWS_BIN"
 }
-for p in random tls; do
-  case $p in random) pseudo=$TF_PROVIDER_RANDOM_PSEUDO ;; tls) pseudo=$TF_PROVIDER_TLS_PSEUDO ;; esac
-  pdir=$CACHE_ROOT/tf-provider-$p-$pseudo
-  v=$(cat "$pdir/.version")
-  link_provider "$p" "$v" "$pdir/terraform-provider-${p}_v${v}_x5"
-done
-link_provider aws "$TF_PROVIDER_AWS_VERSION" "$AWS_BIN"
-
 # What the mirror serves, in one word: a provider rebuilt at the same version gets a new key.
-IAC_MIRROR_KEY=$(find "$MIRROR" -type l -printf '%p %l\n' | sort | sha256sum | cut -c1-12)
-
-TFRC=$CACHE_ROOT/iac-mirror.tfrc
-# Only the mirror is listed, so tofu never tries a registry (there is no network for it).
-cat >"$TFRC" <<EOF
+IAC_MIRROR_KEY=$(providers | sha256sum | cut -c1-12)
+MIRROR=$CACHE_ROOT/iac-mirror-$IAC_MIRROR_KEY
+TFRC=$MIRROR/tofu.tfrc
+exec {mirror_lock}>"$MIRROR.lock"
+flock "$mirror_lock"
+if [ ! -f "$MIRROR/.complete" ]; then
+  rm -rf "$MIRROR"
+  while read -r name version bin; do
+    for host in registry.terraform.io registry.opentofu.org; do
+      mkdir -p "$MIRROR/$host/hashicorp/$name/$version/linux_amd64"
+      ln -s "$bin" "$MIRROR/$host/hashicorp/$name/$version/linux_amd64/$(basename "$bin")"
+    done
+  done < <(providers)
+  # Only the mirror is listed, so tofu never tries a registry (there is no network for it).
+  cat >"$TFRC" <<EOF
 provider_installation {
   filesystem_mirror {
     path    = "$MIRROR"
@@ -156,6 +160,10 @@ provider_installation {
 }
 disable_checkpoint = true
 EOF
+  touch "$MIRROR/.complete"
+fi
+exec {mirror_lock}>&-
+cache_used "$MIRROR"
 
 cat <<EOF
 export PATH="$TOFU_BIN:$TFLINT_BIN:$TRIVY_BIN:\$PATH"

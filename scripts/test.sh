@@ -62,7 +62,12 @@ if [ -n "$prebuild_pid" ]; then
   grep -E 'prebuild: ' "$prebuild_log"
   # The suites built or waited for every part they use, so a part that failed here has
   # failed a suite as well; it is reported, not counted twice.
-  [ $rc = 0 ] || { echo "prebuild failed (exit $rc); its log:"; tail -40 "$prebuild_log"; }
+  if [ $rc != 0 ]; then
+    kept=${TMPDIR:-/tmp}/txv-prebuild-failed.log
+    cp "$prebuild_log" "$kept"
+    echo "prebuild failed (exit $rc); its errors (whole log: $kept):"
+    grep -iE 'error|fail|denied|no such' "$prebuild_log" | grep -v '^go: downloading' | tail -20
+  fi
 fi
 
 # The Go build cache counts as used now (cache-gc.sh evicts it only after every older entry).
