@@ -47,7 +47,7 @@ DAGGER_APT_PACKAGES="runc iptables nftables dnsmasq-base containernetworking-plu
 # prunes below the reserve, keeps the cache under the maximum, and prunes early when the
 # disk's free space falls under the minimum.
 ENGINE_GC_RESERVED=${TXV_ENGINE_GC_RESERVED:-5GB}
-ENGINE_GC_MAX_USED=${TXV_ENGINE_GC_MAX_USED:-30GB}
+ENGINE_GC_MAX_USED=${TXV_ENGINE_GC_MAX_USED:-20GB}   # a full suite 50 run leaves ~10 GB
 ENGINE_GC_MIN_FREE=${TXV_ENGINE_GC_MIN_FREE:-15GB}
 
 # The CNI bridge the engine creates in the host network namespace and the subnet it NATs.

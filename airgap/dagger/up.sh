@@ -82,8 +82,8 @@ install -m 0755 "$DAGGER_BIN/dnsname" "$ENGINE_NS/upper/opt/cni/bin/dnsname"
   # The engine's layer cache lives on the same disk as everything else. Its defaults let it
   # grow to 75% of the disk, and on a CI machine that keeps its state between runs (every
   # seeded defect of suite 50 adds source snapshots and test layers) it did: the run after
-  # found the disk full. These bounds hold the cache a warm `dagger call ci` needs with room
-  # to spare (docs/airgap-dagger.md) and give space back before the disk runs out.
+  # found the disk full. These bounds hold twice what a full suite 50 run leaves (10 GB,
+  # docs/airgap-dagger.md) and give space back before the disk runs out.
   printf '[worker.oci]\n  gc = true\n  reservedSpace = "%s"\n  maxUsedSpace = "%s"\n  minFreeSpace = "%s"\n' \
     "$ENGINE_GC_RESERVED" "$ENGINE_GC_MAX_USED" "$ENGINE_GC_MIN_FREE"
   for r in $MIRRORED_REGISTRIES; do
