@@ -6,7 +6,6 @@
 package inmem
 
 import (
-	"bytes"
 	"context"
 	"sync"
 	"time"
@@ -16,112 +15,83 @@ import (
 	"github.com/transaction-validator/transaction-validator/svc/internal/payment"
 )
 
-type idemEntry struct {
-	fp      []byte
-	done    bool
-	stored  payment.Stored
+// Admission is an in-memory payment.Admission: claims that lapse after claimTTL, and
+// velocity counters in one-minute fixed windows.
+type Admission struct {
+	mu       sync.Mutex
+	claims   map[string]claim
+	claimTTL time.Duration
+	now      func() time.Time
+	window   int64
+	counts   map[string]int64
+}
+
+type claim struct {
+	owner   string
 	expires time.Time
 }
 
-// Idempotency is an in-memory payment.IdempotencyStore.
-type Idempotency struct {
-	mu         sync.Mutex
-	entries    map[string]*idemEntry
-	ttl        time.Duration
-	pendingTTL time.Duration
-	now        func() time.Time
-}
-
-// NewIdempotency keeps answers for ttl and abandons unfinished claims after pendingTTL.
-func NewIdempotency(ttl, pendingTTL time.Duration) *Idempotency {
-	return &Idempotency{entries: map[string]*idemEntry{}, ttl: ttl, pendingTTL: pendingTTL, now: time.Now}
+// NewAdmission returns an empty store whose claims lapse after claimTTL.
+func NewAdmission(claimTTL time.Duration) *Admission {
+	return &Admission{claims: map[string]claim{}, claimTTL: claimTTL, now: time.Now, counts: map[string]int64{}}
 }
 
 func idemKey(merchantID, key string) string { return merchantID + "\x00" + key }
 
-// Claim implements payment.IdempotencyStore.
-func (s *Idempotency) Claim(_ context.Context, merchantID, key string, fp []byte) (payment.Claim, error) {
+// Admit implements payment.Admission.
+func (s *Admission) Admit(_ context.Context, a payment.Attempt) (payment.Admitted, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	k := idemKey(merchantID, key)
-	if e, ok := s.entries[k]; ok && now.Before(e.expires) {
-		if e.done {
-			return payment.Claim{State: payment.Done, Stored: e.stored}, nil
-		}
-		return payment.Claim{State: payment.InProgress}, nil
+	k := idemKey(a.MerchantID, a.IdempotencyKey)
+	claimed := false
+	if c, ok := s.claims[k]; !ok || !now.Before(c.expires) {
+		s.claims[k] = claim{owner: a.RequestID, expires: now.Add(s.claimTTL)}
+		claimed = true
+		s.gcLocked(now)
 	}
-	s.entries[k] = &idemEntry{fp: bytes.Clone(fp), expires: now.Add(s.pendingTTL)}
-	s.gcLocked(now)
-	return payment.Claim{State: payment.Claimed}, nil
+	if w := a.At.Unix() / 60; w != s.window {
+		s.window, s.counts = w, map[string]int64{}
+	}
+	s.counts["c:"+a.CardKey]++
+	s.counts["m:"+a.MerchantID]++
+	return payment.Admitted{Claimed: claimed, Counts: payment.VelocityCounts{
+		Card: s.counts["c:"+a.CardKey], Merchant: s.counts["m:"+a.MerchantID],
+	}}, nil
 }
 
-// Complete implements payment.IdempotencyStore.
-func (s *Idempotency) Complete(_ context.Context, merchantID, key string, st payment.Stored) error {
+// Uncount implements payment.Admission.
+func (s *Admission) Uncount(_ context.Context, a payment.Attempt) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.entries[idemKey(merchantID, key)] = &idemEntry{fp: st.Fingerprint, done: true, stored: st, expires: s.now().Add(s.ttl)}
-	return nil
-}
-
-// Release implements payment.IdempotencyStore.
-func (s *Idempotency) Release(_ context.Context, merchantID, key string, fp []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := idemKey(merchantID, key)
-	if e, ok := s.entries[k]; ok && !e.done && bytes.Equal(e.fp, fp) {
-		delete(s.entries, k)
+	if a.At.Unix()/60 == s.window {
+		s.counts["c:"+a.CardKey]--
+		s.counts["m:"+a.MerchantID]--
 	}
 	return nil
 }
 
-// gcLocked drops expired entries once the map has grown, amortising the scan.
-func (s *Idempotency) gcLocked(now time.Time) {
-	if len(s.entries) < 4096 || len(s.entries)%1024 != 0 {
+// Release implements payment.Admission.
+func (s *Admission) Release(_ context.Context, a payment.Attempt) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := idemKey(a.MerchantID, a.IdempotencyKey)
+	if c, ok := s.claims[k]; ok && c.owner == a.RequestID {
+		delete(s.claims, k)
+	}
+	return nil
+}
+
+// gcLocked drops lapsed claims once the map has grown, amortising the scan.
+func (s *Admission) gcLocked(now time.Time) {
+	if len(s.claims) < 4096 || len(s.claims)%1024 != 0 {
 		return
 	}
-	for k, e := range s.entries {
-		if !now.Before(e.expires) {
-			delete(s.entries, k)
+	for k, c := range s.claims {
+		if !now.Before(c.expires) {
+			delete(s.claims, k)
 		}
 	}
-}
-
-// Velocity is an in-memory payment.VelocityCounter with one-minute fixed windows.
-type Velocity struct {
-	mu     sync.Mutex
-	window int64
-	counts map[string]int64
-}
-
-// NewVelocity returns an empty counter.
-func NewVelocity() *Velocity { return &Velocity{counts: map[string]int64{}} }
-
-func (v *Velocity) roll(now time.Time) {
-	if w := now.Unix() / 60; w != v.window {
-		v.window, v.counts = w, map[string]int64{}
-	}
-}
-
-// Hit implements payment.VelocityCounter.
-func (v *Velocity) Hit(_ context.Context, cardKey, merchantID string, now time.Time) (payment.VelocityCounts, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.roll(now)
-	v.counts["c:"+cardKey]++
-	v.counts["m:"+merchantID]++
-	return payment.VelocityCounts{Card: v.counts["c:"+cardKey], Merchant: v.counts["m:"+merchantID]}, nil
-}
-
-// Undo implements payment.VelocityCounter.
-func (v *Velocity) Undo(_ context.Context, cardKey, merchantID string, now time.Time) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if now.Unix()/60 == v.window {
-		v.counts["c:"+cardKey]--
-		v.counts["m:"+merchantID]--
-	}
-	return nil
 }
 
 // RateLimiter is a process-local token bucket (x/time/rate), a payment.RateLimiter.
@@ -170,18 +140,34 @@ func NewAuditLog(ttl time.Duration) *AuditLog {
 func (a *AuditLog) Record(_ context.Context, rec payment.AuditRecord) (*payment.Stored, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	k := idemKey(rec.MerchantID, rec.IdempotencyKey)
-	if i, ok := a.byKey[k]; ok {
-		prev := a.records[i]
-		if rec.DecidedAt.Sub(prev.DecidedAt) < a.ttl {
-			return &payment.Stored{Fingerprint: prev.Fingerprint, Result: payment.Result{
-				RequestID: prev.RequestID, Decision: prev.Decision, Reasons: prev.Reasons, DecidedAt: prev.DecidedAt,
-			}}, nil
-		}
+	if prev := a.boundLocked(rec.MerchantID, rec.IdempotencyKey, rec.DecidedAt); prev != nil {
+		return prev, nil
 	}
-	a.byKey[k] = len(a.records)
+	a.byKey[idemKey(rec.MerchantID, rec.IdempotencyKey)] = len(a.records)
 	a.records = append(a.records, rec)
 	return nil, nil
+}
+
+// Lookup implements payment.AuditLog.
+func (a *AuditLog) Lookup(_ context.Context, merchantID, key string, at time.Time) (*payment.Stored, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.boundLocked(merchantID, key, at), nil
+}
+
+// boundLocked is the decision the key is bound to at time at, if any.
+func (a *AuditLog) boundLocked(merchantID, key string, at time.Time) *payment.Stored {
+	i, ok := a.byKey[idemKey(merchantID, key)]
+	if !ok {
+		return nil
+	}
+	prev := a.records[i]
+	if at.Sub(prev.DecidedAt) >= a.ttl {
+		return nil
+	}
+	return &payment.Stored{Fingerprint: prev.Fingerprint, Result: payment.Result{
+		RequestID: prev.RequestID, Decision: prev.Decision, Reasons: prev.Reasons, DecidedAt: prev.DecidedAt,
+	}}
 }
 
 // Records returns a copy of every record, oldest first.

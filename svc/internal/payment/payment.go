@@ -1,7 +1,8 @@
 // Package payment is the domain of the transaction-validator: a card transaction, the
-// decision taken on it, and the stores the decision depends on (idempotency, velocity,
-// rate limit, merchant limits, audit log). Implementations live in inmem, redisstore and
-// pgstore; the validation service sees only the interfaces declared here.
+// decision taken on it, and the stores the decision depends on (admission, which holds
+// idempotency claims and velocity counts; rate limit; merchant limits; audit log).
+// Implementations live in inmem, redisstore and pgstore; the validation service sees
+// only the interfaces declared here.
 package payment
 
 import (
@@ -146,7 +147,7 @@ type Result struct {
 	Replayed bool
 }
 
-// Stored is what the idempotency store and the audit log keep about a decided request:
+// Stored is what the audit log keeps about a decided request, for idempotent replays:
 // the request's fingerprint (a keyed hash of its canonical form) and its answer.
 type Stored struct {
 	Fingerprint []byte
@@ -172,33 +173,25 @@ type AuditRecord struct {
 	DecidedAt      time.Time
 }
 
-// ClaimState is the outcome of claiming an idempotency key.
-type ClaimState int
-
-// Claim outcomes.
-const (
-	// Claimed: this request owns the key and must decide and then Complete or Release it.
-	Claimed ClaimState = iota
-	// Done: the key was already used and its answer is in Claim.Stored.
-	Done
-	// InProgress: another request with the key is being decided right now.
-	InProgress
-)
-
-// Claim is the result of IdempotencyStore.Claim.
-type Claim struct {
-	State  ClaimState
-	Stored Stored // set when State is Done
+// Attempt is one request as the shared admission state sees it: the idempotency key it
+// claims and the card and merchant whose velocity it counts toward.
+type Attempt struct {
+	MerchantID     string
+	IdempotencyKey string
+	// RequestID owns the claim: only the request that took it may release it.
+	RequestID string
+	// CardKey identifies the card by a keyed hash; never the PAN.
+	CardKey string
+	At      time.Time
 }
 
-// IdempotencyStore serialises requests that share an idempotency key.
-type IdempotencyStore interface {
-	// Claim takes the key for a request with fingerprint fp, or reports why it cannot.
-	Claim(ctx context.Context, merchantID, key string, fp []byte) (Claim, error)
-	// Complete stores the answer for a claimed key, kept for the idempotency TTL.
-	Complete(ctx context.Context, merchantID, key string, s Stored) error
-	// Release gives up a claim that produced no answer, so that a retry may run.
-	Release(ctx context.Context, merchantID, key string, fp []byte) error
+// Admitted is what Admission.Admit found.
+type Admitted struct {
+	// Claimed is true when this attempt now holds its idempotency key, false when another
+	// request holds it (that request is in flight, or decided within the claim's lifetime).
+	Claimed bool
+	// Counts include this attempt.
+	Counts VelocityCounts
 }
 
 // VelocityCounts are the numbers of attempts seen in the current window.
@@ -207,12 +200,21 @@ type VelocityCounts struct {
 	Merchant int64
 }
 
-// VelocityCounter counts attempts per card and per merchant in one-minute windows.
-type VelocityCounter interface {
-	// Hit counts one attempt and returns the counts including it.
-	Hit(ctx context.Context, cardKey, merchantID string, now time.Time) (VelocityCounts, error)
-	// Undo takes back a Hit whose transaction was never decided.
-	Undo(ctx context.Context, cardKey, merchantID string, now time.Time) error
+// Admission is the state shared by replicas that a request passes before it is decided: a
+// short exclusive claim on its idempotency key, and the one-minute velocity counters of
+// its card and merchant. Admit takes both at once, so a networked store answers in one
+// round trip. A claim only keeps concurrent requests with one key apart and lapses on its
+// own; what was decided under a key, and for how long the key stays bound, is the audit
+// log's (AuditLog.Lookup).
+type Admission interface {
+	// Admit claims the attempt's idempotency key and counts the attempt. When it fails,
+	// the claim is not held (or, if the store cannot tell, lapses on its own) and the
+	// counts may have been taken: one too high at worst, the safe side of a fraud limit.
+	Admit(ctx context.Context, a Attempt) (Admitted, error)
+	// Uncount takes back the counts of an attempt that was not decided.
+	Uncount(ctx context.Context, a Attempt) error
+	// Release frees the attempt's claim, if it still holds it, so that a retry may run.
+	Release(ctx context.Context, a Attempt) error
 }
 
 // RateLimiter is the service-wide admission limit, shared by every replica.
@@ -233,6 +235,9 @@ type AuditLog interface {
 	// used rec.IdempotencyKey within the TTL, nothing is written and the earlier decision
 	// is returned as existing.
 	Record(ctx context.Context, rec AuditRecord) (existing *Stored, err error)
+	// Lookup returns the decision bound to the merchant's idempotency key at time at, or
+	// nil when the key is free (never used, or used longer than the TTL before at).
+	Lookup(ctx context.Context, merchantID, key string, at time.Time) (*Stored, error)
 }
 
 // ErrUnavailable wraps failures of a backing store: the caller answers 503.

@@ -298,6 +298,23 @@ func (a *AuditLog) write(ctx context.Context, batch []*pending) ([]auditResult, 
 	return results, nil
 }
 
+// Lookup implements payment.AuditLog. It reads the pool directly, not through the
+// writers: it serves only duplicates, which are rare.
+func (a *AuditLog) Lookup(ctx context.Context, merchantID, key string, at time.Time) (*payment.Stored, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	found, err := a.lookup(ctx, []string{merchantID}, []string{key})
+	if err != nil {
+		return nil, err
+	}
+	st := found[[2]string{merchantID, key}]
+	// The same rule as insertSQL's: a key is free again once it is older than the TTL.
+	if st == nil || st.Result.DecidedAt.Before(at.Add(-a.ttl)) {
+		return nil, nil
+	}
+	return st, nil
+}
+
 func (a *AuditLog) lookup(ctx context.Context, merchants, keys []string) (map[[2]string]*payment.Stored, error) {
 	rows, err := a.pool.Query(ctx, lookupSQL, merchants, keys)
 	if err != nil {

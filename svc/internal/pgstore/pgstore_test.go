@@ -157,8 +157,24 @@ func TestKeyReusableAfterTTLAndPurge(t *testing.T) {
 	if ex, err := log.Record(ctx, record(2, "expiring", old)); err != nil || ex != nil {
 		t.Fatal(ex, err)
 	}
-	if ex, err := log.Record(ctx, record(3, "reused", time.Now().UTC())); err != nil || ex != nil {
+	now := time.Now().UTC()
+	// Lookup follows the same rule: an expired key is free, a live one gives its decision.
+	if st, err := log.Lookup(ctx, "m1", "reused", now); err != nil || st != nil {
+		t.Fatalf("lookup of an expired key: %+v %v", st, err)
+	}
+	if st, err := log.Lookup(ctx, "m1", "reused", old.Add(time.Hour)); err != nil || st == nil || st.Result.RequestID != record(1, "", old).RequestID {
+		t.Fatalf("lookup within the TTL: %+v %v", st, err)
+	}
+	if st, err := log.Lookup(ctx, "m1", "never-used", now); err != nil || st != nil {
+		t.Fatalf("lookup of an unused key: %+v %v", st, err)
+	}
+	if ex, err := log.Record(ctx, record(3, "reused", now)); err != nil || ex != nil {
 		t.Fatalf("key not reusable after its TTL: %v %v", ex, err)
+	}
+	st, err := log.Lookup(ctx, "m1", "reused", now)
+	if err != nil || st == nil || st.Result.RequestID != record(3, "", now).RequestID || !bytes.Equal(st.Fingerprint, record(3, "", now).Fingerprint) ||
+		st.Result.Decision != payment.Approve || !st.Result.DecidedAt.Equal(now.Truncate(time.Microsecond)) {
+		t.Fatalf("lookup after reuse: %+v %v", st, err)
 	}
 	n, err := pgstore.PurgeIdempotencyKeys(ctx, pool, 24*time.Hour)
 	if err != nil || n != 1 {

@@ -1,5 +1,6 @@
-// Package redisstore implements the shared, cross-replica stores on Redis: idempotency
-// claims, velocity counters and the GCRA rate limiter (go-redis/redis_rate). It works
+// Package redisstore implements the shared, cross-replica stores on Redis: admission
+// (idempotency claims and velocity counters) and the GCRA rate limiter
+// (go-redis/redis_rate). It works
 // with one Redis and with ElastiCache in cluster mode over TLS; every key is a single
 // key (no multi-key commands), so the cluster's hash slots never need to line up.
 package redisstore

@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -24,84 +25,109 @@ func client(t *testing.T) redis.UniversalClient {
 	return rdb
 }
 
-func TestIdempotencyClaimLifecycle(t *testing.T) {
+func attempt(merchant, key, requestID, card string, at time.Time) payment.Attempt {
+	return payment.Attempt{MerchantID: merchant, IdempotencyKey: key, RequestID: requestID, CardKey: card, At: at}
+}
+
+func TestAdmissionClaims(t *testing.T) {
 	ctx := context.Background()
-	s := redisstore.NewIdempotency(client(t), time.Hour, 400*time.Millisecond)
-	fp, other := []byte("fp-1"), []byte("fp-2")
-	if c, err := s.Claim(ctx, "m", "k", fp); err != nil || c.State != payment.Claimed {
-		t.Fatal(c, err)
+	s := redisstore.NewAdmission(client(t), time.Hour)
+	now := time.Now()
+	first, second := attempt("m", "k", "r1", "card", now), attempt("m", "k", "r2", "card", now)
+	if a, err := s.Admit(ctx, first); err != nil || !a.Claimed {
+		t.Fatal(a, err)
 	}
-	if c, _ := s.Claim(ctx, "m", "k", fp); c.State != payment.InProgress {
-		t.Fatalf("second claim: %v", c.State)
+	if a, _ := s.Admit(ctx, second); a.Claimed {
+		t.Fatal("a second request took a held key")
 	}
-	if c, _ := s.Claim(ctx, "m2", "k", fp); c.State != payment.Claimed {
+	if a, _ := s.Admit(ctx, attempt("m2", "k", "r3", "card", now)); !a.Claimed {
 		t.Fatal("keys are not scoped per merchant")
 	}
-	// Another request's fingerprint cannot release this claim.
-	_ = s.Release(ctx, "m", "k", other)
-	if c, _ := s.Claim(ctx, "m", "k", fp); c.State != payment.InProgress {
-		t.Fatal("foreign release freed the claim")
+	// Another request cannot release this claim.
+	_ = s.Release(ctx, second)
+	if a, _ := s.Admit(ctx, attempt("m", "k", "r4", "card", now)); a.Claimed {
+		t.Fatal("a foreign release freed the claim")
 	}
-	_ = s.Release(ctx, "m", "k", fp)
-	if c, _ := s.Claim(ctx, "m", "k", fp); c.State != payment.Claimed {
-		t.Fatal("own release did not free the claim")
-	}
-	res := payment.Result{RequestID: "r1", Decision: payment.Review, Reasons: []payment.Reason{payment.ReasonMerchantLimit}, DecidedAt: time.Now().UTC()}
-	if err := s.Complete(ctx, "m", "k", payment.Stored{Fingerprint: fp, Result: res}); err != nil {
-		t.Fatal(err)
-	}
-	c, _ := s.Claim(ctx, "m", "k", other)
-	if c.State != payment.Done || c.Stored.Result.RequestID != "r1" || string(c.Stored.Fingerprint) != "fp-1" ||
-		c.Stored.Result.Reasons[0] != payment.ReasonMerchantLimit {
-		t.Fatalf("stored answer: %+v", c)
-	}
-	// A completed answer is not released by a late Release.
-	_ = s.Release(ctx, "m", "k", fp)
-	if c, _ := s.Claim(ctx, "m", "k", fp); c.State != payment.Done {
-		t.Fatal("release removed a completed answer")
+	_ = s.Release(ctx, first)
+	if a, _ := s.Admit(ctx, second); !a.Claimed {
+		t.Fatal("the owner's release did not free the claim")
 	}
 }
 
-func TestAbandonedClaimExpires(t *testing.T) {
+func TestAbandonedClaimLapses(t *testing.T) {
 	ctx := context.Background()
-	s := redisstore.NewIdempotency(client(t), time.Hour, 300*time.Millisecond)
-	if c, _ := s.Claim(ctx, "m", "crash", []byte("fp")); c.State != payment.Claimed {
-		t.Fatal(c)
+	s := redisstore.NewAdmission(client(t), 300*time.Millisecond)
+	if a, _ := s.Admit(ctx, attempt("m", "crash", "r1", "c", time.Now())); !a.Claimed {
+		t.Fatal(a)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		c, err := s.Claim(ctx, "m", "crash", []byte("fp"))
+		a, err := s.Admit(ctx, attempt("m", "crash", "r2", "c", time.Now()))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.State == payment.Claimed {
+		if a.Claimed {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("abandoned claim never expired")
+			t.Fatal("abandoned claim never lapsed")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-func TestVelocityAndUndo(t *testing.T) {
+func TestVelocityAndUncount(t *testing.T) {
 	ctx := context.Background()
-	v := redisstore.NewVelocity(client(t))
+	s := redisstore.NewAdmission(client(t), time.Hour)
 	now := time.Now()
-	v.Hit(ctx, "card", "m", now)
-	c, err := v.Hit(ctx, "card", "m", now)
-	if err != nil || c.Card != 2 || c.Merchant != 2 {
-		t.Fatal(c, err)
+	n := 0
+	admit := func(card, merchant string, at time.Time) payment.VelocityCounts {
+		t.Helper()
+		n++
+		a, err := s.Admit(ctx, attempt(merchant, strconv.Itoa(n), strconv.Itoa(n), card, at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Counts
 	}
-	if c, _ := v.Hit(ctx, "card2", "m", now); c.Card != 1 || c.Merchant != 3 {
+	admit("card", "m", now)
+	if c := admit("card", "m", now); c.Card != 2 || c.Merchant != 2 {
 		t.Fatal(c)
 	}
-	_ = v.Undo(ctx, "card2", "m", now)
-	if c, _ := v.Hit(ctx, "card", "m", now.Add(time.Minute)); c.Card != 1 || c.Merchant != 1 {
-		t.Fatalf("new window should start at 1: %+v", c)
+	// A duplicate (its key held) is counted too, until the caller takes it back.
+	if a, _ := s.Admit(ctx, attempt("m", "1", "dup", "card", now)); a.Claimed || a.Counts.Card != 3 {
+		t.Fatalf("duplicate: %+v", a)
 	}
-	if c, _ := v.Hit(ctx, "card2", "m", now); c.Card != 1 || c.Merchant != 3 {
-		t.Fatalf("undo did not take the hit back: %+v", c)
+	_ = s.Uncount(ctx, attempt("m", "1", "dup", "card", now))
+	if c := admit("card2", "m", now); c.Card != 1 || c.Merchant != 3 {
+		t.Fatal(c)
+	}
+	if c := admit("card", "m", now.Add(time.Minute)); c.Card != 1 || c.Merchant != 1 {
+		t.Fatalf("a new window should start at 1: %+v", c)
+	}
+	if c := admit("card", "m", now); c.Card != 3 || c.Merchant != 4 {
+		t.Fatalf("uncount did not take the duplicate back: %+v", c)
+	}
+}
+
+// TestClaimsAreShortLived guards the reason answers moved to PostgreSQL: nothing a request
+// leaves in Redis may outlive the claim or the velocity window.
+func TestClaimsAreShortLived(t *testing.T) {
+	ctx := context.Background()
+	rdb := client(t)
+	s := redisstore.NewAdmission(rdb, 10*time.Second)
+	if _, err := s.Admit(ctx, attempt("m", "k", "r1", "card", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := rdb.Keys(ctx, "*").Result()
+	if err != nil || len(keys) != 3 {
+		t.Fatalf("keys %v, %v", keys, err)
+	}
+	for _, k := range keys {
+		ttl, err := rdb.TTL(ctx, k).Result()
+		if err != nil || ttl <= 0 || ttl > 2*time.Minute {
+			t.Errorf("%s: TTL %s, %v", k, ttl, err)
+		}
 	}
 }
 

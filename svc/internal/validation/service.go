@@ -50,13 +50,12 @@ func DefaultRules() Rules {
 
 // Deps are the stores and tools the service decides with.
 type Deps struct {
-	Idempotency payment.IdempotencyStore
-	Velocity    payment.VelocityCounter
-	Limits      payment.MerchantLimits
-	Audit       payment.AuditLog
-	Hasher      *card.Hasher
-	Logger      *slog.Logger
-	Now         func() time.Time
+	Admission payment.Admission
+	Limits    payment.MerchantLimits
+	Audit     payment.AuditLog
+	Hasher    *card.Hasher
+	Logger    *slog.Logger
+	Now       func() time.Time
 }
 
 // Errors the service returns besides RequestError; transport.go maps them to statuses.
@@ -87,36 +86,39 @@ func NewService(deps Deps, rules Rules) Service {
 	return &service{deps: deps, rules: rules}
 }
 
-// Validate runs, in order: idempotency claim, static rules, velocity, durable audit,
-// idempotency completion. The answer is returned only after the audit row is committed.
-// On a store failure the claim is released and the velocity hit taken back, so a retry
-// starts from a clean slate; the audit log is the source of truth for what was decided.
+// Validate runs, in order: admission (idempotency claim and velocity counts, one round
+// trip), static rules, durable audit. The answer is returned only after its audit row is
+// committed. A request whose key another request holds is answered from the audit log
+// (a replay), or told to retry while the other is still being decided. On a store
+// failure the claim is released and the counts taken back, so a retry starts from a clean
+// slate; the audit log is the source of truth for what was decided.
 func (s *service) Validate(ctx context.Context, req Request) (payment.Result, error) {
 	tx := req.Txn
 	fp := s.deps.Hasher.Sum(domainFingerprint, canonical(tx))
-	claim, err := s.deps.Idempotency.Claim(ctx, tx.MerchantID, req.IdempotencyKey, fp[:])
-	if err != nil {
-		return payment.Result{}, unavailable("idempotency store", err)
-	}
-	switch claim.State {
-	case payment.InProgress:
-		return payment.Result{}, ErrIdempotencyKeyInUse
-	case payment.Done:
-		return replay(claim.Stored, fp[:])
-	}
-
 	now := s.deps.Now().UTC()
 	rec, cardKey := s.auditRecord(req, fp[:], now)
-	reasons := s.staticReasons(tx, rec.CardBrand, now)
-	counts, err := s.deps.Velocity.Hit(ctx, cardKey, tx.MerchantID, now)
+	att := payment.Attempt{MerchantID: tx.MerchantID, IdempotencyKey: req.IdempotencyKey, RequestID: req.RequestID, CardKey: cardKey, At: now}
+	adm, err := s.deps.Admission.Admit(ctx, att)
 	if err != nil {
-		s.release(req, fp[:])
-		return payment.Result{}, unavailable("velocity store", err)
+		return payment.Result{}, unavailable("admission store", err)
 	}
-	if counts.Card > s.rules.VelocityCardPerMinute {
+	if !adm.Claimed {
+		s.uncount(att)
+		stored, err := s.deps.Audit.Lookup(ctx, tx.MerchantID, req.IdempotencyKey, now)
+		if err != nil {
+			return payment.Result{}, unavailable("audit log", err)
+		}
+		if stored == nil {
+			return payment.Result{}, ErrIdempotencyKeyInUse
+		}
+		return replay(*stored, fp[:])
+	}
+
+	reasons := s.staticReasons(tx, rec.CardBrand, now)
+	if adm.Counts.Card > s.rules.VelocityCardPerMinute {
 		reasons = append(reasons, payment.ReasonVelocityCard)
 	}
-	if counts.Merchant > s.rules.VelocityMerchantPerMinute {
+	if adm.Counts.Merchant > s.rules.VelocityMerchantPerMinute {
 		reasons = append(reasons, payment.ReasonVelocityMerchant)
 	}
 	if reasons == nil {
@@ -128,18 +130,16 @@ func (s *service) Validate(ctx context.Context, req Request) (payment.Result, er
 
 	existing, err := s.deps.Audit.Record(ctx, rec)
 	if err != nil {
-		s.undoVelocity(cardKey, tx.MerchantID, now)
-		s.release(req, fp[:])
+		s.uncount(att)
+		s.release(att)
 		return payment.Result{}, unavailable("audit log", err)
 	}
 	if existing != nil {
-		// The idempotency store had lost the key (a cache failover) but the audit log had
-		// not: this request is a duplicate after all.
-		s.undoVelocity(cardKey, tx.MerchantID, now)
-		s.complete(req, *existing)
+		// The claim had lapsed (or the admission store lost it) but the key is still bound
+		// in the audit log: this request is a duplicate after all.
+		s.uncount(att)
 		return replay(*existing, fp[:])
 	}
-	s.complete(req, payment.Stored{Fingerprint: fp[:], Result: res})
 	s.deps.Logger.LogAttrs(ctx, slog.LevelInfo, "decision",
 		slog.String("request_id", res.RequestID),
 		slog.String("merchant_id", tx.MerchantID),
@@ -249,29 +249,21 @@ func (s *service) staticReasons(tx payment.Transaction, brand string, now time.T
 // Clean-up calls run on a fresh context: the request's may be what just expired.
 const cleanupTimeout = time.Second
 
-func (s *service) release(req Request, fp []byte) {
+func (s *service) release(att payment.Attempt) {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
-	if err := s.deps.Idempotency.Release(ctx, req.Txn.MerchantID, req.IdempotencyKey, fp); err != nil {
-		s.deps.Logger.Warn("idempotency release failed; the key stays locked until its claim expires",
-			"request_id", req.RequestID, "error", err)
+	if err := s.deps.Admission.Release(ctx, att); err != nil {
+		s.deps.Logger.Warn("idempotency release failed; the key stays locked until its claim lapses",
+			"request_id", att.RequestID, "error", err)
 	}
 }
 
-func (s *service) undoVelocity(cardKey, merchantID string, now time.Time) {
+func (s *service) uncount(att payment.Attempt) {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
-	if err := s.deps.Velocity.Undo(ctx, cardKey, merchantID, now); err != nil {
-		s.deps.Logger.Warn("velocity undo failed; counts stay one too high for this minute", "error", err)
-	}
-}
-
-func (s *service) complete(req Request, st payment.Stored) {
-	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
-	defer cancel()
-	if err := s.deps.Idempotency.Complete(ctx, req.Txn.MerchantID, req.IdempotencyKey, st); err != nil {
-		// Not fatal: the audit log holds the decision and answers a retry.
-		s.deps.Logger.Warn("idempotency completion failed", "request_id", req.RequestID, "error", err)
+	if err := s.deps.Admission.Uncount(ctx, att); err != nil {
+		s.deps.Logger.Warn("velocity uncount failed; counts stay one too high for this minute",
+			"request_id", att.RequestID, "error", err)
 	}
 }
 

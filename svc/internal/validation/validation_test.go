@@ -25,9 +25,10 @@ import (
 var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 type fixture struct {
-	handler http.Handler
-	audit   *inmem.AuditLog
-	logs    *devtest.LogBuffer
+	handler   http.Handler
+	admission *inmem.Admission
+	audit     *inmem.AuditLog
+	logs      *devtest.LogBuffer
 }
 
 func newFixture(t testing.TB, perSecond int, limits inmem.Limits, tune ...func(*validation.Rules)) *fixture {
@@ -40,18 +41,18 @@ func newFixture(t testing.TB, perSecond int, limits inmem.Limits, tune ...func(*
 	for _, fn := range tune {
 		fn(&rules)
 	}
+	admission := inmem.NewAdmission(10 * time.Second)
 	svc := validation.NewService(validation.Deps{
-		Idempotency: inmem.NewIdempotency(24*time.Hour, 10*time.Second),
-		Velocity:    inmem.NewVelocity(),
-		Limits:      limits,
-		Audit:       audit,
-		Hasher:      h,
-		Logger:      log,
-		Now:         func() time.Time { return now },
+		Admission: admission,
+		Limits:    limits,
+		Audit:     audit,
+		Hasher:    h,
+		Logger:    log,
+		Now:       func() time.Time { return now },
 	}, rules)
 	m := validation.NewMetrics(prometheus.NewRegistry())
 	ep := endpoint.Chain(validation.Timeout(time.Second), validation.RateLimiting(inmem.NewRateLimiter(perSecond), m.RateLimited))(validation.MakeValidateEndpoint(svc))
-	return &fixture{handler: validation.NewHTTPHandler(ep, m, log), audit: audit, logs: logs}
+	return &fixture{handler: validation.NewHTTPHandler(ep, m, log), admission: admission, audit: audit, logs: logs}
 }
 
 type answer struct {
@@ -203,6 +204,43 @@ func TestIdempotency(t *testing.T) {
 	}
 }
 
+func TestKeyHeldByAnotherRequest(t *testing.T) {
+	f := newFixture(t, 1000, nil, func(r *validation.Rules) { r.VelocityCardPerMinute = 2 })
+	// A request with this key is being decided elsewhere: its claim is held, and the
+	// audit log has no decision for the key yet.
+	held := payment.Attempt{MerchantID: "m_42", IdempotencyKey: "busy", RequestID: "elsewhere", CardKey: "c", At: now}
+	if a, _ := f.admission.Admit(context.Background(), held); !a.Claimed {
+		t.Fatal("could not hold the key")
+	}
+	for i := 0; i < 3; i++ {
+		a := f.post(t, "busy", txn(nil))
+		if a.Status != 409 || a.Header.Get("Retry-After") == "" || a.Body["error"].(map[string]any)["code"] != "idempotency_key_in_use" {
+			t.Fatalf("want 409, got %d %s", a.Status, a.RawBody)
+		}
+	}
+	// Neither the refused requests nor replays count toward the card's velocity (limit 2).
+	if a := f.post(t, "fresh-1", txn(nil)); a.Body["decision"] != "approve" {
+		t.Fatalf("first: %s", a.RawBody)
+	}
+	for i := 0; i < 3; i++ {
+		if a := f.post(t, "fresh-1", txn(nil)); a.Header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("replay: %s", a.RawBody)
+		}
+	}
+	if a := f.post(t, "fresh-2", txn(nil)); a.Body["decision"] != "approve" {
+		t.Fatalf("second card use was refused; duplicates were counted: %s", a.RawBody)
+	}
+	if a := f.post(t, "fresh-3", txn(nil)); a.Body["decision"] != "decline" {
+		t.Fatalf("third card use within the minute: %s", a.RawBody)
+	}
+	// Once the holder lets go (here: releases; a crashed holder's claim lapses), the key
+	// is free again.
+	_ = f.admission.Release(context.Background(), held)
+	if a := f.post(t, "busy", txn(nil)); a.Status != 200 || a.Header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("after release: %d %s", a.Status, a.RawBody)
+	}
+}
+
 func TestRateLimit(t *testing.T) {
 	f := newFixture(t, 2, nil)
 	var limited answer
@@ -325,11 +363,14 @@ func (failingAudit) Record(context.Context, payment.AuditRecord) (*payment.Store
 	return nil, fmt.Errorf("connection refused")
 }
 
+func (failingAudit) Lookup(context.Context, string, string, time.Time) (*payment.Stored, error) {
+	return nil, fmt.Errorf("connection refused")
+}
+
 func TestStoreFailureLeavesNothingBehind(t *testing.T) {
 	h, _ := card.NewHasher(bytes.Repeat([]byte{7}, 32))
-	idem := inmem.NewIdempotency(time.Hour, time.Minute)
-	vel := inmem.NewVelocity()
-	svc := validation.NewService(validation.Deps{Idempotency: idem, Velocity: vel, Limits: inmem.Limits{}, Audit: failingAudit{},
+	adm := inmem.NewAdmission(time.Minute)
+	svc := validation.NewService(validation.Deps{Admission: adm, Limits: inmem.Limits{}, Audit: failingAudit{},
 		Hasher: h, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }}, validation.DefaultRules())
 	m := validation.NewMetrics(prometheus.NewRegistry())
 	handler := validation.NewHTTPHandler(validation.MakeValidateEndpoint(svc), m, slog.New(slog.DiscardHandler))
@@ -338,12 +379,13 @@ func TestStoreFailureLeavesNothingBehind(t *testing.T) {
 	if a.Status != 503 || a.Header.Get("Retry-After") == "" || a.Body["error"].(map[string]any)["code"] != "dependency_unavailable" {
 		t.Fatalf("want 503, got %d %s", a.Status, a.RawBody)
 	}
-	// The key was released: a retry is processed, not refused as in progress.
-	if c, _ := idem.Claim(context.Background(), "m_42", "down-1", []byte("x")); c.State != payment.Claimed {
-		t.Fatalf("claim left behind: %v", c.State)
+	// The key was released, so a retry is processed rather than refused as in progress,
+	// and the velocity hit was taken back.
+	a2, _ := adm.Admit(context.Background(), payment.Attempt{MerchantID: "m_42", IdempotencyKey: "down-1", RequestID: "retry", CardKey: "irrelevant", At: now})
+	if !a2.Claimed {
+		t.Fatal("claim left behind")
 	}
-	// The velocity hit was undone.
-	if c, _ := vel.Hit(context.Background(), "irrelevant", "m_42", now); c.Merchant != 1 {
-		t.Fatalf("merchant velocity %d after a failed request, want 1", c.Merchant)
+	if a2.Counts.Merchant != 1 {
+		t.Fatalf("merchant velocity %d after a failed request, want 1", a2.Counts.Merchant)
 	}
 }
