@@ -135,6 +135,7 @@ func runValidator(addr string) {
 }
 
 type child struct {
+	kind    string
 	cmd     *exec.Cmd
 	addr    string
 	metrics string // "-" when the child has no metrics endpoint
@@ -166,7 +167,7 @@ func startChild(kind string, env []string) (*child, error) {
 			_ = cmd.Process.Kill()
 			return nil, fmt.Errorf("%s child printed %q", kind, l)
 		}
-		return &child{cmd: cmd, addr: addr, metrics: metrics}, nil
+		return &child{kind: kind, cmd: cmd, addr: addr, metrics: metrics}, nil
 	case <-time.After(2 * time.Minute):
 		_ = cmd.Process.Kill()
 		return nil, fmt.Errorf("%s child did not start", kind)
@@ -199,6 +200,10 @@ type result struct {
 	// measured from the schedule), so a large lag means the generator, not the target, is
 	// what the tail shows.
 	LagP99ms float64 `json:"client_lag_p99_ms,omitempty"`
+	// TargetCPUus is the target process's own CPU time per request, in microseconds.
+	TargetCPUus float64 `json:"target_cpu_us_per_request"`
+	// MachineBusy is the share of all cores' time that was busy during the phase.
+	MachineBusy float64 `json:"machine_busy"`
 }
 
 func run(d, warmup time.Duration, rate, conc, maxReq int, jsonOut string, durable bool) error {
@@ -234,18 +239,22 @@ func run(d, warmup time.Duration, rate, conc, maxReq int, jsonOut string, durabl
 
 	gen := newBodies()
 	var results []result
-	for _, target := range []struct{ name, addr string }{{"echo", echo.addr}, {"validator", validator.addr}} {
+	for _, target := range []*child{echo, validator} {
 		url := "http://" + target.addr + "/api/validate"
 		cl := newClient(conc * 4)
-		fmt.Fprintf(os.Stderr, "%s: warm-up %s\n", target.name, warmup)
+		fmt.Fprintf(os.Stderr, "%s: warm-up %s\n", target.kind, warmup)
 		closedLoop(cl, url, gen, conc, warmup, maxReq)
-		fmt.Fprintf(os.Stderr, "%s: closed loop, %d workers, %s\n", target.name, conc, d)
+		fmt.Fprintf(os.Stderr, "%s: closed loop, %d workers, %s\n", target.kind, conc, d)
+		before := sampleCPU(target.cmd.Process.Pid)
 		r := closedLoop(cl, url, gen, conc, d, maxReq)
-		r.Target, r.Phase = target.name, fmt.Sprintf("closed loop, %d workers", conc)
+		cpuBetween(&r, before, sampleCPU(target.cmd.Process.Pid))
+		r.Target, r.Phase = target.kind, fmt.Sprintf("closed loop, %d workers", conc)
 		results = append(results, r)
-		fmt.Fprintf(os.Stderr, "%s: open loop, %d req/s, %s\n", target.name, rate, d)
+		fmt.Fprintf(os.Stderr, "%s: open loop, %d req/s, %s\n", target.kind, rate, d)
+		before = sampleCPU(target.cmd.Process.Pid)
 		r = openLoop(cl, url, gen, rate, d, maxReq)
-		r.Target, r.Phase = target.name, fmt.Sprintf("open loop, %d req/s", rate)
+		cpuBetween(&r, before, sampleCPU(target.cmd.Process.Pid))
+		r.Target, r.Phase = target.kind, fmt.Sprintf("open loop, %d req/s", rate)
 		results = append(results, r)
 	}
 	report(os.Stdout, results)
@@ -434,13 +443,13 @@ func auditReport(w io.Writer, metricsAddr string) {
 }
 
 func report(w io.Writer, rs []result) {
-	fmt.Fprintf(w, "\n%-10s %-26s %9s %7s %11s %8s %8s %8s %14s\n", "target", "phase", "requests", "errors", "req/s", "p50 ms", "p99 ms", "max ms", "client lag p99")
+	fmt.Fprintf(w, "\n%-10s %-26s %9s %7s %11s %8s %8s %8s %14s %12s %13s\n", "target", "phase", "requests", "errors", "req/s", "p50 ms", "p99 ms", "max ms", "client lag p99", "CPU us/req", "machine busy")
 	for _, r := range rs {
 		lag := "-"
 		if r.LagP99ms > 0 {
 			lag = fmt.Sprintf("%.2f", r.LagP99ms)
 		}
-		fmt.Fprintf(w, "%-10s %-26s %9d %7d %11.0f %8.2f %8.2f %8.2f %14s\n", r.Target, r.Phase, r.Requests, r.Errors, r.Throughput, r.P50ms, r.P99ms, r.Maxms, lag)
+		fmt.Fprintf(w, "%-10s %-26s %9d %7d %11.0f %8.2f %8.2f %8.2f %14s %12.0f %12.0f%%\n", r.Target, r.Phase, r.Requests, r.Errors, r.Throughput, r.P50ms, r.P99ms, r.Maxms, lag, r.TargetCPUus, 100*r.MachineBusy)
 	}
 	if len(rs) == 4 {
 		fmt.Fprintf(w, "\nvalidator / echo, closed loop: throughput %.2f, p50 %.2fx, p99 %.2fx\n",
