@@ -119,7 +119,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	var api http.Handler = validation.NewHTTPHandler(ep, m, log)
 	if cfg.OTLPEndpointSet {
 		// Only with an exporter: without one every span is dropped, yet the middleware still
-		// cost 6% of the service's CPU under load (profile in docs/performance.md).
+		// took 6.7% of the service's CPU under load (profile in docs/performance.md).
 		api = otelhttp.NewHandler(api, "POST /api/validate",
 			otelhttp.WithSpanNameFormatter(func(op string, _ *http.Request) string { return op }))
 	}

@@ -103,7 +103,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		RedisTimeout:              r.duration("REDIS_TIMEOUT", 250*time.Millisecond),
 		ReqTimeout:                r.duration("REQUEST_TIMEOUT", 5*time.Second),
 		AuditBatchMax:             r.positiveInt("AUDIT_BATCH_MAX", 256),
-		AuditWriters:              r.positiveInt("AUDIT_WRITERS", 4),
+		AuditWriters:              r.positiveInt("AUDIT_WRITERS", 2),
 		VelocityCardPerMinute:     r.positiveInt("VELOCITY_CARD_PER_MINUTE", 10),
 		VelocityMerchantPerMinute: r.positiveInt("VELOCITY_MERCHANT_PER_MINUTE", 60000),
 		MerchantLimitsRefresh:     r.duration("MERCHANT_LIMITS_REFRESH", 30*time.Second),

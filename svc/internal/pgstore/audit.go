@@ -53,7 +53,7 @@ type auditResult struct {
 
 // AuditOptions tune the writer.
 type AuditOptions struct {
-	Writers  int           // concurrent batch writers; 2-4 keep the pool busy
+	Writers  int           // concurrent batch writers: fewer fill each commit more (docs/performance.md)
 	BatchMax int           // records per statement at most
 	Timeout  time.Duration // per batch
 	// IdempotencyTTL is how long a key stays bound to its first request.
