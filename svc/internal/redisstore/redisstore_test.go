@@ -155,3 +155,65 @@ func TestEndpointParsing(t *testing.T) {
 		t.Error("database number accepted in cluster mode")
 	}
 }
+
+// TestAdmitGivesBackTheClaimWhenAShardFails: in cluster mode the claim and the counters
+// live on different shards; when one shard is down, the claim taken on another must not
+// stay behind, or every retry with the key would be refused until it lapsed.
+func TestAdmitGivesBackTheClaimWhenAShardFails(t *testing.T) {
+	ctx := context.Background()
+	cluster := devtest.Redis(t, devserver.RedisOptions{ClusterNodes: 3})
+	rdb, err := redisstore.NewClient(redisstore.Options{Endpoint: "redis://" + cluster.Addrs[0], ClusterMode: true, Timeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	cc := rdb.(*redis.ClusterClient)
+	slots, err := cc.ClusterSlots(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeOf := func(key string) string {
+		slot, err := cc.ClusterKeySlot(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range slots {
+			if int64(s.Start) <= slot && slot <= int64(s.End) {
+				return s.Nodes[0].Addr
+			}
+		}
+		t.Fatalf("no node serves slot %d", slot)
+		return ""
+	}
+	now := time.Now()
+	a := attempt("m", "", "r1", "card", now)
+	_, merchantKey := velocityKeysForTest(a)
+	doomed := nodeOf(merchantKey)
+	for i := 0; a.IdempotencyKey == "" || nodeOf("txv:idem:m:"+a.IdempotencyKey) == doomed; i++ {
+		a.IdempotencyKey = "k" + strconv.Itoa(i)
+	}
+	claimNode := redis.NewClient(&redis.Options{Addr: nodeOf("txv:idem:m:" + a.IdempotencyKey)})
+	defer claimNode.Close()
+
+	s := redisstore.NewAdmission(rdb, time.Hour)
+	// The client retries the dropped connection, so the answer is an error either way:
+	// whether the node is down is checked by asking it.
+	down := redis.NewClient(&redis.Options{Addr: doomed, MaxRetries: -1})
+	defer down.Close()
+	_ = down.ShutdownNoSave(ctx).Err()
+	if err := down.Ping(ctx).Err(); err == nil {
+		t.Fatalf("%s still answers after SHUTDOWN", doomed)
+	}
+	if _, err := s.Admit(ctx, a); err == nil {
+		t.Fatal("admitted with the merchant's shard down")
+	}
+	if n, err := claimNode.Exists(ctx, "txv:idem:m:"+a.IdempotencyKey).Result(); err != nil || n != 0 {
+		t.Fatalf("claim left behind on the live shard: %d %v", n, err)
+	}
+}
+
+// velocityKeysForTest names the keys Admit counts under, as the store does.
+func velocityKeysForTest(a payment.Attempt) (card, merchant string) {
+	w := strconv.FormatInt(a.At.Unix()/60, 10)
+	return "txv:vel:c:" + a.CardKey + ":" + w, "txv:vel:m:" + a.MerchantID + ":" + w
+}
