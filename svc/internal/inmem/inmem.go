@@ -21,7 +21,6 @@ type Admission struct {
 	mu       sync.Mutex
 	claims   map[string]claim
 	claimTTL time.Duration
-	now      func() time.Time
 	window   int64
 	counts   map[string]int64
 }
@@ -33,7 +32,7 @@ type claim struct {
 
 // NewAdmission returns an empty store whose claims lapse after claimTTL.
 func NewAdmission(claimTTL time.Duration) *Admission {
-	return &Admission{claims: map[string]claim{}, claimTTL: claimTTL, now: time.Now, counts: map[string]int64{}}
+	return &Admission{claims: map[string]claim{}, claimTTL: claimTTL, counts: map[string]int64{}}
 }
 
 func idemKey(merchantID, key string) string { return merchantID + "\x00" + key }
@@ -42,7 +41,7 @@ func idemKey(merchantID, key string) string { return merchantID + "\x00" + key }
 func (s *Admission) Admit(_ context.Context, a payment.Attempt) (payment.Admitted, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
+	now := time.Now()
 	k := idemKey(a.MerchantID, a.IdempotencyKey)
 	claimed := false
 	if c, ok := s.claims[k]; !ok || !now.Before(c.expires) {
