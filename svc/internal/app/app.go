@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/IBM/pgxpoolprometheus"
-	"github.com/go-kit/kit/endpoint"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -28,7 +27,6 @@ import (
 	"github.com/transaction-validator/transaction-validator/svc/internal/config"
 	"github.com/transaction-validator/transaction-validator/svc/internal/health"
 	"github.com/transaction-validator/transaction-validator/svc/internal/inmem"
-	"github.com/transaction-validator/transaction-validator/svc/internal/payment"
 	"github.com/transaction-validator/transaction-validator/svc/internal/pgstore"
 	"github.com/transaction-validator/transaction-validator/svc/internal/redisstore"
 	"github.com/transaction-validator/transaction-validator/svc/internal/telemetry"
@@ -79,27 +77,24 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	}
 
 	var deps validation.Deps
-	var limiter payment.RateLimiter
 	checks := map[string]health.Check{}
 	if cfg.InMemory() {
 		a.memAudit = inmem.NewAuditLog(cfg.IdempotencyTTL)
 		deps = validation.Deps{
-			Admission: inmem.NewAdmission(claimTTL(cfg)),
+			Admission: inmem.NewAdmission(claimTTL(cfg), cfg.MaxTransactionsPerSecond),
 			Limits:    inmem.Limits{},
 			Audit:     a.memAudit,
 		}
-		limiter = inmem.NewRateLimiter(cfg.MaxTransactionsPerSecond)
 	} else {
 		if err := a.connect(ctx); err != nil {
 			a.close()
 			return nil, err
 		}
 		deps = validation.Deps{
-			Admission: redisstore.NewAdmission(a.rdb, claimTTL(cfg)),
+			Admission: redisstore.NewAdmission(a.rdb, claimTTL(cfg), cfg.MaxTransactionsPerSecond),
 			Limits:    a.limits,
 			Audit:     a.audit,
 		}
-		limiter = redisstore.NewRateLimiter(a.rdb, cfg.MaxTransactionsPerSecond)
 		pool, rdb := a.pool, a.rdb
 		checks["postgres"] = func(ctx context.Context) error { return pool.Ping(ctx) }
 		checks["redis"] = func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
@@ -111,7 +106,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	rules.VelocityMerchantPerMinute = int64(cfg.VelocityMerchantPerMinute)
 	svc := validation.NewService(deps, rules)
 	m := validation.NewMetrics(a.reg)
-	ep := endpoint.Chain(validation.Timeout(cfg.ReqTimeout), validation.RateLimiting(limiter, m.RateLimited))(validation.MakeValidateEndpoint(svc))
+	ep := validation.Timeout(cfg.ReqTimeout)(validation.MakeValidateEndpoint(svc))
 
 	a.probes = health.New(checks, time.Second)
 	mux := http.NewServeMux()

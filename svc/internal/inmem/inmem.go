@@ -15,9 +15,11 @@ import (
 	"github.com/transaction-validator/transaction-validator/svc/internal/payment"
 )
 
-// Admission is an in-memory payment.Admission: claims that lapse after claimTTL, and
-// velocity counters in one-minute fixed windows.
+// Admission is an in-memory payment.Admission: a process-local token bucket
+// (x/time/rate) for the rate limit, claims that lapse after claimTTL, and velocity
+// counters in one-minute fixed windows.
 type Admission struct {
+	limit    *rate.Limiter
 	mu       sync.Mutex
 	claims   map[string]claim
 	claimTTL time.Duration
@@ -30,18 +32,30 @@ type claim struct {
 	expires time.Time
 }
 
-// NewAdmission returns an empty store whose claims lapse after claimTTL.
-func NewAdmission(claimTTL time.Duration) *Admission {
-	return &Admission{claims: map[string]claim{}, claimTTL: claimTTL, counts: map[string]int64{}}
+// NewAdmission returns an empty store that admits perSecond requests a second with a
+// burst of the same size, as the Redis store's GCRA does, and whose claims lapse after
+// claimTTL.
+func NewAdmission(claimTTL time.Duration, perSecond int) *Admission {
+	return &Admission{
+		limit:    rate.NewLimiter(rate.Limit(perSecond), perSecond),
+		claims:   map[string]claim{},
+		claimTTL: claimTTL,
+		counts:   map[string]int64{},
+	}
 }
 
 func idemKey(merchantID, key string) string { return merchantID + "\x00" + key }
 
 // Admit implements payment.Admission.
 func (s *Admission) Admit(_ context.Context, a payment.Attempt) (payment.Admitted, error) {
+	now := time.Now()
+	res := s.limit.ReserveN(now, 1)
+	if wait := res.DelayFrom(now); wait > 0 {
+		res.CancelAt(now)
+		return payment.Admitted{Limited: true, RetryAfter: wait}, nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := time.Now()
 	k := idemKey(a.MerchantID, a.IdempotencyKey)
 	claimed := false
 	if c, ok := s.claims[k]; !ok || !now.Before(c.expires) {
@@ -91,26 +105,6 @@ func (s *Admission) gcLocked(now time.Time) {
 			delete(s.claims, k)
 		}
 	}
-}
-
-// RateLimiter is a process-local token bucket (x/time/rate), a payment.RateLimiter.
-type RateLimiter struct{ l *rate.Limiter }
-
-// NewRateLimiter admits perSecond requests a second with a burst of the same size, which
-// is what the Redis GCRA limiter does too.
-func NewRateLimiter(perSecond int) *RateLimiter {
-	return &RateLimiter{l: rate.NewLimiter(rate.Limit(perSecond), perSecond)}
-}
-
-// Allow implements payment.RateLimiter.
-func (r *RateLimiter) Allow(context.Context) (bool, time.Duration, error) {
-	now := time.Now()
-	res := r.l.ReserveN(now, 1)
-	if d := res.DelayFrom(now); d > 0 {
-		res.CancelAt(now)
-		return false, d, nil
-	}
-	return true, 0, nil
 }
 
 // Limits is a fixed table of per-merchant ceilings, a payment.MerchantLimits.

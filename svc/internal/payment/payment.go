@@ -187,6 +187,11 @@ type Attempt struct {
 
 // Admitted is what Admission.Admit found.
 type Admitted struct {
+	// Limited is true when the service-wide rate limit refused the attempt. Then nothing
+	// of it is held or counted, and RetryAfter is how long until the limit would admit
+	// one more.
+	Limited    bool
+	RetryAfter time.Duration
 	// Claimed is true when this attempt now holds its idempotency key, false when another
 	// request holds it (that request is in flight, or decided within the claim's lifetime).
 	Claimed bool
@@ -200,27 +205,24 @@ type VelocityCounts struct {
 	Merchant int64
 }
 
-// Admission is the state shared by replicas that a request passes before it is decided: a
-// short exclusive claim on its idempotency key, and the one-minute velocity counters of
-// its card and merchant. Admit takes both at once, so a networked store answers in one
-// round trip. A claim only keeps concurrent requests with one key apart and lapses on its
-// own; what was decided under a key, and for how long the key stays bound, is the audit
-// log's (AuditLog.Lookup).
+// Admission is the state shared by replicas that a request passes before it is decided:
+// the service-wide rate limit (MAX_TRANSACTIONS_PER_SECOND, one budget for all replicas),
+// a short exclusive claim on its idempotency key, and the one-minute velocity counters of
+// its card and merchant. Admit takes all of it at once, so a networked store answers in
+// one round trip. A claim only keeps concurrent requests with one key apart and lapses on
+// its own; what was decided under a key, and for how long the key stays bound, is the
+// audit log's (AuditLog.Lookup).
 type Admission interface {
-	// Admit claims the attempt's idempotency key and counts the attempt. When it fails,
-	// the claim is not held (or, if the store cannot tell, lapses on its own) and the
-	// counts may have been taken: one too high at worst, the safe side of a fraud limit.
+	// Admit spends one unit of the rate limit, claims the attempt's idempotency key and
+	// counts the attempt. An attempt the limit refuses comes back Limited, holding and
+	// counting nothing. When Admit fails, the claim is not held (or, if the store cannot
+	// tell, lapses on its own) and the counts may have been taken: one too high at worst,
+	// the safe side of a fraud limit.
 	Admit(ctx context.Context, a Attempt) (Admitted, error)
 	// Uncount takes back the counts of an attempt that was not decided.
 	Uncount(ctx context.Context, a Attempt) error
 	// Release frees the attempt's claim, if it still holds it, so that a retry may run.
 	Release(ctx context.Context, a Attempt) error
-}
-
-// RateLimiter is the service-wide admission limit, shared by every replica.
-type RateLimiter interface {
-	// Allow admits one request, or says how long to wait before the next would be.
-	Allow(ctx context.Context) (ok bool, retryAfter time.Duration, err error)
 }
 
 // MerchantLimits answers per-merchant ceilings on one transaction's amount.

@@ -1,8 +1,7 @@
-// Package redisstore implements the shared, cross-replica stores on Redis: admission
-// (idempotency claims and velocity counters) and the GCRA rate limiter
-// (go-redis/redis_rate). It works
-// with one Redis and with ElastiCache in cluster mode over TLS; every key is a single
-// key (no multi-key commands), so the cluster's hash slots never need to line up.
+// Package redisstore implements the shared, cross-replica state on Redis: admission (the
+// GCRA rate limit, idempotency claims and velocity counters, in one pipeline). It works
+// with one Redis and with ElastiCache in cluster mode over TLS; every command and script
+// touches a single key, so the cluster's hash slots never need to line up.
 package redisstore
 
 import (

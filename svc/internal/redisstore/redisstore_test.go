@@ -3,9 +3,11 @@ package redisstore_test
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/transaction-validator/transaction-validator/svc/internal/devserver"
@@ -31,7 +33,7 @@ func attempt(merchant, key, requestID, card string, at time.Time) payment.Attemp
 
 func TestAdmissionClaims(t *testing.T) {
 	ctx := context.Background()
-	s := redisstore.NewAdmission(client(t), time.Hour)
+	s := redisstore.NewAdmission(client(t), time.Hour, unlimited)
 	now := time.Now()
 	first, second := attempt("m", "k", "r1", "card", now), attempt("m", "k", "r2", "card", now)
 	if a, err := s.Admit(ctx, first); err != nil || !a.Claimed {
@@ -56,7 +58,7 @@ func TestAdmissionClaims(t *testing.T) {
 
 func TestAbandonedClaimLapses(t *testing.T) {
 	ctx := context.Background()
-	s := redisstore.NewAdmission(client(t), 300*time.Millisecond)
+	s := redisstore.NewAdmission(client(t), 300*time.Millisecond, unlimited)
 	if a, _ := s.Admit(ctx, attempt("m", "crash", "r1", "c", time.Now())); !a.Claimed {
 		t.Fatal(a)
 	}
@@ -78,7 +80,7 @@ func TestAbandonedClaimLapses(t *testing.T) {
 
 func TestVelocityAndUncount(t *testing.T) {
 	ctx := context.Background()
-	s := redisstore.NewAdmission(client(t), time.Hour)
+	s := redisstore.NewAdmission(client(t), time.Hour, unlimited)
 	now := time.Now()
 	n := 0
 	admit := func(card, merchant string, at time.Time) payment.VelocityCounts {
@@ -115,33 +117,163 @@ func TestVelocityAndUncount(t *testing.T) {
 func TestClaimsAreShortLived(t *testing.T) {
 	ctx := context.Background()
 	rdb := client(t)
-	s := redisstore.NewAdmission(rdb, 10*time.Second)
+	// At 10 a second the limit's key lives 100 ms: long enough to be seen below.
+	s := redisstore.NewAdmission(rdb, 10*time.Second, 10)
 	if _, err := s.Admit(ctx, attempt("m", "k", "r1", "card", time.Now())); err != nil {
 		t.Fatal(err)
 	}
 	keys, err := rdb.Keys(ctx, "*").Result()
-	if err != nil || len(keys) != 3 {
+	if err != nil || len(keys) != 4 {
 		t.Fatalf("keys %v, %v", keys, err)
 	}
 	for _, k := range keys {
-		ttl, err := rdb.TTL(ctx, k).Result()
+		ttl, err := rdb.PTTL(ctx, k).Result()
 		if err != nil || ttl <= 0 || ttl > 2*time.Minute {
 			t.Errorf("%s: TTL %s, %v", k, ttl, err)
 		}
 	}
 }
 
-func TestGCRARateLimiter(t *testing.T) {
+// unlimited is a rate limit the tests that are not about it never reach.
+const unlimited = 1_000_000
+
+// TestRateLimit: the shared limit admits its burst, then refuses with the wait until the
+// next; a refused attempt leaves no claim and no count behind, and the replica that was
+// refused does not ask Redis again until that wait is over.
+func TestRateLimit(t *testing.T) {
 	ctx := context.Background()
-	l := redisstore.NewRateLimiter(client(t), 3)
-	for i := 0; i < 3; i++ {
-		if ok, _, err := l.Allow(ctx); !ok || err != nil {
-			t.Fatalf("request %d refused: %v", i, err)
+	rdb := client(t)
+	s := redisstore.NewAdmission(rdb, time.Hour, 3)
+	now := time.Now()
+	for i := range 3 {
+		a, err := s.Admit(ctx, attempt("m", "k"+strconv.Itoa(i), "r"+strconv.Itoa(i), "card", now))
+		if err != nil || a.Limited || !a.Claimed || a.Counts.Card != int64(i+1) {
+			t.Fatalf("attempt %d: %+v %v", i, a, err)
 		}
 	}
-	ok, retry, err := l.Allow(ctx)
-	if ok || err != nil || retry <= 0 || retry > time.Second {
-		t.Fatalf("4th: ok=%v retry=%s err=%v", ok, retry, err)
+	refused := attempt("m", "k3", "r3", "card", now)
+	a, err := s.Admit(ctx, refused)
+	if err != nil || !a.Limited || a.Claimed || a.RetryAfter <= 0 || a.RetryAfter > time.Second/3 {
+		t.Fatalf("4th attempt: %+v %v", a, err)
+	}
+	if n, _ := rdb.Exists(ctx, "txv:idem:m:k3").Result(); n != 0 {
+		t.Fatal("a refused attempt kept its claim")
+	}
+
+	scripts := func() int64 { return commandCalls(t, rdb, "evalsha") + commandCalls(t, rdb, "eval") }
+	before := scripts()
+	if a, err := s.Admit(ctx, refused); err != nil || !a.Limited || a.RetryAfter <= 0 {
+		t.Fatalf("within the wait: %+v %v", a, err)
+	}
+	if n := scripts() - before; n != 0 {
+		t.Fatalf("a refusal within the wait went to Redis (%d scripts run)", n)
+	}
+
+	time.Sleep(a.RetryAfter)
+	a, err = s.Admit(ctx, refused)
+	if err != nil || a.Limited || !a.Claimed {
+		t.Fatalf("after the wait: %+v %v", a, err)
+	}
+	// 4, not 5: the refusal's counts were taken back.
+	if a.Counts.Card != 4 || a.Counts.Merchant != 4 {
+		t.Fatalf("counts after a refusal: %+v", a.Counts)
+	}
+}
+
+// commandCalls reads how many times Redis has run cmd, from INFO commandstats.
+func commandCalls(t *testing.T, rdb redis.UniversalClient, cmd string) int64 {
+	t.Helper()
+	info, err := rdb.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(info, "cmdstat_"+cmd+":calls=")
+	if !ok {
+		return 0
+	}
+	n, err := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestRateLimitAgreesWithRedisRate holds the store's own GCRA script to go-redis/redis_rate,
+// the library it stands in for because a library call cannot join a pipeline. Both run
+// side by side on one Redis, attempt for attempt, at rates whose emission interval (100 ms
+// or more) is far longer than the test's requests take, so both see the same arrivals.
+func TestRateLimitAgreesWithRedisRate(t *testing.T) {
+	ctx := context.Background()
+	rdb := client(t)
+	for _, perSecond := range []int{1, 3, 10} {
+		ours := redisstore.NewAdmission(rdb, time.Hour, perSecond)
+		theirs := redis_rate.NewLimiter(rdb)
+		limit := redis_rate.PerSecond(perSecond)
+		key := "oracle:" + strconv.Itoa(perSecond)
+		// The store's limit has one key: start each rate on a fresh one.
+		if err := rdb.Del(ctx, redisstore.RateLimitKey).Err(); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		wave := func(attempts int) (admitted int, ourWait, theirWait time.Duration) {
+			for range attempts {
+				n++
+				a, err := ours.Admit(ctx, attempt("m", strconv.Itoa(n), strconv.Itoa(n), "card", time.Now()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				res, err := theirs.Allow(ctx, key, limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if a.Limited != (res.Allowed == 0) {
+					t.Fatalf("%d/s, attempt %d: ours limited=%v, redis_rate allowed=%d", perSecond, n, a.Limited, res.Allowed)
+				}
+				if a.Limited && ourWait == 0 {
+					ourWait, theirWait = a.RetryAfter, res.RetryAfter
+				}
+				if !a.Limited {
+					admitted++
+				}
+			}
+			return admitted, ourWait, theirWait
+		}
+		admitted, ourWait, theirWait := wave(perSecond + 3)
+		if admitted != perSecond {
+			t.Fatalf("%d/s: first wave admitted %d", perSecond, admitted)
+		}
+		if d := ourWait - theirWait; d < -10*time.Millisecond || d > 10*time.Millisecond {
+			t.Fatalf("%d/s: wait %s, redis_rate says %s", perSecond, ourWait, theirWait)
+		}
+		time.Sleep(max(ourWait, theirWait))
+		if admitted, _, _ := wave(3); admitted != 1 {
+			t.Fatalf("%d/s: after one interval admitted %d, want 1", perSecond, admitted)
+		}
+	}
+}
+
+// TestAdmitAfterScriptCacheLoss: a restarted or failed-over shard has no scripts cached;
+// the pipeline's EVALSHA fails there, and the store sends the script itself.
+func TestAdmitAfterScriptCacheLoss(t *testing.T) {
+	ctx := context.Background()
+	rdb := client(t)
+	s := redisstore.NewAdmission(rdb, time.Hour, 1)
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Admit(ctx, attempt("m", "k1", "r1", "card", time.Now()))
+	if err != nil || a.Limited || !a.Claimed || a.Counts.Card != 1 {
+		t.Fatalf("first: %+v %v", a, err)
+	}
+	// The refusal's give-back runs a script of its own: lose the cache again before it.
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := s.Admit(ctx, attempt("m", "k2", "r2", "card", time.Now())); err != nil || !a.Limited {
+		t.Fatalf("second: %+v %v", a, err)
+	}
+	if n, _ := rdb.Exists(ctx, "txv:idem:m:k2").Result(); n != 0 {
+		t.Fatal("the refused attempt kept its claim")
 	}
 }
 
@@ -186,7 +318,7 @@ func TestAdmitGivesBackTheClaimWhenAShardFails(t *testing.T) {
 		return ""
 	}
 	// A first attempt, with every shard up, shows where the store keeps the merchant's count.
-	s := redisstore.NewAdmission(rdb, time.Hour)
+	s := redisstore.NewAdmission(rdb, time.Hour, unlimited)
 	now := time.Now()
 	if _, err := s.Admit(ctx, attempt("m", "probe", "r0", "card", now)); err != nil {
 		t.Fatal(err)

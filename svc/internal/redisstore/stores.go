@@ -3,18 +3,19 @@ package redisstore
 import (
 	"context"
 	"strconv"
+	"sync/atomic"
 	"time"
 
-	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/transaction-validator/transaction-validator/svc/internal/payment"
 )
 
-// Admission is a payment.Admission on Redis. The claim is SET NX with a short expiry
-// holding the owner's request id; the counters are one per card and per merchant per UTC
-// minute. Admit sends all of it as one pipeline: one round trip on a single Redis, one per
-// shard touched, in parallel, in cluster mode (the keys need not share a slot).
+// Admission is a payment.Admission on Redis. The rate limit is a GCRA over one key shared
+// by every replica; the claim is SET NX with a short expiry holding the owner's request
+// id; the counters are one per card and per merchant per UTC minute. Admit sends all of it
+// as one pipeline: one round trip on a single Redis, one per shard touched, in parallel, in
+// cluster mode (the keys need not share a slot).
 //
 // Nothing here lives longer than a few minutes: the decision bound to an idempotency key
 // for its 24 hours is in PostgreSQL, written in the same commit as the audit row. At 2,000
@@ -22,13 +23,48 @@ import (
 type Admission struct {
 	rdb      redis.UniversalClient
 	claimTTL time.Duration
+	// gcraArgs are the limit's emission interval and burst tolerance, in microseconds.
+	gcraArgs []any
+	// refusedUntil is when, on the local monotonic clock (nanoseconds since epoch), the
+	// shared limit may admit again, as the last refusal said. Until then Admit refuses
+	// without asking Redis: the limit's state only moves forward, so no other replica can
+	// bring that time closer, and a replica under a flood of refused requests sends Redis
+	// one of them per wait instead of all of them.
+	refusedUntil atomic.Int64
+	epoch        time.Time
 }
 
-// NewAdmission returns the store on rdb. A claim not released lapses after claimTTL,
-// which must exceed the longest a request may take.
-func NewAdmission(rdb redis.UniversalClient, claimTTL time.Duration) *Admission {
-	return &Admission{rdb: rdb, claimTTL: claimTTL}
+// NewAdmission returns the store on rdb. The rate limit admits perSecond requests a second
+// across all replicas, with a burst of the same size. A claim not released lapses after
+// claimTTL, which must exceed the longest a request may take.
+func NewAdmission(rdb redis.UniversalClient, claimTTL time.Duration, perSecond int) *Admission {
+	interval := 1e6 / float64(perSecond)
+	return &Admission{
+		rdb:      rdb,
+		claimTTL: claimTTL,
+		gcraArgs: []any{strconv.FormatFloat(interval, 'g', -1, 64), strconv.FormatFloat(interval*float64(perSecond), 'g', -1, 64)},
+		epoch:    time.Now(),
+	}
 }
+
+// RateLimitKey is the one Redis key holding the shared budget.
+const RateLimitKey = "txv:ratelimit:validate"
+
+// gcraScript is the generic cell rate algorithm (as in go-redis/redis_rate, which cannot
+// be queued in a pipeline): the key holds the theoretical arrival time (TAT) in
+// microseconds of Redis's clock, so every replica reads one clock. An attempt is admitted
+// when the TAT it would leave is at most the burst tolerance ahead of now. The reply is 0
+// when admitted, else the microseconds to wait.
+var gcraScript = redis.NewScript(`
+local t = redis.call("TIME")
+local now = t[1] * 1000000 + t[2]
+local tat = tonumber(redis.call("GET", KEYS[1])) or now
+if tat < now then tat = now end
+local new_tat = tat + tonumber(ARGV[1])
+local wait = new_tat - tonumber(ARGV[2]) - now
+if wait > 0 then return math.ceil(wait) end
+redis.call("SET", KEYS[1], new_tat, "PX", math.ceil((new_tat - now) / 1000))
+return 0`)
 
 func claimKey(merchantID, key string) string { return "txv:idem:" + merchantID + ":" + key }
 
@@ -40,12 +76,23 @@ func velocityKeys(a payment.Attempt) (card, merchant string) {
 	return "txv:vel:c:" + a.CardKey + ":" + w, "txv:vel:m:" + a.MerchantID + ":" + w
 }
 
-// Admit implements payment.Admission.
+func (s *Admission) monotonic() int64 { return int64(time.Since(s.epoch)) }
+
+// Admit implements payment.Admission. The limit, the claim and the counts go in one
+// pipeline, so an attempt the limit refuses has taken a claim and counts that it then
+// gives back in a second round trip; refusals are the rare path, and after one the
+// replica refuses locally for the wait it was given.
 func (s *Admission) Admit(ctx context.Context, a payment.Attempt) (payment.Admitted, error) {
+	if wait := s.refusedUntil.Load() - s.monotonic(); wait > 0 {
+		return payment.Admitted{Limited: true, RetryAfter: time.Duration(wait)}, nil
+	}
+	sent := s.monotonic()
 	ck, mk := velocityKeys(a)
+	var gcra *redis.Cmd
 	var claim *redis.BoolCmd
 	var c, m *redis.IntCmd
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	cmds, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		gcra = gcraScript.EvalSha(ctx, p, []string{RateLimitKey}, s.gcraArgs...)
 		claim = p.SetNX(ctx, claimKey(a.MerchantID, a.IdempotencyKey), a.RequestID, s.claimTTL)
 		c = p.Incr(ctx, ck)
 		p.Expire(ctx, ck, windowTTL)
@@ -53,16 +100,75 @@ func (s *Admission) Admit(ctx context.Context, a payment.Attempt) (payment.Admit
 		p.Expire(ctx, mk, windowTTL)
 		return nil
 	})
+	if redis.HasErrorPrefix(gcra.Err(), "NOSCRIPT") {
+		// The shard lost its script cache (a restart or a failover): send the script's
+		// body once, alone, which also caches it again.
+		gcra = gcraScript.Run(ctx, s.rdb, []string{RateLimitKey}, s.gcraArgs...)
+		err = firstErr(cmds[1:], gcra)
+	}
 	if err != nil {
 		// In cluster mode one shard can fail while another took the claim: give it back.
 		if claim.Err() == nil && claim.Val() {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-			_ = s.Release(rctx, a)
-			cancel()
+			s.giveBack(ctx, a)
 		}
 		return payment.Admitted{}, err
 	}
+	if wait, err := gcra.Int64(); err != nil {
+		return payment.Admitted{}, err
+	} else if wait > 0 {
+		// Redis read its clock after sent, so nothing is admitted before sent + wait.
+		s.refuseUntil(sent + wait*int64(time.Microsecond))
+		if err := s.takeBack(ctx, a, claim.Val()); err != nil {
+			return payment.Admitted{}, err
+		}
+		return payment.Admitted{Limited: true, RetryAfter: time.Duration(wait) * time.Microsecond}, nil
+	}
 	return payment.Admitted{Claimed: claim.Val(), Counts: payment.VelocityCounts{Card: c.Val(), Merchant: m.Val()}}, nil
+}
+
+func firstErr(cmds []redis.Cmder, more ...redis.Cmder) error {
+	for _, c := range append(cmds, more...) {
+		if err := c.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Admission) refuseUntil(t int64) {
+	for {
+		cur := s.refusedUntil.Load()
+		if t <= cur || s.refusedUntil.CompareAndSwap(cur, t) {
+			return
+		}
+	}
+}
+
+// takeBack undoes what an attempt the limit refused took in the same pipeline: its counts
+// and, if it got it, its claim.
+func (s *Admission) takeBack(ctx context.Context, a payment.Attempt, claimed bool) error {
+	ck, mk := velocityKeys(a)
+	var release *redis.Cmd
+	cmds, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if claimed {
+			release = releaseScript.EvalSha(ctx, p, []string{claimKey(a.MerchantID, a.IdempotencyKey)}, a.RequestID)
+		}
+		p.Decr(ctx, ck)
+		p.Decr(ctx, mk)
+		return nil
+	})
+	if release != nil && redis.HasErrorPrefix(release.Err(), "NOSCRIPT") {
+		err = firstErr(cmds[1:], releaseScript.Run(ctx, s.rdb, []string{claimKey(a.MerchantID, a.IdempotencyKey)}, a.RequestID))
+	}
+	return err
+}
+
+// giveBack releases the claim of an attempt that failed, on a context of its own: the
+// request's may be what just expired.
+func (s *Admission) giveBack(ctx context.Context, a payment.Attempt) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	_ = s.Release(rctx, a)
+	cancel()
 }
 
 // Uncount implements payment.Admission.
@@ -87,28 +193,4 @@ return 0`)
 // Release implements payment.Admission.
 func (s *Admission) Release(ctx context.Context, a payment.Attempt) error {
 	return releaseScript.Run(ctx, s.rdb, []string{claimKey(a.MerchantID, a.IdempotencyKey)}, a.RequestID).Err()
-}
-
-// RateLimiter is the service-wide limit as a GCRA in Redis (go-redis/redis_rate), so all
-// replicas share one budget of MAX_TRANSACTIONS_PER_SECOND.
-type RateLimiter struct {
-	l     *redis_rate.Limiter
-	limit redis_rate.Limit
-}
-
-// RateLimitKey is the one Redis key holding the shared budget.
-const RateLimitKey = "txv:ratelimit:validate"
-
-// NewRateLimiter admits perSecond requests a second, with a burst of the same size.
-func NewRateLimiter(rdb redis.UniversalClient, perSecond int) *RateLimiter {
-	return &RateLimiter{l: redis_rate.NewLimiter(rdb), limit: redis_rate.PerSecond(perSecond)}
-}
-
-// Allow implements payment.RateLimiter.
-func (r *RateLimiter) Allow(ctx context.Context) (bool, time.Duration, error) {
-	res, err := r.l.Allow(ctx, RateLimitKey, r.limit)
-	if err != nil {
-		return false, 0, err
-	}
-	return res.Allowed > 0, res.RetryAfter, nil
 }

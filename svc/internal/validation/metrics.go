@@ -46,9 +46,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// RateLimited counts one rate-limit rejection.
-func (m *Metrics) RateLimited() { m.rateLimited.Inc() }
-
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
@@ -80,6 +77,9 @@ func (m *Metrics) instrument(next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r.WithContext(ctx))
 		if rec.status == 0 {
 			rec.status = http.StatusOK
+		}
+		if rec.status == http.StatusTooManyRequests {
+			m.rateLimited.Inc()
 		}
 		m.requests.WithLabelValues(o.decision, strconv.Itoa(rec.status)).Inc()
 		m.duration.WithLabelValues(o.decision).Observe(time.Since(start).Seconds())

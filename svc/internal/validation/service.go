@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/transaction-validator/transaction-validator/svc/internal/card"
@@ -86,8 +87,8 @@ func NewService(deps Deps, rules Rules) Service {
 	return &service{deps: deps, rules: rules}
 }
 
-// Validate runs, in order: admission (idempotency claim and velocity counts, one round
-// trip), static rules, durable audit. The answer is returned only after its audit row is
+// Validate runs, in order: admission (the service-wide rate limit, the idempotency claim
+// and the velocity counts, one round trip), static rules, durable audit. The answer is returned only after its audit row is
 // committed. A request whose key another request holds is answered from the audit log
 // (a replay), or told to retry while the other is still being decided. On a store
 // failure the claim is released and the counts taken back, so a retry starts from a clean
@@ -101,6 +102,9 @@ func (s *service) Validate(ctx context.Context, req Request) (payment.Result, er
 	adm, err := s.deps.Admission.Admit(ctx, att)
 	if err != nil {
 		return payment.Result{}, unavailable("admission store", err)
+	}
+	if adm.Limited {
+		return payment.Result{}, &RateLimitedError{RetryAfter: adm.RetryAfter}
 	}
 	if !adm.Claimed {
 		s.uncount(att)
@@ -265,6 +269,25 @@ func (s *service) uncount(att payment.Attempt) {
 		s.deps.Logger.Warn("velocity uncount failed; counts stay one too high for this minute",
 			"request_id", att.RequestID, "error", err)
 	}
+}
+
+// RateLimitedError is a 429: the service-wide transaction rate is exhausted.
+type RateLimitedError struct{ RetryAfter time.Duration }
+
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("rate limit of the validation service reached; retry after %s", e.RetryAfter)
+}
+
+// StatusCode is 429 Too Many Requests.
+func (e *RateLimitedError) StatusCode() int { return http.StatusTooManyRequests }
+
+// Headers carries Retry-After in whole seconds, rounded up as RFC 9110 requires.
+func (e *RateLimitedError) Headers() http.Header {
+	secs := int((e.RetryAfter + time.Second - 1) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	return http.Header{"Retry-After": []string{strconv.Itoa(secs)}}
 }
 
 // UnavailableError is a 503: a backing store failed or timed out. Nothing was half

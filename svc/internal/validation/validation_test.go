@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-kit/kit/endpoint"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/transaction-validator/transaction-validator/svc/internal/card"
@@ -41,7 +40,7 @@ func newFixture(t testing.TB, perSecond int, limits inmem.Limits, tune ...func(*
 	for _, fn := range tune {
 		fn(&rules)
 	}
-	admission := inmem.NewAdmission(10 * time.Second)
+	admission := inmem.NewAdmission(10*time.Second, perSecond)
 	svc := validation.NewService(validation.Deps{
 		Admission: admission,
 		Limits:    limits,
@@ -51,7 +50,7 @@ func newFixture(t testing.TB, perSecond int, limits inmem.Limits, tune ...func(*
 		Now:       func() time.Time { return now },
 	}, rules)
 	m := validation.NewMetrics(prometheus.NewRegistry())
-	ep := endpoint.Chain(validation.Timeout(time.Second), validation.RateLimiting(inmem.NewRateLimiter(perSecond), m.RateLimited))(validation.MakeValidateEndpoint(svc))
+	ep := validation.Timeout(time.Second)(validation.MakeValidateEndpoint(svc))
 	return &fixture{handler: validation.NewHTTPHandler(ep, m, log), admission: admission, audit: audit, logs: logs}
 }
 
@@ -369,7 +368,7 @@ func (failingAudit) Lookup(context.Context, string, string, time.Time) (*payment
 
 func TestStoreFailureLeavesNothingBehind(t *testing.T) {
 	h, _ := card.NewHasher(bytes.Repeat([]byte{7}, 32))
-	adm := inmem.NewAdmission(time.Minute)
+	adm := inmem.NewAdmission(time.Minute, 1000)
 	svc := validation.NewService(validation.Deps{Admission: adm, Limits: inmem.Limits{}, Audit: failingAudit{},
 		Hasher: h, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }}, validation.DefaultRules())
 	m := validation.NewMetrics(prometheus.NewRegistry())
