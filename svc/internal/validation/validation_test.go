@@ -28,6 +28,7 @@ type fixture struct {
 	admission *inmem.Admission
 	audit     *inmem.AuditLog
 	logs      *devtest.LogBuffer
+	metrics   *prometheus.Registry
 }
 
 func newFixture(t testing.TB, perSecond int, limits inmem.Limits, tune ...func(*validation.Rules)) *fixture {
@@ -49,9 +50,10 @@ func newFixture(t testing.TB, perSecond int, limits inmem.Limits, tune ...func(*
 		Logger:    log,
 		Now:       func() time.Time { return now },
 	}, rules)
-	m := validation.NewMetrics(prometheus.NewRegistry())
+	reg := prometheus.NewRegistry()
+	m := validation.NewMetrics(reg)
 	ep := validation.Timeout(time.Second)(validation.MakeValidateEndpoint(svc))
-	return &fixture{handler: validation.NewHTTPHandler(ep, m, log), admission: admission, audit: audit, logs: logs}
+	return &fixture{handler: validation.NewHTTPHandler(ep, m, log), admission: admission, audit: audit, logs: logs, metrics: reg}
 }
 
 type answer struct {
@@ -257,6 +259,24 @@ func TestRateLimit(t *testing.T) {
 	if a := f.post(t, "rl-bad", "{"); a.Status != 400 {
 		t.Fatalf("malformed under rate limit: %d", a.Status)
 	}
+	if n := counterValue(t, f.metrics, validation.MetricRateLimited); n != 1 {
+		t.Fatalf("%s = %v after one 429", validation.MetricRateLimited, n)
+	}
+}
+
+func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == name {
+			return f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("metric %s not registered", name)
+	return 0
 }
 
 func TestBadInputNeverAnswers500(t *testing.T) {
