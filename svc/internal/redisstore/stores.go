@@ -83,10 +83,10 @@ func (s *Admission) monotonic() int64 { return int64(time.Since(s.epoch)) }
 // gives back in a second round trip; refusals are the rare path, and after one the
 // replica refuses locally for the wait it was given.
 func (s *Admission) Admit(ctx context.Context, a payment.Attempt) (payment.Admitted, error) {
-	if wait := s.refusedUntil.Load() - s.monotonic(); wait > 0 {
+	sent := s.monotonic()
+	if wait := s.refusedUntil.Load() - sent; wait > 0 {
 		return payment.Admitted{Limited: true, RetryAfter: time.Duration(wait)}, nil
 	}
-	sent := s.monotonic()
 	ck, mk := velocityKeys(a)
 	var gcra *redis.Cmd
 	var claim *redis.BoolCmd
