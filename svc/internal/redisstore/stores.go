@@ -88,28 +88,21 @@ func (s *Admission) Admit(ctx context.Context, a payment.Attempt) (payment.Admit
 		return payment.Admitted{Limited: true, RetryAfter: time.Duration(wait)}, nil
 	}
 	ck, mk := velocityKeys(a)
-	var gcra *redis.Cmd
 	var claim *redis.BoolCmd
 	var c, m *redis.IntCmd
-	cmds, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		gcra = gcraScript.EvalSha(ctx, p, []string{RateLimitKey}, s.gcraArgs...)
+	gcra, err := s.pipelineAfterScript(ctx, gcraScript, []string{RateLimitKey}, s.gcraArgs, func(p redis.Pipeliner) {
 		claim = p.SetNX(ctx, claimKey(a.MerchantID, a.IdempotencyKey), a.RequestID, s.claimTTL)
 		c = p.Incr(ctx, ck)
 		p.Expire(ctx, ck, windowTTL)
 		m = p.Incr(ctx, mk)
 		p.Expire(ctx, mk, windowTTL)
-		return nil
 	})
-	if redis.HasErrorPrefix(gcra.Err(), "NOSCRIPT") {
-		// The shard lost its script cache (a restart or a failover): send the script's
-		// body once, alone, which also caches it again.
-		gcra = gcraScript.Run(ctx, s.rdb, []string{RateLimitKey}, s.gcraArgs...)
-		err = firstErr(cmds[1:], gcra)
-	}
 	if err != nil {
 		// In cluster mode one shard can fail while another took the claim: give it back.
 		if claim.Err() == nil && claim.Val() {
-			s.giveBack(ctx, a)
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			_ = s.Release(rctx, a)
+			cancel()
 		}
 		return payment.Admitted{}, err
 	}
@@ -126,13 +119,27 @@ func (s *Admission) Admit(ctx context.Context, a payment.Attempt) (payment.Admit
 	return payment.Admitted{Claimed: claim.Val(), Counts: payment.VelocityCounts{Card: c.Val(), Merchant: m.Val()}}, nil
 }
 
-func firstErr(cmds []redis.Cmder, more ...redis.Cmder) error {
-	for _, c := range append(cmds, more...) {
+// pipelineAfterScript sends script and then the commands queue adds, in one pipeline, and
+// returns the script's reply. A shard that lost its script cache (a restart or a
+// failover) answers the script with NOSCRIPT: the script's body is then sent once, alone,
+// which also caches it again.
+func (s *Admission) pipelineAfterScript(ctx context.Context, script *redis.Script, keys []string, args []any, queue func(redis.Pipeliner)) (*redis.Cmd, error) {
+	var reply *redis.Cmd
+	cmds, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		reply = script.EvalSha(ctx, p, keys, args...)
+		queue(p)
+		return nil
+	})
+	if !redis.HasErrorPrefix(reply.Err(), "NOSCRIPT") {
+		return reply, err
+	}
+	for _, c := range cmds[1:] {
 		if err := c.Err(); err != nil {
-			return err
+			return reply, err
 		}
 	}
-	return nil
+	reply = script.Run(ctx, s.rdb, keys, args...)
+	return reply, reply.Err()
 }
 
 func (s *Admission) refuseUntil(t int64) {
@@ -147,39 +154,27 @@ func (s *Admission) refuseUntil(t int64) {
 // takeBack undoes what an attempt the limit refused took in the same pipeline: its counts
 // and, if it got it, its claim.
 func (s *Admission) takeBack(ctx context.Context, a payment.Attempt, claimed bool) error {
-	ck, mk := velocityKeys(a)
-	var release *redis.Cmd
-	cmds, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		if claimed {
-			release = releaseScript.EvalSha(ctx, p, []string{claimKey(a.MerchantID, a.IdempotencyKey)}, a.RequestID)
-		}
-		p.Decr(ctx, ck)
-		p.Decr(ctx, mk)
-		return nil
-	})
-	if release != nil && redis.HasErrorPrefix(release.Err(), "NOSCRIPT") {
-		err = firstErr(cmds[1:], releaseScript.Run(ctx, s.rdb, []string{claimKey(a.MerchantID, a.IdempotencyKey)}, a.RequestID))
+	if !claimed {
+		return s.Uncount(ctx, a)
 	}
+	_, err := s.pipelineAfterScript(ctx, releaseScript, []string{claimKey(a.MerchantID, a.IdempotencyKey)}, []any{a.RequestID},
+		func(p redis.Pipeliner) { s.queueUncount(ctx, p, a) })
 	return err
-}
-
-// giveBack releases the claim of an attempt that failed, on a context of its own: the
-// request's may be what just expired.
-func (s *Admission) giveBack(ctx context.Context, a payment.Attempt) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-	_ = s.Release(rctx, a)
-	cancel()
 }
 
 // Uncount implements payment.Admission.
 func (s *Admission) Uncount(ctx context.Context, a payment.Attempt) error {
-	ck, mk := velocityKeys(a)
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Decr(ctx, ck)
-		p.Decr(ctx, mk)
+		s.queueUncount(ctx, p, a)
 		return nil
 	})
 	return err
+}
+
+func (s *Admission) queueUncount(ctx context.Context, p redis.Pipeliner, a payment.Attempt) {
+	ck, mk := velocityKeys(a)
+	p.Decr(ctx, ck)
+	p.Decr(ctx, mk)
 }
 
 // releaseScript deletes the claim only while it is still this request's, so a slow

@@ -88,9 +88,10 @@ func NewService(deps Deps, rules Rules) Service {
 }
 
 // Validate runs, in order: admission (the service-wide rate limit, the idempotency claim
-// and the velocity counts, one round trip), static rules, durable audit. The answer is returned only after its audit row is
-// committed. A request whose key another request holds is answered from the audit log
-// (a replay), or told to retry while the other is still being decided. On a store
+// and the velocity counts, one round trip), static rules, durable audit. The answer is
+// returned only after its audit row is committed. A request whose key another request
+// holds is answered from the audit log (a replay), or told to retry while the other is
+// still being decided. On a store
 // failure the claim is released and the counts taken back, so a retry starts from a clean
 // slate; the audit log is the source of truth for what was decided.
 func (s *service) Validate(ctx context.Context, req Request) (payment.Result, error) {
