@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Suite: documentation kept as code. The rendered diagrams match their sources, and
-# every runbook link in the alerting rules points at a section that exists.
+# Suite: documentation kept as code. The rendered diagrams match their sources,
+# every runbook link in the alerting rules points at a section that exists, and the
+# README's no-go.work decision holds.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 cd "$REPO_ROOT"
@@ -18,4 +19,17 @@ while read -r a; do
   fi
 done < <(grep -ohE 'docs/runbook\.md#[a-z0-9-]+' -r kustomize infra 2>/dev/null | sed 's/.*#//' | sort -u)
 [ $status = 0 ] && log "every runbook link resolves"
+
+# README.md, "Nine Go modules, no go.work": a workspace file would change the versions
+# every module builds with (measured there), so none is committed and the suites never
+# use one a developer keeps elsewhere.
+if git ls-files --error-unmatch go.work go.work.sum >/dev/null 2>&1 || [ -e go.work ]; then
+  log "go.work at the repository root: see README.md, \"Nine Go modules, no go.work\""
+  status=1
+elif [ "$(go env GOWORK)" != "off" ]; then
+  log "scripts/lib.sh must export GOWORK=off (go env GOWORK: $(go env GOWORK))"
+  status=1
+else
+  log "no go.work; the go command runs without a workspace (GOWORK=off)"
+fi
 exit $status
