@@ -10,6 +10,9 @@ REPO_ROOT=${REPO_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 
 export GOFLAGS=${GOFLAGS:--buildvcs=false}
 export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
+# Each Go module builds with its own pins, never a workspace's shared ones (README.md,
+# "Nine Go modules, no go.work"): a developer's go.work must not change what CI runs.
+export GOWORK=off
 CACHE_ROOT=${CACHE_ROOT:-$HOME/.cache}
 
 # cache_used DIR... records that a cache entry was just handed out (DIR/.used's mtime), so

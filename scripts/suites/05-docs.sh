@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Suite: documentation kept as code. The rendered diagrams match their sources, and
-# every runbook link in the alerting rules points at a section that exists.
+# Suite: documentation kept as code. The rendered diagrams match their sources,
+# every runbook link in the alerting rules points at a section that exists, every path
+# the architecture's map of the repository names exists, and the README's no-go.work
+# decision holds.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 cd "$REPO_ROOT"
@@ -18,4 +20,37 @@ while read -r a; do
   fi
 done < <(grep -ohE 'docs/runbook\.md#[a-z0-9-]+' -r kustomize infra 2>/dev/null | sed 's/.*#//' | sort -u)
 [ $status = 0 ] && log "every runbook link resolves"
+
+# docs/architecture.md, "Map of the repository": every path it names exists (a glob, such
+# as kustomize/rules*_test.go, names the files it matches, so it must match at least one).
+map=$(sed -n '/^## Map of the repository$/,/^## /p' docs/architecture.md)
+# shellcheck disable=SC2016 # the backquotes are Markdown's code spans, not a command
+paths=$(grep -oE '`[^` ]+`' <<<"$map" | tr -d '`' | grep '/' | sort -u || true)
+if [ "$(wc -w <<<"$paths")" -lt 20 ]; then
+  log "docs/architecture.md: the map of the repository names $(wc -w <<<"$paths") paths (section missing?)"
+  status=1
+fi
+for p in $paths; do
+  # compgen -G hands a pattern without wildcards back as it is, so each match is tested.
+  found=0
+  while read -r m; do [ -n "$m" ] && [ -e "$m" ] && found=1; done < <(compgen -G "$p" || true)
+  if [ $found = 0 ]; then
+    log "docs/architecture.md names $p, which does not exist"
+    status=1
+  fi
+done
+[ $status = 0 ] && log "every path in the map of the repository exists"
+
+# README.md, "Nine Go modules, no go.work": a workspace file would change the versions
+# every module builds with (measured there), so none is committed and the suites never
+# use one a developer keeps elsewhere.
+if git ls-files --error-unmatch go.work go.work.sum >/dev/null 2>&1 || [ -e go.work ]; then
+  log "go.work at the repository root: see README.md, \"Nine Go modules, no go.work\""
+  status=1
+elif [ "$(go env GOWORK)" != "off" ]; then
+  log "scripts/lib.sh must export GOWORK=off (go env GOWORK: $(go env GOWORK))"
+  status=1
+else
+  log "no go.work; the go command runs without a workspace (GOWORK=off)"
+fi
 exit $status

@@ -17,13 +17,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -42,8 +40,10 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/transaction-validator/transaction-validator/svc/internal/app"
+	"github.com/transaction-validator/transaction-validator/svc/internal/card"
 	"github.com/transaction-validator/transaction-validator/svc/internal/config"
 	"github.com/transaction-validator/transaction-validator/svc/internal/devserver"
+	"github.com/transaction-validator/transaction-validator/svc/internal/synthetic"
 	"github.com/transaction-validator/transaction-validator/svc/internal/telemetry"
 )
 
@@ -237,7 +237,10 @@ func run(d, warmup time.Duration, rate, conc, maxReq int, jsonOut string, durabl
 	}
 	defer validator.stop()
 
-	gen := newBodies()
+	gen, err := newBodies()
+	if err != nil {
+		return err
+	}
 	var results []result
 	for _, target := range []*child{echo, validator} {
 		url := "http://" + target.addr + "/api/validate"
@@ -274,54 +277,39 @@ func newClient(conns int) *http.Client {
 }
 
 // bodies hands out distinct valid transactions: distinct idempotency keys, a pool of
-// cards with valid check digits, varied amounts.
+// test cards (card.TestPAN) with valid check digits, varied amounts and merchants.
 type bodies struct {
 	seq   atomic.Int64
 	cards []string
-	ts    string
+	now   time.Time
 }
 
-func newBodies() *bodies {
-	b := &bodies{ts: time.Now().UTC().Format(time.RFC3339)}
-	r := rand.New(rand.NewPCG(1, 2))
+func newBodies() (*bodies, error) {
+	b := &bodies{now: time.Now()}
 	for i := 0; i < 1000; i++ {
-		digits := []byte("4")
-		for len(digits) < 15 {
-			digits = append(digits, byte('0'+r.IntN(10)))
+		pan, err := card.TestPAN(card.Visa, i)
+		if err != nil {
+			return nil, err
 		}
-		b.cards = append(b.cards, string(digits)+luhnDigit(digits))
+		b.cards = append(b.cards, pan)
 	}
-	return b
+	return b, nil
 }
 
-func luhnDigit(d []byte) string {
-	sum := 0
-	for i := len(d) - 1; i >= 0; i-- {
-		v := int(d[i] - '0')
-		if (len(d)-1-i)%2 == 0 {
-			v *= 2
-			if v > 9 {
-				v -= 9
-			}
-		}
-		sum += v
-	}
-	return strconv.Itoa((10 - sum%10) % 10)
-}
-
-func (b *bodies) next() (key string, body []byte) {
+func (b *bodies) next() (key string, tx synthetic.Transaction) {
 	n := b.seq.Add(1)
 	key = "lg-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.FormatInt(n, 36)
-	body = fmt.Appendf(nil, `{"merchant_id":"m_%d","amount":%d,"currency":"EUR","country":"DE","timestamp":%q,"card":{"number":%q,"expiry_month":12,"expiry_year":2031,"cvv":"123"}}`,
-		n%50, 100+n%9000, b.ts, b.cards[n%int64(len(b.cards))])
-	return key, body
+	tx = synthetic.New("m_"+strconv.FormatInt(n%50, 10), 100+n%9000, b.cards[n%int64(len(b.cards))], b.now)
+	tx.Card.CVV = "123"
+	return key, tx
 }
 
 func send(cl *http.Client, url string, gen *bodies) bool {
-	key, body := gen.next()
-	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", key)
+	key, tx := gen.next()
+	req, err := synthetic.NewRequest(context.Background(), url, key, tx)
+	if err != nil {
+		return false
+	}
 	resp, err := cl.Do(req)
 	if err != nil {
 		return false

@@ -9,9 +9,7 @@
 package canary
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +25,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/transaction-validator/transaction-validator/svc/internal/card"
+	"github.com/transaction-validator/transaction-validator/svc/internal/synthetic"
 	"github.com/transaction-validator/transaction-validator/svc/internal/validation"
 )
 
@@ -244,13 +244,14 @@ func (p Probe) Run(ctx context.Context) (ProbeResult, error) {
 
 // send posts the i-th transaction and returns the answer's status, 0 for none.
 func (p Probe) send(ctx context.Context, client *http.Client, url, run string, i int, now time.Time) int {
-	body, _ := json.Marshal(SyntheticTransaction(i, now))
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	tx, err := SyntheticTransaction(i, now)
 	if err != nil {
 		return 0
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", "canary-"+run+"-"+strconv.Itoa(i))
+	req, err := synthetic.NewRequest(ctx, url, "canary-"+run+"-"+strconv.Itoa(i), tx)
+	if err != nil {
+		return 0
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0
@@ -263,44 +264,18 @@ func (p Probe) send(ctx context.Context, client *http.Client, url, run string, i
 // SyntheticTransaction is the i-th probe transaction: a distinct test card per request
 // (so the per-card velocity limit does not turn the probe into a rate-limit test), a
 // merchant reserved for canaries, and every tenth card with a broken check digit, so the
-// decline path is exercised too.
-func SyntheticTransaction(i int, now time.Time) map[string]any {
-	number := testCard(i)
+// decline path is exercised too. i runs from 0 to the Visa test range's capacity
+// (card.TestPAN), far above maxProbeRequests.
+func SyntheticTransaction(i int, now time.Time) (synthetic.Transaction, error) {
+	number, err := card.TestPAN(card.Visa, i)
+	if err != nil {
+		return synthetic.Transaction{}, fmt.Errorf("canary: transaction %d: %w", i, err)
+	}
 	if i%10 == 9 {
 		last := number[len(number)-1] - '0'
 		number = number[:len(number)-1] + strconv.Itoa(int(last+1)%10)
 	}
-	exp := now.AddDate(2, 0, 0)
-	return map[string]any{
-		"merchant_id": "canary-probe",
-		"amount":      1000 + i%5000,
-		"currency":    "EUR",
-		"country":     "DE",
-		"timestamp":   now.UTC().Format(time.RFC3339),
-		"card": map[string]any{
-			"number":       number,
-			"expiry_month": int(exp.Month()),
-			"expiry_year":  exp.Year(),
-		},
-	}
-}
-
-// testCard returns a 16-digit Visa-range number with a valid Luhn check digit, different
-// for every i: the 4000 00 test prefix, i in the middle, the check digit last.
-func testCard(i int) string {
-	body := fmt.Sprintf("400000%09d", i)
-	sum := 0
-	for k := 0; k < len(body); k++ {
-		d := int(body[len(body)-1-k] - '0')
-		if k%2 == 0 { // doubled: these sit at odd positions once the check digit is appended
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return body + strconv.Itoa((10-sum%10)%10)
+	return synthetic.New("canary-probe", int64(1000+i%5000), number, now), nil
 }
 
 // ErrUnhealthy is returned by Check when the canary breached a threshold.

@@ -95,7 +95,11 @@ func TestSyntheticCards(t *testing.T) {
 	now := time.Now()
 	seen := map[string]bool{}
 	for i := range 200 {
-		num := canary.SyntheticTransaction(i, now)["card"].(map[string]any)["number"].(string)
+		tx, err := canary.SyntheticTransaction(i, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		num := tx.Card.Number
 		if seen[num] {
 			t.Fatalf("card %d repeats an earlier one", i)
 		}

@@ -1,7 +1,15 @@
-// Package devserver starts real PostgreSQL and Redis servers (Debian's binaries) on
-// 127.0.0.1 in a temporary directory, for the integration tests, the load generator and
-// local development. Servers can be stopped, restarted and frozen (SIGSTOP) to test
-// how the service behaves when a dependency is down or hangs.
+// Package devserver is test support, not production code: it starts real PostgreSQL and
+// Redis servers (Debian's binaries) on 127.0.0.1 in a temporary directory, for the
+// integration tests (through devtest), the load generator (cmd/loadgen) and local
+// development. Servers can be stopped, restarted and frozen (SIGSTOP) to test how the
+// service behaves when a dependency is down or hangs.
+//
+// No production binary imports it: TestNoProductionBinaryImportsDevserver lists the
+// dependencies of every command under svc/cmd except loadgen (a measuring tool, built
+// and run on a developer's machine, never shipped) and fails if devserver is among them.
+// It lives under svc/internal rather than beside the tests that use it only because
+// moving it touches every integration test's imports; a rename (e.g. to
+// svc/internal/testsupport/devserver) is left for a quiet moment.
 package devserver
 
 import (
