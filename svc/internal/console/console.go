@@ -20,6 +20,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/transaction-validator/transaction-validator/svc/internal/albauth"
 )
 
 //go:embed web
@@ -34,6 +36,9 @@ type Server struct {
 	Client *http.Client
 	Log    *slog.Logger
 	Now    func() time.Time
+	// Auth verifies the operator identity the ALB forwards; every route but the probes
+	// is behind it, and there is no way to serve the console without it.
+	Auth *albauth.Verifier
 }
 
 // securityHeaders keep the console's pages from being framed, from loading anything
@@ -50,16 +55,25 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// Handler serves the UI under /console/, its API under /console/api/, and probes.
+// Handler serves the UI under /console/, its API under /console/api/, and probes. All
+// but the probes answer only to an operator the ALB authenticated (albauth): 401
+// without a valid identity, 403 outside the console's groups, and submitting a test
+// transaction needs the tester group.
 func (s *Server) Handler() http.Handler {
+	if s.Auth == nil {
+		panic("console: Server.Auth is required; the console has no unauthenticated mode")
+	}
 	static, _ := fs.Sub(web, "web")
-	mux := http.NewServeMux()
-	mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
-	mux.HandleFunc("GET /console/{$}", func(w http.ResponseWriter, r *http.Request) {
+	app := http.NewServeMux()
+	app.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
+	app.HandleFunc("GET /console/{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFileFS(w, r, static, "index.html")
 	})
-	mux.HandleFunc("POST /console/api/test-transaction", s.testTransaction)
-	mux.HandleFunc("GET /console/api/recent", s.recent)
+	app.Handle("POST /console/api/test-transaction", albauth.RequireTester(http.HandlerFunc(s.testTransaction)))
+	app.HandleFunc("GET /console/api/recent", s.recent)
+
+	mux := http.NewServeMux()
+	// The kubelet's probes carry no identity; they reveal nothing but up or down.
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
@@ -70,6 +84,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		w.WriteHeader(http.StatusOK)
 	})
+	mux.Handle("/", s.Auth.Middleware(app))
 	return securityHeaders(mux)
 }
 
@@ -207,4 +222,4 @@ func (s *Server) lastDecisions(ctx context.Context, since time.Time) ([]Decision
 }
 
 // ErrConfig is returned for a console started without its settings.
-var ErrConfig = errors.New("console: VALIDATOR_URL and DATABASE_URL are required")
+var ErrConfig = errors.New("console: configuration")

@@ -1,0 +1,126 @@
+package console_test
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/transaction-validator/transaction-validator/svc/internal/albauth/albauthtest"
+	"github.com/transaction-validator/transaction-validator/svc/internal/console"
+)
+
+// lockedBuffer collects log output written from the server's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// fakeConsole is a console in front of a stand-in validator that approves everything:
+// enough for the checks that happen before the validator or the database is asked.
+type fakeConsole struct {
+	url string
+	ops *operators
+	log *lockedBuffer
+}
+
+const testForm = `{"merchant_id":"m","amount":1,"currency":"EUR","country":"DE","card_number":"4111111111111111","expiry_month":1,"expiry_year":2030,"cvv":"123"}`
+
+func startFakeConsole(t *testing.T) fakeConsole {
+	t.Helper()
+	validator := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"decision":"approve","reasons":[],"request_id":"req-1"}`))
+	}))
+	t.Cleanup(validator.Close)
+	ops := newOperators(t)
+	buf := &lockedBuffer{}
+	s := &console.Server{ValidatorURL: validator.URL, Client: validator.Client(), Now: time.Now, Auth: ops.auth,
+		Log: slog.New(slog.NewJSONHandler(buf, nil))}
+	srv := httptest.NewUnstartedServer(nil)
+	// (origin set here in the next step)
+	srv.Config.Handler = s.Handler()
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return fakeConsole{url: srv.URL, ops: ops, log: buf}
+}
+
+// Nothing but the probes answers without a valid identity from the ALB.
+func TestEveryRouteNeedsAnOperator(t *testing.T) {
+	fc := startFakeConsole(t)
+	expired := fc.ops.header(t, "op-late", -5*time.Minute, albauthtest.TesterGroup)
+	foreignKey := albauthtest.NewKeyService(t).NewKey(t, fc.ops.key.ID)
+	forged := albauthtest.Sign(t, foreignKey, albauthtest.ALB, albauthtest.Claims("op-forger", "", albauthtest.TesterGroup))
+	for _, route := range []struct{ method, path, body string }{
+		{"GET", "/console/", ""},
+		{"GET", "/console/static/app.js", ""},
+		{"GET", "/console/api/recent", ""},
+		{"POST", "/console/api/test-transaction", testForm},
+		{"GET", "/console/nowhere", ""},
+	} {
+		for name, id := range map[string]string{"none": "", "malformed": "a.b.c", "expired": expired, "forged": forged} {
+			t.Run(route.method+" "+route.path+" "+name, func(t *testing.T) {
+				resp := do(t, route.method, fc.url+route.path, id, route.body, "Content-Type", "application/json", "Origin", fc.url)
+				var b bytes.Buffer
+				_, _ = b.ReadFrom(resp.Body)
+				if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(b.String(), `"unauthenticated"`) ||
+					resp.Header.Get("Content-Type") != "application/json" {
+					t.Fatalf("%d %s: %s", resp.StatusCode, resp.Header.Get("Content-Type"), b.String())
+				}
+			})
+		}
+	}
+	if r := do(t, "GET", fc.url+"/livez", "", ""); r.StatusCode != http.StatusOK {
+		t.Fatalf("/livez needs no identity (the kubelet has none): %d", r.StatusCode)
+	}
+}
+
+func TestRoles(t *testing.T) {
+	fc := startFakeConsole(t)
+	viewer := fc.ops.header(t, "op-viewer", time.Minute, albauthtest.ViewerGroup)
+	tester := fc.ops.tester(t)
+	stranger := fc.ops.header(t, "op-sales", time.Minute, "sales")
+	post := func(id string) int {
+		return do(t, "POST", fc.url+"/console/api/test-transaction", id, testForm,
+			"Content-Type", "application/json", "Origin", fc.url).StatusCode
+	}
+	if code := do(t, "GET", fc.url+"/console/", viewer, "").StatusCode; code != http.StatusOK {
+		t.Fatalf("viewer reads the page: %d", code)
+	}
+	if code := post(viewer); code != http.StatusForbidden {
+		t.Fatalf("viewer submits a test transaction: %d, want 403", code)
+	}
+	if code := post(tester); code != http.StatusOK {
+		t.Fatalf("tester submits a test transaction: %d, want 200", code)
+	}
+	if code := do(t, "GET", fc.url+"/console/", stranger, "").StatusCode; code != http.StatusForbidden {
+		t.Fatalf("an IdP user in neither group reads the page: %d, want 403", code)
+	}
+}
+
+// The server refuses to be built without a verifier: there is no unauthenticated mode.
+func TestHandlerNeedsAuth(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("Handler built without Auth")
+		}
+	}()
+	(&console.Server{}).Handler()
+}
+
