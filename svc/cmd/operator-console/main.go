@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -37,7 +38,7 @@ func run() error {
 	settings := map[string]string{}
 	var missing []string
 	for _, name := range []string{"VALIDATOR_URL", "DATABASE_URL", "OIDC_ISSUER", "ALB_ARNS",
-		"CONSOLE_VIEWER_GROUP", "CONSOLE_TESTER_GROUP"} {
+		"CONSOLE_VIEWER_GROUP", "CONSOLE_TESTER_GROUP", "CONSOLE_ORIGIN"} {
 		if settings[name] = strings.TrimSpace(os.Getenv(name)); settings[name] == "" {
 			missing = append(missing, name)
 		}
@@ -62,6 +63,10 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", console.ErrConfig, err)
 	}
+	origin, err := url.Parse(settings["CONSOLE_ORIGIN"])
+	if err != nil || origin.Scheme == "" || origin.Host == "" || origin.Path != "" || origin.RawQuery != "" {
+		return fmt.Errorf("%w: CONSOLE_ORIGIN %q must be scheme://host[:port], the console's public origin", console.ErrConfig, settings["CONSOLE_ORIGIN"])
+	}
 	validator, dbURL := settings["VALIDATOR_URL"], settings["DATABASE_URL"]
 	addr := os.Getenv("HTTP_ADDR")
 	if addr == "" {
@@ -75,6 +80,7 @@ func run() error {
 	}
 	defer pool.Close()
 	s := &console.Server{ValidatorURL: validator, Audit: pool, Log: log, Now: time.Now, Auth: auth,
+		Origin: origin.Scheme + "://" + origin.Host,
 		Client: &http.Client{Timeout: 10 * time.Second}}
 	srv := &http.Server{Addr: addr, Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)

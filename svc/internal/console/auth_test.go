@@ -54,7 +54,7 @@ func startFakeConsole(t *testing.T) fakeConsole {
 	s := &console.Server{ValidatorURL: validator.URL, Client: validator.Client(), Now: time.Now, Auth: ops.auth,
 		Log: slog.New(slog.NewJSONHandler(buf, nil))}
 	srv := httptest.NewUnstartedServer(nil)
-	// (origin set here in the next step)
+	s.Origin = "http://" + srv.Listener.Addr().String()
 	srv.Config.Handler = s.Handler()
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -124,3 +124,47 @@ func TestHandlerNeedsAuth(t *testing.T) {
 	(&console.Server{}).Handler()
 }
 
+// A page on another site cannot make an operator's browser submit a test transaction:
+// the ALB's cookie would authenticate it, so the console checks where it comes from.
+func TestCrossSiteRequestsRefused(t *testing.T) {
+	fc := startFakeConsole(t)
+	tester := fc.ops.tester(t)
+	for _, c := range []struct {
+		name string
+		hdr  []string
+		want int
+	}{
+		{"same origin", []string{"Content-Type", "application/json", "Origin", fc.url}, 200},
+		{"same origin, charset", []string{"Content-Type", "application/json; charset=utf-8", "Origin", fc.url}, 200},
+		{"no Origin, Sec-Fetch-Site same-origin", []string{"Content-Type", "application/json", "Sec-Fetch-Site", "same-origin"}, 200},
+		{"foreign Origin", []string{"Content-Type", "application/json", "Origin", "https://evil.example"}, 403},
+		{"foreign Origin, same-origin claimed", []string{"Content-Type", "application/json", "Origin", "https://evil.example", "Sec-Fetch-Site", "same-origin"}, 403},
+		{"null Origin", []string{"Content-Type", "application/json", "Origin", "null"}, 403},
+		{"no Origin, cross-site", []string{"Content-Type", "application/json", "Sec-Fetch-Site", "cross-site"}, 403},
+		{"no Origin at all", []string{"Content-Type", "application/json"}, 403},
+		{"text/plain from a foreign page", []string{"Content-Type", "text/plain", "Origin", "https://evil.example"}, 415},
+		{"text/plain, same origin", []string{"Content-Type", "text/plain", "Origin", fc.url}, 415},
+		{"form post", []string{"Content-Type", "application/x-www-form-urlencoded", "Origin", fc.url}, 415},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			resp := do(t, "POST", fc.url+"/console/api/test-transaction", tester, testForm, c.hdr...)
+			if resp.StatusCode != c.want {
+				t.Fatalf("%d, want %d", resp.StatusCode, c.want)
+			}
+		})
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	fc := startFakeConsole(t)
+	for _, p := range []string{"/console/", "/livez"} {
+		resp := do(t, "GET", fc.url+p, fc.ops.tester(t), "")
+		if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=63072000; includeSubDomains" {
+			t.Errorf("%s: Strict-Transport-Security %q", p, got)
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") ||
+			!strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("%s: Content-Security-Policy %q", p, csp)
+		}
+	}
+}

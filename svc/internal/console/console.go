@@ -15,6 +15,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
 	"time"
 
@@ -39,6 +40,9 @@ type Server struct {
 	// Auth verifies the operator identity the ALB forwards; every route but the probes
 	// is behind it, and there is no way to serve the console without it.
 	Auth *albauth.Verifier
+	// Origin is the console's public origin (https://HOST): a state-changing request
+	// must come from a page of it.
+	Origin string
 }
 
 // securityHeaders keep the console's pages from being framed, from loading anything
@@ -51,6 +55,36 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-store")
+		// Two years, subdomains included: the browser never tries plain HTTP again.
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// sameOrigin guards state-changing requests against cross-site request forgery. The
+// ALB's session cookie goes with any request the browser sends to the console, so a
+// page elsewhere could otherwise make an operator's browser submit a test transaction.
+// JSON only (415 otherwise): a cross-site form or a "simple" fetch cannot send it
+// without a CORS preflight, which the console never answers. And the Origin must be
+// the console's own (or, from a browser that sends none, Sec-Fetch-Site same-origin).
+func (s *Server) sameOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			consoleError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json")
+			return
+		}
+		origin := r.Header.Get("Origin")
+		if origin == "" && r.Header.Get("Sec-Fetch-Site") == "same-origin" {
+			origin = s.Origin
+		}
+		if s.Origin == "" || origin != s.Origin {
+			consoleError(w, http.StatusForbidden, "cross_origin", "requests must come from the console's own pages")
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -84,7 +118,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		w.WriteHeader(http.StatusOK)
 	})
-	mux.Handle("/", s.Auth.Middleware(app))
+	mux.Handle("/", s.Auth.Middleware(s.sameOrigin(app)))
 	return securityHeaders(mux)
 }
 

@@ -118,7 +118,10 @@ func startStack(t *testing.T) stack {
 	ops := newOperators(t)
 	s := &console.Server{ValidatorURL: "http://" + svc.API, Audit: pool,
 		Client: &http.Client{Timeout: 5 * time.Second}, Log: slog.New(slog.DiscardHandler), Now: time.Now, Auth: ops.auth}
-	srv := httptest.NewServer(s.Handler())
+	srv := httptest.NewUnstartedServer(nil)
+	s.Origin = "http://" + srv.Listener.Addr().String()
+	srv.Config.Handler = s.Handler()
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return stack{validatorURL: "http://" + svc.API, consoleURL: srv.URL, ops: ops}
 }
@@ -239,7 +242,7 @@ func TestConsoleAPI(t *testing.T) {
 		resp.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("%d %v", resp.StatusCode, resp.Header)
 	}
-	json := []string{"Content-Type", "application/json"}
+	json := []string{"Content-Type", "application/json", "Origin", st.consoleURL}
 	if bad := do(t, "POST", st.consoleURL+"/console/api/test-transaction", id, `{"card_number":4111}`, json...); bad.StatusCode != 400 {
 		t.Fatalf("bad form: %d", bad.StatusCode)
 	}
@@ -258,12 +261,13 @@ func TestConsoleAPI(t *testing.T) {
 	}
 	// A console whose validator is down says so.
 	down := &console.Server{ValidatorURL: "http://127.0.0.1:1", Client: &http.Client{Timeout: time.Second},
-		Log: slog.New(slog.DiscardHandler), Now: time.Now, Auth: st.ops.auth}
+		Log: slog.New(slog.DiscardHandler), Now: time.Now, Auth: st.ops.auth, Origin: "https://console.example.com"}
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodPost, "/console/api/test-transaction",
 		strings.NewReader(`{"merchant_id":"m","amount":1,"currency":"EUR","country":"DE","card_number":"4111111111111111","expiry_month":1,"expiry_year":2030}`))
 	req.Header.Set(albauth.Header, id)
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", "https://console.example.com")
 	down.Handler().ServeHTTP(rec, req)
 	if rec.Code != http.StatusBadGateway {
 		t.Fatalf("validator down: %d %s", rec.Code, rec.Body)
