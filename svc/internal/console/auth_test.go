@@ -2,6 +2,8 @@ package console_test
 
 import (
 	"bytes"
+	json_ "encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -165,6 +167,58 @@ func TestSecurityHeaders(t *testing.T) {
 		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") ||
 			!strings.Contains(csp, "frame-ancestors 'none'") {
 			t.Errorf("%s: Content-Security-Policy %q", p, csp)
+		}
+	}
+}
+
+// Every action leaves one line naming the operator, and a card number submitted in a
+// test transaction appears nowhere in the log.
+func TestOperatorAudit(t *testing.T) {
+	fc := startFakeConsole(t)
+	tester := fc.ops.tester(t)
+	viewer := fc.ops.header(t, "op-viewer", time.Minute, albauthtest.ViewerGroup)
+	json := []string{"Content-Type", "application/json", "Origin", fc.url}
+	do(t, "GET", fc.url+"/console/", tester, "")
+	do(t, "GET", fc.url+"/console/static/app.js", tester, "")
+	if r := do(t, "POST", fc.url+"/console/api/test-transaction", tester, testForm, json...); r.StatusCode != 200 {
+		t.Fatalf("test transaction: %d", r.StatusCode)
+	}
+	do(t, "POST", fc.url+"/console/api/test-transaction", viewer, testForm, json...)
+	do(t, "POST", fc.url+"/console/api/test-transaction", tester, testForm, "Content-Type", "application/json", "Origin", "https://evil.example")
+
+	type line struct {
+		Msg, Subject, Email, Role, Action, Outcome string
+		Groups                                     []string
+		Status                                     int
+	}
+	var got []line
+	for _, raw := range strings.Split(strings.TrimSpace(fc.log.String()), "\n") {
+		var l line
+		if err := json_.Unmarshal([]byte(raw), &l); err != nil {
+			t.Fatalf("not a JSON log line: %q", raw)
+		}
+		if l.Msg == "operator action" {
+			got = append(got, l)
+		}
+	}
+	want := []line{
+		{Subject: "op-tester", Email: "op-tester@example.com", Role: "tester", Action: "page_view", Outcome: "ok", Groups: []string{albauthtest.TesterGroup}, Status: 200},
+		{Subject: "op-tester", Email: "op-tester@example.com", Role: "tester", Action: "test_transaction", Outcome: "ok", Groups: []string{albauthtest.TesterGroup}, Status: 200},
+		{Subject: "op-viewer", Email: "op-viewer@example.com", Role: "viewer", Action: "test_transaction", Outcome: "denied", Groups: []string{albauthtest.ViewerGroup}, Status: 403},
+		{Subject: "op-tester", Email: "op-tester@example.com", Role: "tester", Action: "test_transaction", Outcome: "denied", Groups: []string{albauthtest.TesterGroup}, Status: 403},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d operator action lines, want %d (one per action, none for static files):\n%s", len(got), len(want), fc.log)
+	}
+	for i := range want {
+		want[i].Msg = "operator action"
+		if fmt.Sprint(got[i]) != fmt.Sprint(want[i]) {
+			t.Errorf("line %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	for _, secret := range []string{"4111111111111111", "4111 1111", "\"123\"", "cvv", "card_number"} {
+		if strings.Contains(fc.log.String(), secret) {
+			t.Errorf("the log contains %s:\n%s", secret, fc.log)
 		}
 	}
 }

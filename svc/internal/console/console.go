@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -118,8 +119,77 @@ func (s *Server) Handler() http.Handler {
 		}
 		w.WriteHeader(http.StatusOK)
 	})
-	mux.Handle("/", s.Auth.Middleware(s.sameOrigin(app)))
+	mux.Handle("/", s.Auth.Middleware(s.audit(s.sameOrigin(app))))
 	return securityHeaders(mux)
+}
+
+// actions name what an operator did, by method and path; static files are not actions.
+var actions = map[string]string{
+	"GET /console/":                      "page_view",
+	"GET /console/api/recent":            "recent",
+	"POST /console/api/test-transaction": "test_transaction",
+}
+
+// statusRecorder remembers the status a handler answered with.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// audit writes one "operator action" line per console action: who (the IdP subject,
+// email and groups the ALB vouched for), what, and how it ended. It logs no request or
+// response body, so no card data can reach the log.
+func (s *Server) audit(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/console/static/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		action, ok := actions[r.Method+" "+r.URL.Path]
+		if !ok {
+			action = "unknown"
+		}
+		start := s.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		id, _ := albauth.FromContext(r.Context())
+		attrs := []any{"subject", id.Subject, "groups", id.Groups, "role", id.Role.String(),
+			"action", action, "method", r.Method, "path", r.URL.Path,
+			"status", rec.status, "outcome", outcome(rec.status), "duration_ms", s.Now().Sub(start).Milliseconds()}
+		if id.Email != "" {
+			attrs = append(attrs, "email", id.Email)
+		}
+		s.Log.Info("operator action", attrs...)
+	})
+}
+
+func outcome(status int) string {
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return "denied"
+	case status >= 500:
+		return "error"
+	case status >= 400:
+		return "rejected"
+	}
+	return "ok"
 }
 
 // testForm is what the UI posts: the form's fields, amount already in minor units.
