@@ -2,8 +2,12 @@
 // a web UI to submit test transactions to the validator and watch recent decisions.
 //
 // VALIDATOR_URL is the validator's in-cluster base URL; DATABASE_URL connects as a role
-// that may only SELECT from audit_decisions. Authentication is the ALB's job (an
-// authenticate-oidc listener rule in front of /console): see docs/operator-console.md.
+// that may only SELECT from audit_decisions. Operators log in at the ALB (an OIDC
+// listener rule in front of the console's own host); the console verifies the identity
+// the ALB signs (x-amzn-oidc-data) on every request but the probes: OIDC_ISSUER,
+// ALB_ARNS, CONSOLE_VIEWER_GROUP and CONSOLE_TESTER_GROUP say what it checks against,
+// CONSOLE_ORIGIN is its public origin for the CSRF check. It does not start without
+// them, and has no unauthenticated mode. See docs/operator-console.md.
 package main
 
 import (
