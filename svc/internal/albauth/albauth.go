@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/time/rate"
 )
 
 // Header is the request header the ALB puts the signed claims in.
@@ -99,6 +100,10 @@ type Verifier struct {
 	albs   []albARN
 	parser *jwt.Parser
 	keys   *keyCache
+	// fetches bounds key-service requests: a forged header can name any kid, and a flood
+	// of made-up ones must not become a flood of outbound requests. The ALB rotates keys
+	// rarely, so the few it uses are fetched once and then served from the cache.
+	fetches *rate.Limiter
 }
 
 // albARN is arn:PARTITION:elasticloadbalancing:REGION:ACCOUNT:loadbalancer/app/NAME/ID.
@@ -135,7 +140,7 @@ func New(cfg Config) (*Verifier, error) {
 	if len(cfg.ALBs) == 0 {
 		errs = append(errs, errors.New("at least one ALB ARN is required"))
 	}
-	v := &Verifier{cfg: cfg, keys: newKeyCache(64)}
+	v := &Verifier{cfg: cfg, keys: newKeyCache(64), fetches: rate.NewLimiter(rate.Every(time.Second), 10)}
 	for _, s := range cfg.ALBs {
 		a, ok := parseALB(strings.TrimSpace(s))
 		if !ok {
@@ -246,6 +251,9 @@ func (v *Verifier) Verify(ctx context.Context, header string) (Identity, error) 
 func (v *Verifier) key(ctx context.Context, url string) (*ecdsa.PublicKey, error) {
 	if k, ok := v.keys.get(url); ok {
 		return k, nil
+	}
+	if !v.fetches.Allow() {
+		return nil, refuse("too many key fetches; refusing an uncached kid")
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -155,6 +156,31 @@ func TestOddKidsAreNotFetched(t *testing.T) {
 	}
 	if n := ks.Fetches(); n != 0 {
 		t.Fatalf("%d key fetches for malformed kids", n)
+	}
+}
+
+// Made-up key ids in forged headers cannot turn into unbounded requests to the key
+// service, and keys already cached keep working meanwhile.
+func TestKeyFetchesAreBounded(t *testing.T) {
+	ks := albauthtest.NewKeyService(t)
+	k := ks.NewKey(t, "11111111-1111-1111-1111-111111111111")
+	v := newVerifier(t, ks)
+	claims := albauthtest.Claims("u", "", albauthtest.ViewerGroup)
+	valid := albauthtest.Sign(t, k, albauthtest.ALB, claims)
+	if _, err := v.Verify(context.Background(), valid); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		kid := fmt.Sprintf("00000000-0000-0000-0000-%012d", i)
+		if _, err := v.Verify(context.Background(), albauthtest.Sign(t, albauthtest.Key{ID: kid, Private: k.Private}, albauthtest.ALB, claims)); err == nil {
+			t.Fatal("unknown kid accepted")
+		}
+	}
+	if n := ks.Fetches(); n > 12 {
+		t.Fatalf("%d key fetches for 100 made-up kids; want the burst (10) and little more", n)
+	}
+	if _, err := v.Verify(context.Background(), valid); err != nil {
+		t.Fatalf("a cached key stopped working during the flood: %v", err)
 	}
 }
 
