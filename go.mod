@@ -14,6 +14,7 @@ require (
 	github.com/getkin/kin-openapi v0.133.0
 	github.com/go-kit/kit v0.13.0
 	github.com/go-redis/redis_rate/v10 v10.0.1
+	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/pressly/goose/v3 v3.29.0

@@ -18,7 +18,8 @@ import (
 const tofuOutputJSON = `{
   "region": {"sensitive": false, "type": "string", "value": "eu-central-1"},
   "transaction_validator_role_arn": {"sensitive": false, "type": "string", "value": "arn:aws:iam::123456789012:role/tv-prod-transaction-validator"},
-  "secret_names": {"sensitive": false, "type": ["map", "string"], "value": {"pan_hmac_key": "transaction-validator/prod/pan-hmac-key", "fx_rates_api_key": "transaction-validator/prod/fx-rates-api-key", "redis": "transaction-validator/prod/redis"}},
+  "secret_names": {"sensitive": false, "type": ["map", "string"], "value": {"pan_hmac_key": "transaction-validator/prod/pan-hmac-key", "fx_rates_api_key": "transaction-validator/prod/fx-rates-api-key", "redis": "transaction-validator/prod/redis", "operator_console_oidc": "transaction-validator/prod/operator-console-oidc"}},
+  "cluster_name": {"sensitive": false, "type": "string", "value": "tv-prod"},
   "alb_certificate_arn": {"sensitive": false, "type": "string", "value": "arn:aws:acm:eu-central-1:123456789012:certificate/1b2c3d4e-0000-1111-2222-333344445555"},
   "waf_web_acl_arn": {"sensitive": false, "type": "string", "value": "arn:aws:wafv2:eu-central-1:123456789012:regional/webacl/tv-prod/0a1b2c3d-0000-1111-2222-333344445555"},
   "alb_security_group_id": {"sensitive": false, "type": "string", "value": "sg-0123456789abcdef0"},
@@ -39,7 +40,7 @@ const tofuOutputJSON = `{
 
 func generated(t *testing.T) string {
 	t.Helper()
-	out, err := tfoutputs.Generate(strings.NewReader(tofuOutputJSON), "api.txv.example.com")
+	out, err := tfoutputs.Generate(strings.NewReader(tofuOutputJSON), "api.txv.example.com", "console.txv.example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,11 +189,11 @@ func TestGeneratorRefusesMissingOutputs(t *testing.T) {
 	broken := strings.Replace(tofuOutputJSON, `"waf_web_acl_arn"`, `"waf_acl_renamed"`, 1)
 	broken = strings.Replace(broken, `"value": "sg-0123456789abcdef0"`, `"value": null`, 1)
 	broken = strings.Replace(broken, `, "10.30.98.0/24"]`, `]`, 1) // two public subnets
-	_, err := tfoutputs.Generate(strings.NewReader(broken), "")
+	_, err := tfoutputs.Generate(strings.NewReader(broken), "", "")
 	if err == nil {
 		t.Fatal("generator accepted missing outputs")
 	}
-	for _, want := range []string{"waf_web_acl_arn", "alb_security_group_id", "-api-hostname", "public_subnet_cidrs must list 3"} {
+	for _, want := range []string{"waf_web_acl_arn", "alb_security_group_id", "-api-hostname", "-console-hostname", "public_subnet_cidrs must list 3"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %s: %v", want, err)
 		}

@@ -41,8 +41,9 @@ var sdkEnv = map[string][]string{etlName: {"AWS_REGION"}}
 
 // requiredEnv: what the binary refuses to start without.
 var requiredEnv = map[string][]string{
-	consoleName: {"VALIDATOR_URL", "DATABASE_URL"},
-	etlName:     {"S3_BUCKET"},
+	consoleName: {"VALIDATOR_URL", "DATABASE_URL", "OIDC_ISSUER", "ALB_ARNS", "CONSOLE_VIEWER_GROUP",
+		"CONSOLE_TESTER_GROUP", "CONSOLE_ORIGIN"},
+	etlName: {"S3_BUCKET"},
 }
 
 var workloadRules = []rule{

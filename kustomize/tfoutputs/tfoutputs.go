@@ -12,8 +12,9 @@ import (
 )
 
 // Generate reads `tofu output -json` from r and returns the terraform-outputs.yaml an
-// overlay lists among its resources. apiHost is the one value infra/ does not output.
-func Generate(r io.Reader, apiHost string) (string, error) {
+// overlay lists among its resources. apiHost and consoleHost are the values infra/ does
+// not output.
+func Generate(r io.Reader, apiHost, consoleHost string) (string, error) {
 	var outputs map[string]struct {
 		Value json.RawMessage `json:"value"`
 	}
@@ -62,11 +63,29 @@ func Generate(r io.Reader, apiHost string) (string, error) {
 		"etl_bucket_name":                           str("etl_bucket_name"),
 		"etl_bucket_prefix":                         str("etl_bucket_prefix"),
 		"secret_names_fx_rates_api_key":             mapKey("secret_names", "fx_rates_api_key"),
+		// The IdP client the ALB authenticates operators with ({clientID, clientSecret}).
+		"secret_names_operator_console_oidc": mapKey("secret_names", "operator_console_oidc"),
+		// The IngressGroup's ALB is named after the cluster (load-balancer-name).
+		"alb_name": str("cluster_name"),
+	}
+	// The console accepts identities signed by that ALB only: its ARN up to the id AWS
+	// assigns, in the environment's account (read off a role ARN) and region.
+	if arn := strings.Split(data["transaction_validator_role_arn"], ":"); len(arn) == 6 && arn[0] == "arn" && len(arn[4]) == 12 {
+		data["console_alb_arn"] = fmt.Sprintf("arn:%s:elasticloadbalancing:%s:%s:loadbalancer/app/%s", arn[1], data["region"], arn[4], data["alb_name"])
+	} else if data["transaction_validator_role_arn"] != "" {
+		errs = append(errs, "output transaction_validator_role_arn is not an IAM role ARN (the account id comes from it)")
 	}
 	if apiHost == "" {
 		errs = append(errs, "flag -api-hostname is required (infra/ does not output it)")
 	}
 	data["api_hostname"] = apiHost
+	switch {
+	case consoleHost == "":
+		errs = append(errs, "flag -console-hostname is required (infra/ does not output it)")
+	case consoleHost == apiHost:
+		errs = append(errs, "-console-hostname must differ from -api-hostname: the API's host has no authentication")
+	}
+	data["console_hostname"] = consoleHost
 	// One subnet per zone; the NetworkPolicies name each, so the count is fixed at three.
 	for _, name := range []string{"public_subnet_cidrs", "database_subnet_cidrs"} {
 		var cidrs []string

@@ -3,9 +3,10 @@
 // placeholders:
 //
 //	tofu -chdir=infra/envs/prod output -json |
-//	  go run ./cmd/terraform-outputs -api-hostname api.example.com > overlays/prod/terraform-outputs.yaml
+//	  go run ./cmd/terraform-outputs -api-hostname api.example.com -console-hostname console.example.com \
+//	  > overlays/prod/terraform-outputs.yaml
 //
-// The flag is the one value infra/ does not output (see components/terraform-outputs/README.md).
+// The flags are the two values infra/ does not output (see components/terraform-outputs/README.md).
 // A missing or null output is an error that names it: a half-filled file would deploy
 // placeholders.
 package main
@@ -20,8 +21,9 @@ import (
 
 func main() {
 	apiHost := flag.String("api-hostname", "", "DNS name the Ingress serves (the ACM certificate's domain)")
+	consoleHost := flag.String("console-hostname", "", "DNS name of the operator console (its own, on the same ALB; the certificate must cover it)")
 	flag.Parse()
-	out, err := tfoutputs.Generate(os.Stdin, *apiHost)
+	out, err := tfoutputs.Generate(os.Stdin, *apiHost, *consoleHost)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "terraform-outputs:", err)
 		os.Exit(1)

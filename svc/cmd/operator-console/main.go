@@ -2,8 +2,12 @@
 // a web UI to submit test transactions to the validator and watch recent decisions.
 //
 // VALIDATOR_URL is the validator's in-cluster base URL; DATABASE_URL connects as a role
-// that may only SELECT from audit_decisions. Authentication is the ALB's job (an
-// authenticate-oidc listener rule in front of /console): see docs/operator-console.md.
+// that may only SELECT from audit_decisions. Operators log in at the ALB (an OIDC
+// listener rule in front of the console's own host); the console verifies the identity
+// the ALB signs (x-amzn-oidc-data) on every request but the probes: OIDC_ISSUER,
+// ALB_ARNS, CONSOLE_VIEWER_GROUP and CONSOLE_TESTER_GROUP say what it checks against,
+// CONSOLE_ORIGIN is its public origin for the CSRF check. It does not start without
+// them, and has no unauthenticated mode. See docs/operator-console.md.
 package main
 
 import (
@@ -12,11 +16,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/transaction-validator/transaction-validator/svc/internal/albauth"
 	"github.com/transaction-validator/transaction-validator/svc/internal/console"
 	"github.com/transaction-validator/transaction-validator/svc/internal/pgstore"
 	"github.com/transaction-validator/transaction-validator/svc/internal/telemetry"
@@ -30,15 +37,45 @@ func main() {
 }
 
 func run() error {
-	validator, dbURL := os.Getenv("VALIDATOR_URL"), os.Getenv("DATABASE_URL")
-	if validator == "" || dbURL == "" {
-		return console.ErrConfig
+	// Every setting the console refuses to start without, by the variable that sets it:
+	// the database and validator it serves, and what it checks operators against.
+	settings := map[string]string{}
+	var missing []string
+	for _, name := range []string{"VALIDATOR_URL", "DATABASE_URL", "OIDC_ISSUER", "ALB_ARNS",
+		"CONSOLE_VIEWER_GROUP", "CONSOLE_TESTER_GROUP", "CONSOLE_ORIGIN"} {
+		if settings[name] = strings.TrimSpace(os.Getenv(name)); settings[name] == "" {
+			missing = append(missing, name)
+		}
 	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: missing %s", console.ErrConfig, strings.Join(missing, ", "))
+	}
+	groupsClaim := os.Getenv("OIDC_GROUPS_CLAIM")
+	if groupsClaim == "" {
+		groupsClaim = "groups"
+	}
+	log := telemetry.NewLogger(os.Stdout, slog.LevelInfo, "operator-console")
+	auth, err := albauth.New(albauth.Config{
+		Issuer:      settings["OIDC_ISSUER"],
+		ALBs:        strings.Split(settings["ALB_ARNS"], ","),
+		KeysURL:     os.Getenv("ALB_PUBLIC_KEYS_URL"),
+		GroupsClaim: groupsClaim,
+		ViewerGroup: settings["CONSOLE_VIEWER_GROUP"],
+		TesterGroup: settings["CONSOLE_TESTER_GROUP"],
+		Log:         log,
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", console.ErrConfig, err)
+	}
+	origin, err := url.Parse(settings["CONSOLE_ORIGIN"])
+	if err != nil || origin.Scheme == "" || origin.Host == "" || origin.Path != "" || origin.RawQuery != "" {
+		return fmt.Errorf("%w: CONSOLE_ORIGIN %q must be scheme://host[:port], the console's public origin", console.ErrConfig, settings["CONSOLE_ORIGIN"])
+	}
+	validator, dbURL := settings["VALIDATOR_URL"], settings["DATABASE_URL"]
 	addr := os.Getenv("HTTP_ADDR")
 	if addr == "" {
 		addr = ":8081"
 	}
-	log := telemetry.NewLogger(os.Stdout, slog.LevelInfo, "operator-console")
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	pool, err := pgstore.NewPool(ctx, dbURL, pgstore.PoolOptions{MaxConns: 4, StatementMode: "exec"})
@@ -46,7 +83,8 @@ func run() error {
 		return err
 	}
 	defer pool.Close()
-	s := &console.Server{ValidatorURL: validator, Audit: pool, Log: log, Now: time.Now,
+	s := &console.Server{ValidatorURL: validator, Audit: pool, Log: log, Now: time.Now, Auth: auth,
+		Origin: origin.Scheme + "://" + origin.Host,
 		Client: &http.Client{Timeout: 10 * time.Second}}
 	srv := &http.Server{Addr: addr, Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)

@@ -15,11 +15,15 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/transaction-validator/transaction-validator/svc/internal/albauth"
 )
 
 //go:embed web
@@ -34,6 +38,12 @@ type Server struct {
 	Client *http.Client
 	Log    *slog.Logger
 	Now    func() time.Time
+	// Auth verifies the operator identity the ALB forwards; every route but the probes
+	// is behind it, and there is no way to serve the console without it.
+	Auth *albauth.Verifier
+	// Origin is the console's public origin (https://HOST): a state-changing request
+	// must come from a page of it.
+	Origin string
 }
 
 // securityHeaders keep the console's pages from being framed, from loading anything
@@ -46,20 +56,59 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-store")
+		// Two years, subdomains included: the browser never tries plain HTTP again.
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		next.ServeHTTP(w, r)
 	})
 }
 
-// Handler serves the UI under /console/, its API under /console/api/, and probes.
+// sameOrigin guards state-changing requests against cross-site request forgery. The
+// ALB's session cookie goes with any request the browser sends to the console, so a
+// page elsewhere could otherwise make an operator's browser submit a test transaction.
+// JSON only (415 otherwise): a cross-site form or a "simple" fetch cannot send it
+// without a CORS preflight, which the console never answers. And the Origin must be
+// the console's own (or, from a browser that sends none, Sec-Fetch-Site same-origin).
+func (s *Server) sameOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			consoleError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json")
+			return
+		}
+		origin := r.Header.Get("Origin")
+		if origin == "" && r.Header.Get("Sec-Fetch-Site") == "same-origin" {
+			origin = s.Origin
+		}
+		if s.Origin == "" || origin != s.Origin {
+			consoleError(w, http.StatusForbidden, "cross_origin", "requests must come from the console's own pages")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Handler serves the UI under /console/, its API under /console/api/, and probes. All
+// but the probes answer only to an operator the ALB authenticated (albauth): 401
+// without a valid identity, 403 outside the console's groups, and submitting a test
+// transaction needs the tester group.
 func (s *Server) Handler() http.Handler {
+	if s.Auth == nil {
+		panic("console: Server.Auth is required; the console has no unauthenticated mode")
+	}
 	static, _ := fs.Sub(web, "web")
-	mux := http.NewServeMux()
-	mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
-	mux.HandleFunc("GET /console/{$}", func(w http.ResponseWriter, r *http.Request) {
+	app := http.NewServeMux()
+	app.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
+	app.HandleFunc("GET /console/{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFileFS(w, r, static, "index.html")
 	})
-	mux.HandleFunc("POST /console/api/test-transaction", s.testTransaction)
-	mux.HandleFunc("GET /console/api/recent", s.recent)
+	app.Handle("POST /console/api/test-transaction", albauth.RequireTester(http.HandlerFunc(s.testTransaction)))
+	app.HandleFunc("GET /console/api/recent", s.recent)
+
+	mux := http.NewServeMux()
+	// The kubelet's probes carry no identity; they reveal nothing but up or down.
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
@@ -70,7 +119,77 @@ func (s *Server) Handler() http.Handler {
 		}
 		w.WriteHeader(http.StatusOK)
 	})
+	mux.Handle("/", s.Auth.Middleware(s.audit(s.sameOrigin(app))))
 	return securityHeaders(mux)
+}
+
+// actions name what an operator did, by method and path; static files are not actions.
+var actions = map[string]string{
+	"GET /console/":                      "page_view",
+	"GET /console/api/recent":            "recent",
+	"POST /console/api/test-transaction": "test_transaction",
+}
+
+// statusRecorder remembers the status a handler answered with.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// audit writes one "operator action" line per console action: who (the IdP subject,
+// email and groups the ALB vouched for), what, and how it ended. It logs no request or
+// response body, so no card data can reach the log.
+func (s *Server) audit(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/console/static/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		action, ok := actions[r.Method+" "+r.URL.Path]
+		if !ok {
+			action = "unknown"
+		}
+		start := s.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		id, _ := albauth.FromContext(r.Context())
+		attrs := []any{"subject", id.Subject, "groups", id.Groups, "role", id.Role.String(),
+			"action", action, "method", r.Method, "path", r.URL.Path,
+			"status", rec.status, "outcome", outcome(rec.status), "duration_ms", s.Now().Sub(start).Milliseconds()}
+		if id.Email != "" {
+			attrs = append(attrs, "email", id.Email)
+		}
+		s.Log.Info("operator action", attrs...)
+	})
+}
+
+func outcome(status int) string {
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return "denied"
+	case status >= 500:
+		return "error"
+	case status >= 400:
+		return "rejected"
+	}
+	return "ok"
 }
 
 // testForm is what the UI posts: the form's fields, amount already in minor units.
@@ -207,4 +326,4 @@ func (s *Server) lastDecisions(ctx context.Context, since time.Time) ([]Decision
 }
 
 // ErrConfig is returned for a console started without its settings.
-var ErrConfig = errors.New("console: VALIDATOR_URL and DATABASE_URL are required")
+var ErrConfig = errors.New("console: configuration")

@@ -12,9 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/transaction-validator/transaction-validator/svc/internal/albauth"
+	"github.com/transaction-validator/transaction-validator/svc/internal/albauth/albauthtest"
 	"github.com/transaction-validator/transaction-validator/svc/internal/console"
 	"github.com/transaction-validator/transaction-validator/svc/internal/devserver"
 	"github.com/transaction-validator/transaction-validator/svc/internal/devserver/devtest"
@@ -26,6 +30,58 @@ import (
 type stack struct {
 	validatorURL string
 	consoleURL   string
+	ops          *operators
+}
+
+// operators plays the ALB in front of the console: a key service and the key it signs
+// operators' identity headers with.
+type operators struct {
+	keys *albauthtest.KeyService
+	key  albauthtest.Key
+	auth *albauth.Verifier
+}
+
+func newOperators(t testing.TB) *operators {
+	t.Helper()
+	ks := albauthtest.NewKeyService(t)
+	o := &operators{keys: ks, key: ks.NewKey(t, "0b9b3f3e-5d1c-4c55-9d4e-1f2a3b4c5d6e")}
+	var err error
+	if o.auth, err = albauth.New(albauthtest.Config(ks)); err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// header is the identity the ALB would forward for an operator in groups, valid for ttl.
+func (o *operators) header(t testing.TB, sub string, ttl time.Duration, groups ...string) string {
+	c := albauthtest.Claims(sub, sub+"@example.com", groups...)
+	c["exp"] = jwt.NewNumericDate(time.Now().Add(ttl)).Unix()
+	return albauthtest.Sign(t, o.key, albauthtest.ALB, c)
+}
+
+func (o *operators) tester(t testing.TB) string {
+	return o.header(t, "op-tester", 5*time.Minute, albauthtest.TesterGroup)
+}
+
+// do sends a request as the operator whose identity header is id ("" for none).
+func do(t *testing.T, method, url, id string, body string, hdr ...string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id != "" {
+		req.Header.Set(albauth.Header, id)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
 }
 
 func startStack(t *testing.T) stack {
@@ -59,11 +115,15 @@ func startStack(t *testing.T) stack {
 	if _, err := pool.Exec(ctx, `DELETE FROM audit_decisions`); err == nil {
 		t.Fatal("console role can delete audit rows")
 	}
+	ops := newOperators(t)
 	s := &console.Server{ValidatorURL: "http://" + svc.API, Audit: pool,
-		Client: &http.Client{Timeout: 5 * time.Second}, Log: slog.New(slog.DiscardHandler), Now: time.Now}
-	srv := httptest.NewServer(s.Handler())
+		Client: &http.Client{Timeout: 5 * time.Second}, Log: slog.New(slog.DiscardHandler), Now: time.Now, Auth: ops.auth}
+	srv := httptest.NewUnstartedServer(nil)
+	s.Origin = "http://" + srv.Listener.Addr().String()
+	srv.Config.Handler = s.Handler()
+	srv.Start()
 	t.Cleanup(srv.Close)
-	return stack{validatorURL: "http://" + svc.API, consoleURL: srv.URL}
+	return stack{validatorURL: "http://" + svc.API, consoleURL: srv.URL, ops: ops}
 }
 
 func chromium(t *testing.T) string {
@@ -123,7 +183,11 @@ func TestConsoleInARealBrowser(t *testing.T) {
 	var reasons1, reasons2, cardField, approveCount, declineCount, pageHTML string
 	var storage int
 	var shot []byte
+	// The ALB adds the operator's signed identity to every request it forwards.
+	identity := st.ops.tester(t)
 	err = chromedp.Run(ctx,
+		network.Enable(),
+		network.SetExtraHTTPHeaders(network.Headers{albauth.Header: identity}),
 		chromedp.Navigate(st.consoleURL+"/console/"),
 		chromedp.WaitVisible(`#test-form`, chromedp.ByQuery),
 		submit("4111 1111 1111 1111", "123", "approve"),
@@ -171,34 +235,40 @@ func TestConsoleInARealBrowser(t *testing.T) {
 
 func TestConsoleAPI(t *testing.T) {
 	st := startStack(t)
-	resp, err := http.Get(st.consoleURL + "/console/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	id := st.ops.tester(t)
+	resp := do(t, "GET", st.consoleURL+"/console/", id, "")
 	csp := resp.Header.Get("Content-Security-Policy")
 	if resp.StatusCode != 200 || !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") ||
 		resp.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("%d %v", resp.StatusCode, resp.Header)
 	}
-	bad, _ := http.Post(st.consoleURL+"/console/api/test-transaction", "application/json", strings.NewReader(`{"card_number":4111}`))
-	if bad.StatusCode != 400 {
+	json := []string{"Content-Type", "application/json", "Origin", st.consoleURL}
+	if bad := do(t, "POST", st.consoleURL+"/console/api/test-transaction", id, `{"card_number":4111}`, json...); bad.StatusCode != 400 {
 		t.Fatalf("bad form: %d", bad.StatusCode)
 	}
-	bad.Body.Close()
 	// The validator's own 4xx reaches the operator.
-	inv, _ := http.Post(st.consoleURL+"/console/api/test-transaction", "application/json",
-		strings.NewReader(`{"merchant_id":"m","amount":0,"currency":"EUR","country":"DE","card_number":"4111111111111111","expiry_month":1,"expiry_year":2030}`))
+	inv := do(t, "POST", st.consoleURL+"/console/api/test-transaction", id,
+		`{"merchant_id":"m","amount":0,"currency":"EUR","country":"DE","card_number":"4111111111111111","expiry_month":1,"expiry_year":2030}`, json...)
 	if inv.StatusCode != 400 {
 		t.Fatalf("validator 400 not passed on: %d", inv.StatusCode)
 	}
-	inv.Body.Close()
+	// Recent decisions need an identity too.
+	if r := do(t, "GET", st.consoleURL+"/console/api/recent", "", ""); r.StatusCode != 401 {
+		t.Fatalf("recent without identity: %d", r.StatusCode)
+	}
+	if r := do(t, "GET", st.consoleURL+"/console/api/recent", st.ops.header(t, "op-viewer", time.Minute, albauthtest.ViewerGroup), ""); r.StatusCode != 200 {
+		t.Fatalf("recent as viewer: %d", r.StatusCode)
+	}
 	// A console whose validator is down says so.
 	down := &console.Server{ValidatorURL: "http://127.0.0.1:1", Client: &http.Client{Timeout: time.Second},
-		Log: slog.New(slog.DiscardHandler), Now: time.Now}
+		Log: slog.New(slog.DiscardHandler), Now: time.Now, Auth: st.ops.auth, Origin: "https://console.example.com"}
 	rec := httptest.NewRecorder()
-	down.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/console/api/test-transaction",
-		strings.NewReader(`{"merchant_id":"m","amount":1,"currency":"EUR","country":"DE","card_number":"4111111111111111","expiry_month":1,"expiry_year":2030}`)))
+	req := httptest.NewRequest(http.MethodPost, "/console/api/test-transaction",
+		strings.NewReader(`{"merchant_id":"m","amount":1,"currency":"EUR","country":"DE","card_number":"4111111111111111","expiry_month":1,"expiry_year":2030}`))
+	req.Header.Set(albauth.Header, id)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", "https://console.example.com")
+	down.Handler().ServeHTTP(rec, req)
 	if rec.Code != http.StatusBadGateway {
 		t.Fatalf("validator down: %d %s", rec.Code, rec.Body)
 	}

@@ -14,8 +14,12 @@ async function submitTest(ev) {
   $("error").hidden = true;
   $("submit").disabled = true;
   try {
+    // JSON from this origin: the console refuses any other POST (CSRF). A redirect
+    // means the ALB's login session ended (it sends the browser to the IdP): fail
+    // instead of following it, and ask for a reload, which logs in again.
     const resp = await fetch("/console/api/test-transaction", {
       method: "POST",
+      redirect: "error",
       headers: {"Content-Type": "application/json"},
       body: JSON.stringify({
         merchant_id: data.merchant_id, amount: Number(data.amount), currency: data.currency,
@@ -35,7 +39,9 @@ async function submitTest(ev) {
     refreshRecent();
   } catch (err) {
     $("result").hidden = true;
-    $("error").textContent = err.message;
+    $("error").textContent = err instanceof TypeError
+      ? "The console did not answer; your login may have expired: reload the page."
+      : err.message;
     $("error").hidden = false;
   } finally {
     $("submit").disabled = false;
@@ -50,7 +56,7 @@ function cell(text) {
 
 async function refreshRecent() {
   try {
-    const resp = await fetch("/console/api/recent");
+    const resp = await fetch("/console/api/recent", {redirect: "error"});
     if (!resp.ok) return;
     const body = await resp.json();
     for (const d of ["approve", "review", "decline"]) {

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/transaction-validator/transaction-validator/svc/internal/console"
+)
+
+var settings = []string{"VALIDATOR_URL", "DATABASE_URL", "OIDC_ISSUER", "ALB_ARNS", "CONSOLE_VIEWER_GROUP",
+	"CONSOLE_TESTER_GROUP", "CONSOLE_ORIGIN"}
+
+// The console does not start without its authentication settings, and says which.
+func TestRunNamesEachMissingSetting(t *testing.T) {
+	for _, name := range settings {
+		t.Setenv(name, "")
+	}
+	err := run()
+	if !errors.Is(err, console.ErrConfig) {
+		t.Fatalf("started without settings: %v", err)
+	}
+	for _, name := range settings {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s: %v", name, err)
+		}
+	}
+}
+
+func TestRunRefusesBadSettings(t *testing.T) {
+	good := map[string]string{"VALIDATOR_URL": "http://validator:8080", "DATABASE_URL": "postgres://x@127.0.0.1:1/db",
+		"OIDC_ISSUER": "https://idp.example.com", "CONSOLE_VIEWER_GROUP": "v", "CONSOLE_TESTER_GROUP": "t",
+		"ALB_ARNS":       "arn:aws:elasticloadbalancing:eu-central-1:123456789012:loadbalancer/app/tv-prod",
+		"CONSOLE_ORIGIN": "https://console.example.com"}
+	for _, c := range []struct{ name, value, want string }{
+		{"ALB_ARNS", "arn:aws:s3:::bucket", "not an ALB ARN"},
+		{"CONSOLE_ORIGIN", "https://console.example.com/console/", "CONSOLE_ORIGIN"},
+		{"CONSOLE_ORIGIN", "console.example.com", "CONSOLE_ORIGIN"},
+	} {
+		t.Run(c.name+"="+c.value, func(t *testing.T) {
+			for k, v := range good {
+				t.Setenv(k, v)
+			}
+			t.Setenv(c.name, c.value)
+			err := run()
+			if !errors.Is(err, console.ErrConfig) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("want a configuration error naming %q, got %v", c.want, err)
+			}
+		})
+	}
+}
