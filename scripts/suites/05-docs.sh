@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Suite: documentation kept as code. The rendered diagrams match their sources,
 # every runbook link in the alerting rules points at a section that exists, every path
-# the architecture's map of the repository names exists, and the README's no-go.work
-# decision holds.
+# the architecture's map of the repository names exists, every repository path and
+# `dagger call` function any document names exists (scripts/check-doc-refs.sh), and the
+# README's no-go.work decision holds.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 cd "$REPO_ROOT"
@@ -40,6 +41,57 @@ for p in $paths; do
   fi
 done
 [ $status = 0 ] && log "every path in the map of the repository exists"
+
+# Every path and pipeline function the documents name exists. First the check itself, on
+# a planted tree: it must name each bad reference with its file and line, and only those.
+planted=$(mktemp -d)
+trap 'rm -rf "$planted"' EXIT
+mkdir -p "$planted/ci" "$planted/docs" "$planted/svc"
+cat >"$planted/ci/main.go" <<'GO'
+package main
+
+func New(
+	source *dagger.Directory,
+	airgapped bool,
+) *Pipeline {
+	return &Pipeline{}
+}
+
+func (m *Pipeline) ScanImage(ctx context.Context) (string, error) { return "", nil }
+func (m *Pipeline) helper() {}
+GO
+touch "$planted/svc/real.go"
+# shellcheck disable=SC2016 # the backquotes are Markdown's code spans
+printf '%s\n' '# Planted' \
+  'Good: `svc/real.go`, `svc/*.go`, `svc/real.go:12`, `dagger call --airgapped scan-image`.' \
+  'Bad path: `svc/missing.go`.' \
+  'Not paths: `svc/<name>.go`, `the svc/ folder`.' \
+  '```sh' \
+  'dagger call --source . scan-image   # a dagger call on prose is not read' \
+  'dagger call nosuch-function --x' \
+  '```' \
+  'Unexported: `dagger call helper`.' >"$planted/docs/planted.md"
+git -C "$planted" init -q
+# shellcheck disable=SC2016
+want='docs/planted.md:3: `svc/missing.go` does not exist
+docs/planted.md:7: `dagger call nosuch-function`
+docs/planted.md:9: `dagger call helper`'
+if got=$(scripts/check-doc-refs.sh "$planted" 2>&1); then
+  log "scripts/check-doc-refs.sh passed a planted tree with three bad references"
+  status=1
+elif [ "$(sed -E 's/: ci\/\*\.go has no function.*$//' <<<"$got")" != "$want" ]; then
+  log "scripts/check-doc-refs.sh on the planted tree printed:"
+  printf '%s\n' "$got" >&2
+  log "where it should have named exactly:"
+  printf '%s\n' "$want" >&2
+  status=1
+elif ! refs=$(scripts/check-doc-refs.sh); then
+  printf '%s\n' "$refs" >&2
+  log "the documents name paths or pipeline functions that do not exist (above)"
+  status=1
+else
+  log "every repository path and dagger call function the documents name exists"
+fi
 
 # README.md, "Nine Go modules, no go.work": a workspace file would change the versions
 # every module builds with (measured there), so none is committed and the suites never
