@@ -21,13 +21,15 @@ const DefaultSourceURL = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-da
 
 // Config is the job's environment.
 type Config struct {
-	SourceURL      string        // FX_SOURCE_URL
-	APIKeySecretID string        // FX_API_KEY_SECRET_ID: Secrets Manager secret holding an API key, if the source needs one
-	Bucket         string        // S3_BUCKET (required)
-	Prefix         string        // S3_PREFIX, default "fx-rates/"
-	MaxAge         time.Duration // FX_MAX_AGE: oldest publication date accepted, default 96h (a long weekend)
-	HTTPTimeout    time.Duration // FX_HTTP_TIMEOUT per attempt, default 10s
-	MaxAttempts    int           // FX_MAX_ATTEMPTS, default 5
+	SourceURL      string // FX_SOURCE_URL
+	APIKeySecretID string // FX_API_KEY_SECRET_ID: Secrets Manager secret holding an API key, if the source needs one
+	Bucket         string // S3_BUCKET (required)
+	Prefix         string // S3_PREFIX, default "fx-rates/"
+	// MaxLagDays: how many TARGET business days the publication date may lag behind the
+	// latest one due (see CheckFresh); FX_MAX_LAG_DAYS, default 0.
+	MaxLagDays  int
+	HTTPTimeout time.Duration // FX_HTTP_TIMEOUT per attempt, default 10s
+	MaxAttempts int           // FX_MAX_ATTEMPTS, default 5
 	// S3Endpoint and SecretsManagerEndpoint point the SDK at S3- and Secrets Manager-
 	// compatible services (VPC endpoints are found by DNS and need neither).
 	S3Endpoint             string // S3_ENDPOINT
@@ -42,7 +44,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		SourceURL: getenv("FX_SOURCE_URL"), APIKeySecretID: getenv("FX_API_KEY_SECRET_ID"),
 		Bucket: getenv("S3_BUCKET"), Prefix: getenv("S3_PREFIX"),
 		S3Endpoint: getenv("S3_ENDPOINT"), SecretsManagerEndpoint: getenv("SECRETSMANAGER_ENDPOINT"),
-		MaxAge: 96 * time.Hour, HTTPTimeout: 10 * time.Second, MaxAttempts: 5,
+		HTTPTimeout: 10 * time.Second, MaxAttempts: 5,
 	}
 	var errs []error
 	if c.SourceURL == "" {
@@ -54,7 +56,19 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if c.Bucket == "" {
 		errs = append(errs, errors.New("S3_BUCKET is required"))
 	}
-	for name, dst := range map[string]*time.Duration{"FX_MAX_AGE": &c.MaxAge, "FX_HTTP_TIMEOUT": &c.HTTPTimeout} {
+	// FX_MAX_AGE counted calendar hours, which failed after every long weekend. Refused
+	// rather than ignored, so a deployment still setting it learns the rule changed.
+	if getenv("FX_MAX_AGE") != "" {
+		errs = append(errs, errors.New("FX_MAX_AGE is no longer read: freshness is counted in TARGET business days (FX_MAX_LAG_DAYS)"))
+	}
+	if v := getenv("FX_MAX_LAG_DAYS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 10 {
+			errs = append(errs, fmt.Errorf("FX_MAX_LAG_DAYS=%q: must be 0 to 10", v))
+		}
+		c.MaxLagDays = n
+	}
+	for name, dst := range map[string]*time.Duration{"FX_HTTP_TIMEOUT": &c.HTTPTimeout} {
 		if v := getenv(name); v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 {
@@ -144,9 +158,12 @@ func (j *Job) run(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	rates, err := ParseECB(body, j.Now(), j.Config.MaxAge)
+	rates, err := ParseECB(body)
 	if err != nil {
 		return Result{}, err
+	}
+	if err := CheckFresh(rates.Date, j.Now(), j.Config.MaxLagDays); err != nil {
+		return Result{Date: rates.Date}, err
 	}
 	store := &Store{S3: j.S3, Bucket: j.Config.Bucket, Prefix: j.Config.Prefix}
 	out, err := store.Put(ctx, rates)

@@ -92,7 +92,8 @@ func TestJobAgainstS3(t *testing.T) {
 	store := devtest.S3(t)
 	sm := secretsManager(t)
 	var date atomic.Value
-	now := time.Now().UTC()
+	// Monday 23 November 2026, 18:00 in Frankfurt: that day's rates are due.
+	now := time.Date(2026, 11, 23, 17, 0, 0, 0, time.UTC)
 	today := now.Format(time.DateOnly)
 	date.Store(today)
 	src := source(t, &date)
@@ -116,7 +117,8 @@ func TestJobAgainstS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &devtest.LogBuffer{}
-	job := &fxrates.Job{Config: cfg, S3: s3c, Secrets: smc, Log: slog.New(slog.NewJSONHandler(logs, nil)), Now: time.Now}
+	job := &fxrates.Job{Config: cfg, S3: s3c, Secrets: smc, Log: slog.New(slog.NewJSONHandler(logs, nil)),
+		Now: func() time.Time { return now }}
 
 	res, err := job.Run(ctx)
 	if err != nil || !res.Written || res.Rates != 29 || res.Key != "fx-rates/date="+today+"/eurofxref.json" {
@@ -154,6 +156,18 @@ func TestJobAgainstS3(t *testing.T) {
 	objs, _ := s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("fx-data")})
 	if len(objs.Contents) != 1 {
 		t.Fatalf("%d objects after a rejected run", len(objs.Contents))
+	}
+
+	// Last business day's rates when today's are due: stale, nothing written.
+	date.Store("2026-11-20")
+	_, err = job.Run(ctx)
+	var se *fxrates.StaleError
+	if !errors.As(err, &se) || se.Due != today {
+		t.Fatalf("stale rates accepted: %v", err)
+	}
+	objs, _ = s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("fx-data")})
+	if len(objs.Contents) != 1 {
+		t.Fatalf("%d objects after a stale run", len(objs.Contents))
 	}
 
 	// An object changed behind the job's back (even with our metadata) fails

@@ -59,10 +59,10 @@ const (
 	maxBodyBytes  = 1 << 20
 )
 
-// ParseECB reads eurofxref-daily.xml and checks it: exactly one day, a date neither in
-// the future nor older than maxAge before now, at least MinCurrencies ISO 4217
-// currencies in circulation, each once, each with a positive decimal rate.
-func ParseECB(body []byte, now time.Time, maxAge time.Duration) (Rates, error) {
+// ParseECB reads eurofxref-daily.xml and checks it: exactly one day, dated YYYY-MM-DD,
+// at least MinCurrencies ISO 4217 currencies in circulation, each once, each with a
+// positive decimal rate. Whether the date is fresh is CheckFresh's question.
+func ParseECB(body []byte) (Rates, error) {
 	if len(body) > maxBodyBytes {
 		return Rates{}, dataErr("document larger than %d bytes", maxBodyBytes)
 	}
@@ -75,15 +75,8 @@ func ParseECB(body []byte, now time.Time, maxAge time.Duration) (Rates, error) {
 		return Rates{}, dataErr("expected one day of rates, found %d", len(env.Cube.Days))
 	}
 	day := env.Cube.Days[0]
-	date, err := time.Parse(time.DateOnly, day.Time)
-	if err != nil {
+	if _, err := time.Parse(time.DateOnly, day.Time); err != nil {
 		return Rates{}, dataErr("publication date %q is not YYYY-MM-DD", day.Time)
-	}
-	if date.After(now.UTC().Add(24 * time.Hour)) {
-		return Rates{}, dataErr("publication date %s is in the future", day.Time)
-	}
-	if now.Sub(date) > maxAge {
-		return Rates{}, dataErr("publication date %s is older than %s", day.Time, maxAge)
 	}
 	out := Rates{Source: "ecb-eurofxref-daily", Base: "EUR", Date: day.Time, Rates: make(map[string]string, len(day.Rates))}
 	for _, r := range day.Rates {

@@ -1,0 +1,46 @@
+package fxrates_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/transaction-validator/transaction-validator/svc/internal/fxrates"
+)
+
+func env(kv ...string) func(string) string {
+	m := map[string]string{"S3_BUCKET": "b"}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c, err := fxrates.ConfigFromEnv(env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SourceURL != fxrates.DefaultSourceURL || c.MaxLagDays != 0 {
+		t.Fatalf("%+v", c)
+	}
+	if c, err := fxrates.ConfigFromEnv(env("FX_MAX_LAG_DAYS", "2")); err != nil || c.MaxLagDays != 2 {
+		t.Fatalf("%+v %v", c, err)
+	}
+}
+
+// Each bad setting is refused with an error naming the variable.
+func TestConfigRefuses(t *testing.T) {
+	for _, c := range []struct{ name, value, want string }{
+		{"S3_BUCKET", "", "S3_BUCKET"},
+		{"FX_MAX_AGE", "96h", "FX_MAX_LAG_DAYS"}, // the calendar-hours rule is gone: say so
+		{"FX_MAX_LAG_DAYS", "-1", "FX_MAX_LAG_DAYS"},
+		{"FX_MAX_LAG_DAYS", "two", "FX_MAX_LAG_DAYS"},
+		{"FX_HTTP_TIMEOUT", "0s", "FX_HTTP_TIMEOUT"},
+		{"FX_MAX_ATTEMPTS", "11", "FX_MAX_ATTEMPTS"},
+	} {
+		_, err := fxrates.ConfigFromEnv(env(c.name, c.value))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s=%q: %v, want an error naming %s", c.name, c.value, err, c.want)
+		}
+	}
+}
