@@ -30,6 +30,14 @@ type Config struct {
 	MaxLagDays  int
 	HTTPTimeout time.Duration // FX_HTTP_TIMEOUT per attempt, default 10s
 	MaxAttempts int           // FX_MAX_ATTEMPTS, default 5
+	// A late publication is fetched again every LatePoll (FX_LATE_POLL, default 5m) until
+	// LateWait (FX_LATE_WAIT, default 40m) after the run's start; then the run ends stale.
+	LatePoll time.Duration
+	LateWait time.Duration
+	// RunTimeout (FX_RUN_TIMEOUT, default 50m) bounds the whole run, polling included. It
+	// must exceed LateWait by lateMargin, and the CronJob's activeDeadlineSeconds must
+	// exceed it.
+	RunTimeout time.Duration
 	// S3Endpoint and SecretsManagerEndpoint point the SDK at S3- and Secrets Manager-
 	// compatible services (VPC endpoints are found by DNS and need neither).
 	S3Endpoint             string // S3_ENDPOINT
@@ -45,6 +53,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Bucket: getenv("S3_BUCKET"), Prefix: getenv("S3_PREFIX"),
 		S3Endpoint: getenv("S3_ENDPOINT"), SecretsManagerEndpoint: getenv("SECRETSMANAGER_ENDPOINT"),
 		HTTPTimeout: 10 * time.Second, MaxAttempts: 5,
+		LatePoll: 5 * time.Minute, LateWait: 40 * time.Minute, RunTimeout: 50 * time.Minute,
 	}
 	var errs []error
 	if c.SourceURL == "" {
@@ -68,7 +77,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.MaxLagDays = n
 	}
-	for name, dst := range map[string]*time.Duration{"FX_HTTP_TIMEOUT": &c.HTTPTimeout} {
+	for name, dst := range map[string]*time.Duration{"FX_HTTP_TIMEOUT": &c.HTTPTimeout,
+		"FX_LATE_POLL": &c.LatePoll, "FX_LATE_WAIT": &c.LateWait, "FX_RUN_TIMEOUT": &c.RunTimeout} {
 		if v := getenv(name); v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 {
@@ -91,8 +101,22 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.S3PathStyle = b
 	}
-	return c, errors.Join(errs...)
+	if c.LatePoll > 0 && c.LateWait > 0 && c.LatePoll > c.LateWait {
+		errs = append(errs, fmt.Errorf("FX_LATE_POLL=%s is longer than FX_LATE_WAIT=%s", c.LatePoll, c.LateWait))
+	}
+	if c.RunTimeout > 0 && c.RunTimeout < c.LateWait+lateMargin {
+		errs = append(errs, fmt.Errorf("FX_RUN_TIMEOUT=%s must exceed FX_LATE_WAIT=%s by at least %s (the last fetch and the write)",
+			c.RunTimeout, c.LateWait, lateMargin))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, &ConfigError{Err: err}
+	}
+	return c, nil
 }
+
+// lateMargin is what a run needs after its last poll: up to FX_MAX_ATTEMPTS fetches of
+// FX_HTTP_TIMEOUT with back-off (under two minutes with the defaults) and the S3 write.
+const lateMargin = 5 * time.Minute
 
 // Clients builds the S3 and Secrets Manager clients from the default credential chain.
 func Clients(ctx context.Context, c Config) (*s3.Client, *secretsmanager.Client, error) {
@@ -121,25 +145,47 @@ type Job struct {
 	Secrets *secretsmanager.Client
 	Log     *slog.Logger
 	Now     func() time.Time
+	// Wait sleeps for d or until ctx is done (nil: a real timer). Tests replace it, and
+	// Now, with a clock of their own.
+	Wait func(ctx context.Context, d time.Duration) error
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Result is what a run reports.
 type Result struct {
 	Outcome
-	Date  string
+	Date  string // the publication date the source carried
+	Due   string // the publication date due (see Due)
 	Rates int
+	Polls int // fetches of a fresh-enough document, late ones included
 }
 
 // Run fetches, validates and stores one day's rates, and logs one summary line that is
-// also a CloudWatch metric (Embedded Metric Format), whatever the outcome.
+// also a CloudWatch metric (Embedded Metric Format), whatever the outcome. The whole run
+// is bounded by Config.RunTimeout.
 func (j *Job) Run(ctx context.Context) (Result, error) {
 	start := j.Now()
-	res, err := j.run(ctx)
+	if j.Config.RunTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, j.Config.RunTimeout)
+		defer cancel()
+	}
+	res, err := j.run(ctx, start)
 	j.emit(res, err, j.Now().Sub(start))
 	return res, err
 }
 
-func (j *Job) run(ctx context.Context) (Result, error) {
+func (j *Job) run(ctx context.Context, start time.Time) (Result, error) {
 	f := &Fetcher{
 		Client: &http.Client{Timeout: j.Config.HTTPTimeout}, URL: j.Config.SourceURL,
 		MaxAttempts: j.Config.MaxAttempts, BaseBackoff: 500 * time.Millisecond, MaxBackoff: 8 * time.Second,
@@ -154,39 +200,68 @@ func (j *Job) run(ctx context.Context) (Result, error) {
 		}
 		f.APIKey = aws.ToString(out.SecretString)
 	}
-	body, err := f.Fetch(ctx)
-	if err != nil {
-		return Result{}, err
+	wait := j.Wait
+	if wait == nil {
+		wait = sleep
 	}
-	rates, err := ParseECB(body)
-	if err != nil {
-		return Result{}, err
+	// A late publication: the ECB's file still carries the previous business day. Fetch
+	// it again every LatePoll until LateWait after the start, then end stale: a run that
+	// published yesterday's rates as today's would hide the delay from everyone.
+	lateUntil := start.Add(j.Config.LateWait)
+	var res Result
+	for {
+		res.Polls++
+		body, err := f.Fetch(ctx)
+		if err != nil {
+			return res, err
+		}
+		rates, err := ParseECB(body)
+		if err != nil {
+			return res, err
+		}
+		res.Date, res.Due = rates.Date, Due(j.Now()).Format(time.DateOnly)
+		err = CheckFresh(rates.Date, j.Now(), j.Config.MaxLagDays)
+		var stale *StaleError
+		if !errors.As(err, &stale) {
+			if err != nil {
+				return res, err
+			}
+			store := &Store{S3: j.S3, Bucket: j.Config.Bucket, Prefix: j.Config.Prefix}
+			res.Outcome, err = store.Put(ctx, rates)
+			res.Rates = len(rates.Rates)
+			return res, err
+		}
+		if j.Now().Add(j.Config.LatePoll).After(lateUntil) {
+			return res, err
+		}
+		j.Log.Warn("fx rates publication late, fetching again", "date", stale.Date, "due", stale.Due,
+			"poll", res.Polls, "wait", j.Config.LatePoll.String(), "until", lateUntil.UTC().Format(time.RFC3339))
+		if err := wait(ctx, j.Config.LatePoll); err != nil {
+			return res, fmt.Errorf("waiting for a late publication (%v): %w", stale, err)
+		}
 	}
-	if err := CheckFresh(rates.Date, j.Now(), j.Config.MaxLagDays); err != nil {
-		return Result{Date: rates.Date}, err
-	}
-	store := &Store{S3: j.S3, Bucket: j.Config.Bucket, Prefix: j.Config.Prefix}
-	out, err := store.Put(ctx, rates)
-	return Result{Outcome: out, Date: rates.Date, Rates: len(rates.Rates)}, err
 }
 
 // MetricNamespace is the CloudWatch namespace of the job's metrics.
 const MetricNamespace = "TransactionValidator/FxRatesEtl"
 
 // emit writes the run's summary as one JSON line in CloudWatch Embedded Metric Format:
-// CloudWatch Logs turns the _aws block into metrics RunSucceeded, RatesPublished and
-// DurationMs by Outcome, with no agent or metrics endpoint in a short-lived pod.
+// CloudWatch Logs turns the _aws block into metrics RunSucceeded, RatesPublished,
+// RatesStale and DurationMs by Outcome, with no agent or metrics endpoint in a
+// short-lived pod.
 func (j *Job) emit(res Result, err error, d time.Duration) {
-	outcome, ok := "written", 1
-	switch {
-	case err != nil:
-		outcome, ok = "failed", 0
-		var de *DataError
-		if errors.As(err, &de) {
-			outcome = "rejected"
+	outcome, ok, stale := "written", 1, 0
+	switch ExitCode(err) {
+	case ExitOK:
+		if !res.Written {
+			outcome = "unchanged"
 		}
-	case !res.Written:
-		outcome = "unchanged"
+	case ExitRejected:
+		outcome, ok = "rejected", 0
+	case ExitStale:
+		outcome, ok, stale = "stale", 0, 1
+	default:
+		outcome, ok = "failed", 0
 	}
 	emf := map[string]any{
 		"Timestamp": j.Now().UnixMilli(),
@@ -196,12 +271,14 @@ func (j *Job) emit(res Result, err error, d time.Duration) {
 			"Metrics": []map[string]string{
 				{"Name": "RunSucceeded", "Unit": "Count"},
 				{"Name": "RatesPublished", "Unit": "Count"},
+				{"Name": "RatesStale", "Unit": "Count"},
 				{"Name": "DurationMs", "Unit": "Milliseconds"},
 			},
 		}},
 	}
 	attrs := []any{"_aws", emf, "Outcome", outcome, "RunSucceeded", ok, "RatesPublished", res.Rates,
-		"DurationMs", d.Milliseconds(), "date", res.Date, "key", res.Key, "sha256", res.SHA256}
+		"RatesStale", stale, "DurationMs", d.Milliseconds(), "date", res.Date, "due", res.Due, "polls", res.Polls,
+		"key", res.Key, "sha256", res.SHA256, "exit_code", ExitCode(err)}
 	if err != nil {
 		j.Log.Error("fx rates run", append(attrs, "error", err.Error())...)
 		return

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -72,6 +74,8 @@ type emfLine struct {
 	Outcome        string
 	RunSucceeded   int
 	RatesPublished int
+	RatesStale     int
+	ExitCode       int `json:"exit_code"`
 	AWS            struct {
 		CloudWatchMetrics []struct{ Namespace string } `json:"CloudWatchMetrics"`
 	} `json:"_aws"`
@@ -88,15 +92,27 @@ func lastEMF(t *testing.T, logs *devtest.LogBuffer) emfLine {
 	return e
 }
 
-func TestJobAgainstS3(t *testing.T) {
+// harness is a job wired to versitygw, the Secrets Manager stand-in and a source serving
+// the date held in date, on a clock that Wait moves forward instead of sleeping.
+type harness struct {
+	job   *fxrates.Job
+	s3c   *s3.Client
+	logs  *devtest.LogBuffer
+	date  *atomic.Value
+	mu    sync.Mutex
+	now   time.Time
+	waits []time.Duration
+	// onWait, if set, is called with the number of waits so far, before Wait returns.
+	onWait func(n int)
+}
+
+func newHarness(t *testing.T, now time.Time) *harness {
+	t.Helper()
 	store := devtest.S3(t)
 	sm := secretsManager(t)
-	var date atomic.Value
-	// Monday 23 November 2026, 18:00 in Frankfurt: that day's rates are due.
-	now := time.Date(2026, 11, 23, 17, 0, 0, 0, time.UTC)
-	today := now.Format(time.DateOnly)
-	date.Store(today)
-	src := source(t, &date)
+	h := &harness{date: &atomic.Value{}, now: now, logs: &devtest.LogBuffer{}}
+	h.date.Store(now.Format(time.DateOnly))
+	src := source(t, h.date)
 
 	t.Setenv("AWS_ACCESS_KEY_ID", store.AccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", store.SecretKey)
@@ -116,9 +132,45 @@ func TestJobAgainstS3(t *testing.T) {
 	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("fx-data")}); err != nil {
 		t.Fatal(err)
 	}
-	logs := &devtest.LogBuffer{}
-	job := &fxrates.Job{Config: cfg, S3: s3c, Secrets: smc, Log: slog.New(slog.NewJSONHandler(logs, nil)),
-		Now: func() time.Time { return now }}
+	h.s3c = s3c
+	h.job = &fxrates.Job{Config: cfg, S3: s3c, Secrets: smc, Log: slog.New(slog.NewJSONHandler(h.logs, nil)),
+		Now: h.clock, Wait: h.wait}
+	return h
+}
+
+func (h *harness) clock() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.now
+}
+
+func (h *harness) wait(ctx context.Context, d time.Duration) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.now = h.now.Add(d)
+	h.waits = append(h.waits, d)
+	if h.onWait != nil {
+		h.onWait(len(h.waits))
+	}
+	return ctx.Err()
+}
+
+func (h *harness) objects(t *testing.T) int {
+	t.Helper()
+	objs, err := h.s3c.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("fx-data")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(objs.Contents)
+}
+
+func TestJobAgainstS3(t *testing.T) {
+	// Monday 23 November 2026, 18:00 in Frankfurt: that day's rates are due.
+	now := time.Date(2026, 11, 23, 17, 0, 0, 0, time.UTC)
+	today := now.Format(time.DateOnly)
+	h := newHarness(t, now)
+	job, s3c, logs, date, ctx := h.job, h.s3c, h.logs, h.date, context.Background()
+	job.Config.LateWait = 0 // a stale answer ends the run at once (TestLatePublication polls)
 
 	res, err := job.Run(ctx)
 	if err != nil || !res.Written || res.Rates != 29 || res.Key != "fx-rates/date="+today+"/eurofxref.json" {
@@ -153,9 +205,8 @@ func TestJobAgainstS3(t *testing.T) {
 	if e := lastEMF(t, logs); e.Outcome != "rejected" || e.RunSucceeded != 0 {
 		t.Fatalf("EMF after rejection: %+v", e)
 	}
-	objs, _ := s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("fx-data")})
-	if len(objs.Contents) != 1 {
-		t.Fatalf("%d objects after a rejected run", len(objs.Contents))
+	if n := h.objects(t); n != 1 {
+		t.Fatalf("%d objects after a rejected run", n)
 	}
 
 	// Last business day's rates when today's are due: stale, nothing written.
@@ -165,9 +216,14 @@ func TestJobAgainstS3(t *testing.T) {
 	if !errors.As(err, &se) || se.Due != today {
 		t.Fatalf("stale rates accepted: %v", err)
 	}
-	objs, _ = s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("fx-data")})
-	if len(objs.Contents) != 1 {
-		t.Fatalf("%d objects after a stale run", len(objs.Contents))
+	if n := h.objects(t); n != 1 {
+		t.Fatalf("%d objects after a stale run", n)
+	}
+	if e := lastEMF(t, logs); e.Outcome != "stale" || e.RatesStale != 1 || e.RunSucceeded != 0 {
+		t.Fatalf("EMF after a stale run: %+v", e)
+	}
+	if len(h.waits) != 0 {
+		t.Fatalf("waited %v with no late window", h.waits)
 	}
 
 	// An object changed behind the job's back (even with our metadata) fails
@@ -188,5 +244,58 @@ func TestJobAgainstS3(t *testing.T) {
 	}
 	if _, _, err := st.Verify(ctx, today); err != nil {
 		t.Fatalf("after repair: %v", err)
+	}
+}
+
+// The ECB is late: Friday's rates are still up at Monday 16:15 UTC. The job fetches again
+// every LatePoll and publishes Monday's when they appear; if they never do, it ends stale
+// when LateWait has passed, with nothing written and exit code ExitStale.
+func TestLatePublication(t *testing.T) {
+	monday := time.Date(2026, 11, 23, 16, 15, 0, 0, time.UTC)
+	h := newHarness(t, monday)
+	h.job.Config.LatePoll, h.job.Config.LateWait = 5*time.Minute, 40*time.Minute
+	ctx := context.Background()
+
+	// Published after two more polls.
+	h.date.Store("2026-11-20")
+	h.onWait = func(n int) {
+		if n == 2 {
+			h.date.Store("2026-11-23")
+		}
+	}
+	res, err := h.job.Run(ctx)
+	if err != nil || !res.Written || res.Date != "2026-11-23" || res.Polls != 3 {
+		t.Fatalf("late publication: %+v %v", res, err)
+	}
+	if !slices.Equal(h.waits, []time.Duration{5 * time.Minute, 5 * time.Minute}) {
+		t.Fatalf("waits %v", h.waits)
+	}
+	if n := strings.Count(h.logs.String(), `"msg":"fx rates publication late, fetching again"`); n != 2 {
+		t.Fatalf("%d late-publication lines:\n%s", n, h.logs)
+	}
+	if e := lastEMF(t, h.logs); e.Outcome != "written" || e.RatesStale != 0 {
+		t.Fatalf("EMF: %+v", e)
+	}
+
+	// Never published: polls at 0, 5, ..., 40 minutes, then stale.
+	h.date.Store("2026-11-23")
+	h.mu.Lock()
+	h.now, h.waits, h.onWait = monday.AddDate(0, 0, 1), nil, nil // Tuesday: Tuesday's rates due, Monday's served
+	h.mu.Unlock()
+	res, err = h.job.Run(ctx)
+	var se *fxrates.StaleError
+	if !errors.As(err, &se) || se.Date != "2026-11-23" || se.Due != "2026-11-24" || fxrates.ExitCode(err) != fxrates.ExitStale {
+		t.Fatalf("never published: %+v %v", res, err)
+	}
+	if res.Polls != 9 || len(h.waits) != 8 {
+		t.Fatalf("%d polls, waits %v", res.Polls, h.waits)
+	}
+	if n := h.objects(t); n != 1 {
+		t.Fatalf("%d objects after a stale run", n)
+	}
+	// What an alarm matches (docs/fx-rates-etl.md): the summary line's Outcome and the
+	// EMF metric RatesStale.
+	if e := lastEMF(t, h.logs); e.Msg != "fx rates run" || e.Outcome != "stale" || e.RatesStale != 1 || e.ExitCode != fxrates.ExitStale {
+		t.Fatalf("EMF after a stale run: %+v", e)
 	}
 }
