@@ -11,6 +11,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"regexp"
 	"sort"
@@ -28,7 +29,14 @@ type Rates struct {
 	Rates  map[string]string `json:"rates"`
 }
 
-// ecbEnvelope mirrors eurofxref-daily.xml: Envelope > Cube > Cube[time] > Cube[currency,rate].
+// The ECB's namespaces: the GESMES envelope, and the eurofxref vocabulary of its Cubes.
+const (
+	gesmesNS    = "http://www.gesmes.org/xml/2002-08-01"
+	eurofxrefNS = "http://www.ecb.int/vocabulary/2002-08-01/eurofxref"
+)
+
+// ecbEnvelope mirrors eurofxref-daily.xml: gesmes:Envelope > Cube > Cube[time] >
+// Cube[currency,rate], each Cube in the eurofxref namespace.
 type ecbEnvelope struct {
 	Cube struct {
 		Days []struct {
@@ -36,9 +44,9 @@ type ecbEnvelope struct {
 			Rates []struct {
 				Currency string `xml:"currency,attr"`
 				Rate     string `xml:"rate,attr"`
-			} `xml:"Cube"`
-		} `xml:"Cube"`
-	} `xml:"Cube"`
+			} `xml:"http://www.ecb.int/vocabulary/2002-08-01/eurofxref Cube"`
+		} `xml:"http://www.ecb.int/vocabulary/2002-08-01/eurofxref Cube"`
+	} `xml:"http://www.ecb.int/vocabulary/2002-08-01/eurofxref Cube"`
 }
 
 // DataError means the source answered, but with data the job must not publish. It is not
@@ -66,9 +74,22 @@ func ParseECB(body []byte) (Rates, error) {
 	if len(body) > maxBodyBytes {
 		return Rates{}, dataErr("document larger than %d bytes", maxBodyBytes)
 	}
-	var env ecbEnvelope
+	// The root must be the ECB's own envelope: an HTML error page, a proxy's notice or
+	// another source's document that happens to hold Cube elements is not the ECB's data.
 	dec := xml.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&env); err != nil {
+	root, err := rootElement(dec)
+	if err != nil {
+		return Rates{}, dataErr("not the ECB XML document: %v", err)
+	}
+	if root.Name.Space != gesmesNS || root.Name.Local != "Envelope" {
+		return Rates{}, dataErr("not the ECB XML document: root element is <%s> in namespace %q, want gesmes:Envelope in %q",
+			root.Name.Local, root.Name.Space, gesmesNS)
+	}
+	var env ecbEnvelope
+	if err := dec.DecodeElement(&env, &root); err != nil {
+		return Rates{}, dataErr("not the ECB XML document: %v", err)
+	}
+	if err := rest(dec); err != nil {
 		return Rates{}, dataErr("not the ECB XML document: %v", err)
 	}
 	if len(env.Cube.Days) != 1 {
@@ -96,6 +117,47 @@ func ParseECB(body []byte) (Rates, error) {
 		return Rates{}, dataErr("only %d currencies, expected at least %d", len(out.Rates), MinCurrencies)
 	}
 	return out, nil
+}
+
+// rootElement returns the document's first element, skipping the prolog (declaration,
+// comments, whitespace).
+func rootElement(dec *xml.Decoder) (xml.StartElement, error) {
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return xml.StartElement{}, fmt.Errorf("no root element: %w", err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			return t, nil
+		case xml.CharData:
+			if len(bytes.TrimSpace(t)) > 0 {
+				return xml.StartElement{}, errors.New("text before the root element")
+			}
+		}
+	}
+}
+
+// rest checks that nothing but whitespace, comments and processing instructions follows
+// the root element: a second document appended to the first is not the ECB's file.
+func rest(dec *xml.Decoder) error {
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			return fmt.Errorf("a second element <%s> after the root element", t.Name.Local)
+		case xml.CharData:
+			if len(bytes.TrimSpace(t)) > 0 {
+				return errors.New("text after the root element")
+			}
+		}
+	}
 }
 
 // Canonical is the object body: JSON with sorted keys and a final newline, so that the
