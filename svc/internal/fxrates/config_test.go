@@ -3,6 +3,7 @@ package fxrates_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/transaction-validator/transaction-validator/svc/internal/fxrates"
 )
@@ -20,7 +21,8 @@ func TestConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.SourceURL != fxrates.DefaultSourceURL || c.MaxLagDays != 0 {
+	if c.SourceURL != fxrates.DefaultSourceURL || c.MaxLagDays != 0 || c.MaxRetryAfter != 2*time.Minute ||
+		c.LatePoll != 5*time.Minute || c.LateWait != 40*time.Minute || c.RunTimeout != 50*time.Minute {
 		t.Fatalf("%+v", c)
 	}
 	if c, err := fxrates.ConfigFromEnv(env("FX_MAX_LAG_DAYS", "2")); err != nil || c.MaxLagDays != 2 {
@@ -37,6 +39,9 @@ func TestConfigRefuses(t *testing.T) {
 		{"FX_MAX_LAG_DAYS", "two", "FX_MAX_LAG_DAYS"},
 		{"FX_HTTP_TIMEOUT", "0s", "FX_HTTP_TIMEOUT"},
 		{"FX_MAX_ATTEMPTS", "11", "FX_MAX_ATTEMPTS"},
+		{"FX_MAX_RETRY_AFTER", "-1s", "FX_MAX_RETRY_AFTER"},
+		{"FX_LATE_POLL", "50m", "FX_LATE_POLL"},     // longer than FX_LATE_WAIT
+		{"FX_RUN_TIMEOUT", "41m", "FX_RUN_TIMEOUT"}, // no room after FX_LATE_WAIT
 	} {
 		_, err := fxrates.ConfigFromEnv(env(c.name, c.value))
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -18,14 +20,42 @@ type Fetcher struct {
 	MaxAttempts int
 	BaseBackoff time.Duration
 	MaxBackoff  time.Duration
+	// MaxRetryAfter is the longest Retry-After (on 429 or 503) the fetcher honours; a
+	// source asking for longer, or for a wait past ctx's deadline, ends the fetch.
+	MaxRetryAfter time.Duration
 	// OnRetry is told about each failed attempt that will be retried.
 	OnRetry func(attempt int, err error, wait time.Duration)
+	// Now and Wait are the clock (nil: the real one); tests replace them.
+	Now  func() time.Time
+	Wait func(ctx context.Context, d time.Duration) error
 }
 
-// statusError is a non-200 answer.
-type statusError struct{ code int }
+// statusError is a non-200 answer, with its Retry-After header if any.
+type statusError struct {
+	code       int
+	retryAfter string
+}
 
 func (e *statusError) Error() string { return fmt.Sprintf("source answered HTTP %d", e.code) }
+
+// retryAfter returns the wait a 429 or 503 answer asks for, in either of RFC 9110's forms
+// (delta-seconds or an HTTP-date); ok is false when there is none or it is unreadable,
+// and the fetcher's own back-off applies.
+func retryAfter(err error, now time.Time) (d time.Duration, ok bool) {
+	var se *statusError
+	if !errors.As(err, &se) || se.retryAfter == "" ||
+		(se.code != http.StatusTooManyRequests && se.code != http.StatusServiceUnavailable) {
+		return 0, false
+	}
+	v := strings.TrimSpace(se.retryAfter)
+	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+		return time.Duration(n) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
 
 // retryable: network errors and time-outs, 429 and 5xx. Other 4xx mean the request is
 // wrong (bad URL, bad key) and will stay wrong.
@@ -50,21 +80,47 @@ func (f *Fetcher) Fetch(ctx context.Context) ([]byte, error) {
 		if !retryable(err) || attempt == f.MaxAttempts {
 			break
 		}
-		backoff := f.BaseBackoff << (attempt - 1)
-		if backoff > f.MaxBackoff || backoff <= 0 {
-			backoff = f.MaxBackoff
+		wait, asked := retryAfter(err, f.now())
+		if asked {
+			// The source said when to come back: sooner would only be refused again, so
+			// wait exactly that, or give up if it is longer than this run may wait.
+			if wait > f.MaxRetryAfter {
+				return nil, fmt.Errorf("fetching %s: %w; it asks to retry after %s, more than the %s allowed",
+					f.URL, err, wait, f.MaxRetryAfter)
+			}
+			if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
+				return nil, fmt.Errorf("fetching %s: %w; it asks to retry after %s, past the run's deadline",
+					f.URL, err, wait)
+			}
+		} else {
+			backoff := f.BaseBackoff << (attempt - 1)
+			if backoff > f.MaxBackoff || backoff <= 0 {
+				backoff = f.MaxBackoff
+			}
+			wait = time.Duration(rand.Int64N(int64(backoff)) + 1)
 		}
-		wait := time.Duration(rand.Int64N(int64(backoff)) + 1)
 		if f.OnRetry != nil {
 			f.OnRetry(attempt, err, wait)
 		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(wait):
+		if err := f.wait(ctx, wait); err != nil {
+			return nil, err
 		}
 	}
 	return nil, fmt.Errorf("fetching %s: %w", f.URL, last)
+}
+
+func (f *Fetcher) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
+}
+
+func (f *Fetcher) wait(ctx context.Context, d time.Duration) error {
+	if f.Wait != nil {
+		return f.Wait(ctx, d)
+	}
+	return sleep(ctx, d)
 }
 
 func (f *Fetcher) once(ctx context.Context) ([]byte, error) {
@@ -83,7 +139,7 @@ func (f *Fetcher) once(ctx context.Context) ([]byte, error) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil, &statusError{code: resp.StatusCode}
+		return nil, &statusError{code: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}
 	}
 	// One byte over the limit tells a too-large document from one exactly at it.
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))

@@ -34,6 +34,9 @@ type Config struct {
 	// LateWait (FX_LATE_WAIT, default 40m) after the run's start; then the run ends stale.
 	LatePoll time.Duration
 	LateWait time.Duration
+	// MaxRetryAfter (FX_MAX_RETRY_AFTER, default 2m) is the longest Retry-After the job
+	// honours on a 429 or 503; a source asking for longer fails the fetch.
+	MaxRetryAfter time.Duration
 	// RunTimeout (FX_RUN_TIMEOUT, default 50m) bounds the whole run, polling included. It
 	// must exceed LateWait by lateMargin, and the CronJob's activeDeadlineSeconds must
 	// exceed it.
@@ -54,6 +57,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		S3Endpoint: getenv("S3_ENDPOINT"), SecretsManagerEndpoint: getenv("SECRETSMANAGER_ENDPOINT"),
 		HTTPTimeout: 10 * time.Second, MaxAttempts: 5,
 		LatePoll: 5 * time.Minute, LateWait: 40 * time.Minute, RunTimeout: 50 * time.Minute,
+		MaxRetryAfter: 2 * time.Minute,
 	}
 	var errs []error
 	if c.SourceURL == "" {
@@ -78,7 +82,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		c.MaxLagDays = n
 	}
 	for name, dst := range map[string]*time.Duration{"FX_HTTP_TIMEOUT": &c.HTTPTimeout,
-		"FX_LATE_POLL": &c.LatePoll, "FX_LATE_WAIT": &c.LateWait, "FX_RUN_TIMEOUT": &c.RunTimeout} {
+		"FX_LATE_POLL": &c.LatePoll, "FX_LATE_WAIT": &c.LateWait, "FX_RUN_TIMEOUT": &c.RunTimeout,
+		"FX_MAX_RETRY_AFTER": &c.MaxRetryAfter} {
 		if v := getenv(name); v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 {
@@ -189,6 +194,7 @@ func (j *Job) run(ctx context.Context, start time.Time) (Result, error) {
 	f := &Fetcher{
 		Client: &http.Client{Timeout: j.Config.HTTPTimeout}, URL: j.Config.SourceURL,
 		MaxAttempts: j.Config.MaxAttempts, BaseBackoff: 500 * time.Millisecond, MaxBackoff: 8 * time.Second,
+		MaxRetryAfter: j.Config.MaxRetryAfter, Now: j.Now, Wait: j.Wait,
 		OnRetry: func(attempt int, err error, wait time.Duration) {
 			j.Log.Warn("fetch failed, retrying", "attempt", attempt, "error", err, "wait", wait.String())
 		},
