@@ -30,6 +30,24 @@ func TestConfigDefaults(t *testing.T) {
 	}
 }
 
+func TestConfigSourceURLAndAuth(t *testing.T) {
+	for _, u := range []string{"https://fx.example.com/daily.xml", "http://127.0.0.1:8080/x.xml", "http://localhost/x.xml", "http://[::1]:9/x"} {
+		if _, err := fxrates.ConfigFromEnv(env("FX_SOURCE_URL", u)); err != nil {
+			t.Errorf("%s refused: %v", u, err)
+		}
+	}
+	c, err := fxrates.ConfigFromEnv(env("FX_API_KEY_SECRET_ID", "fx/api-key"))
+	if err != nil || c.SourceAuth != fxrates.AuthNone {
+		t.Fatalf("the default must send no key: %+v %v", c, err)
+	}
+	if _, err := fxrates.ConfigFromEnv(env("FX_SOURCE_AUTH", "bearer")); err == nil || !strings.Contains(err.Error(), "FX_API_KEY_SECRET_ID") {
+		t.Fatalf("bearer without a secret: %v", err)
+	}
+	if c, err := fxrates.ConfigFromEnv(env("FX_SOURCE_AUTH", "bearer", "FX_API_KEY_SECRET_ID", "k")); err != nil || c.SourceAuth != fxrates.AuthBearer {
+		t.Fatalf("%+v %v", c, err)
+	}
+}
+
 // Each bad setting is refused with an error naming the variable.
 func TestConfigRefuses(t *testing.T) {
 	for _, c := range []struct{ name, value, want string }{
@@ -40,6 +58,13 @@ func TestConfigRefuses(t *testing.T) {
 		{"FX_HTTP_TIMEOUT", "0s", "FX_HTTP_TIMEOUT"},
 		{"FX_MAX_ATTEMPTS", "11", "FX_MAX_ATTEMPTS"},
 		{"FX_MAX_RETRY_AFTER", "-1s", "FX_MAX_RETRY_AFTER"},
+		// Only HTTPS leaves the machine.
+		{"FX_SOURCE_URL", "http://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml", "must be https://"},
+		{"FX_SOURCE_URL", "http://10.0.0.8/eurofxref-daily.xml", "must be https://"},
+		{"FX_SOURCE_URL", "http://127.0.0.1.example.com/x.xml", "must be https://"},
+		{"FX_SOURCE_URL", "ftp://ftp.ecb.europa.eu/x.xml", "must be https://"},
+		{"FX_SOURCE_URL", "www.ecb.europa.eu/x.xml", "not an absolute URL"},
+		{"FX_SOURCE_AUTH", "basic", "FX_SOURCE_AUTH"},
 		{"FX_LATE_POLL", "50m", "FX_LATE_POLL"},     // longer than FX_LATE_WAIT
 		{"FX_RUN_TIMEOUT", "41m", "FX_RUN_TIMEOUT"}, // no room after FX_LATE_WAIT
 	} {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,51 @@ type Fetcher struct {
 	// Now and Wait are the clock (nil: the real one); tests replace them.
 	Now  func() time.Time
 	Wait func(ctx context.Context, d time.Duration) error
+}
+
+// How the job authenticates to its source (FX_SOURCE_AUTH).
+const (
+	AuthNone   = "none"
+	AuthBearer = "bearer"
+)
+
+// insecureURLError is a source URL, or a redirect, that is not HTTPS. Not retried.
+type insecureURLError struct{ url string }
+
+func (e *insecureURLError) Error() string {
+	return fmt.Sprintf("%s: must be https:// (http:// only to 127.0.0.1, ::1 or localhost, for tests)", e.url)
+}
+
+// checkSourceURL accepts https:// URLs, and http:// ones only to a loopback host: a test's
+// server on this machine, where nothing crosses a network. Anything else would carry the
+// rates (and an API key, if one is sent) in clear text.
+func checkSourceURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute URL", raw)
+	}
+	switch h := u.Hostname(); {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && (h == "localhost" || h == "127.0.0.1" || h == "::1"):
+		return nil
+	}
+	return &insecureURLError{url: u.Redacted()}
+}
+
+// sourceClient is the HTTP client for the source: timeout per attempt, and redirects
+// held to the same rule as the configured URL, so a redirect cannot downgrade to plain
+// HTTP (Go's client keeps the Authorization header on a redirect to the same host).
+func sourceClient(timeout time.Duration) *http.Client {
+	return &http.Client{
+		Timeout: timeout,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 5 {
+				return errors.New("more than 5 redirects")
+			}
+			return checkSourceURL(req.URL.String())
+		},
+	}
 }
 
 // statusError is a non-200 answer, with its Retry-After header if any.
@@ -63,6 +109,10 @@ func retryable(err error) bool {
 	var se *statusError
 	if errors.As(err, &se) {
 		return se.code == http.StatusTooManyRequests || se.code >= 500
+	}
+	var ie *insecureURLError
+	if errors.As(err, &ie) {
+		return false
 	}
 	return !errors.Is(err, context.Canceled)
 }

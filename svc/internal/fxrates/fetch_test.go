@@ -2,6 +2,7 @@ package fxrates
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -143,5 +144,23 @@ func TestFetchRetryAfterIsBounded(t *testing.T) {
 	_, err = retryAfterFetcher(srv.URL, c).Fetch(ctx)
 	if err == nil || !strings.Contains(err.Error(), "past the run's deadline") || n.Load() != 1 || len(c.waits) != 0 {
 		t.Fatalf("after %d attempts, waits %v: %v", n.Load(), c.waits, err)
+	}
+}
+
+// A redirect from the source to plain HTTP elsewhere is refused before any request is
+// made (the API key would follow it in clear text), and not retried.
+func TestFetchRefusesARedirectToPlainHTTP(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		http.Redirect(w, r, "http://fx.example.invalid/eurofxref-daily.xml", http.StatusFound)
+	}))
+	t.Cleanup(srv.Close)
+	f := fetcher(srv.URL)
+	f.Client, f.APIKey = sourceClient(time.Second), "secret"
+	_, err := f.Fetch(context.Background())
+	var ie *insecureURLError
+	if !errors.As(err, &ie) || n.Load() != 1 || !strings.Contains(err.Error(), "http://fx.example.invalid") {
+		t.Fatalf("after %d requests: %v", n.Load(), err)
 	}
 }

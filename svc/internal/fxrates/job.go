@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -21,8 +20,13 @@ const DefaultSourceURL = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-da
 
 // Config is the job's environment.
 type Config struct {
-	SourceURL      string // FX_SOURCE_URL
-	APIKeySecretID string // FX_API_KEY_SECRET_ID: Secrets Manager secret holding an API key, if the source needs one
+	SourceURL string // FX_SOURCE_URL
+	// SourceAuth (FX_SOURCE_AUTH) is how the source wants to be called: "none" (the
+	// default; the ECB) or "bearer", an API key read from Secrets Manager secret
+	// APIKeySecretID (FX_API_KEY_SECRET_ID) and sent as a bearer token. With "none" the
+	// secret is neither read nor sent, even when its name is configured.
+	SourceAuth     string
+	APIKeySecretID string
 	Bucket         string // S3_BUCKET (required)
 	Prefix         string // S3_PREFIX, default "fx-rates/"
 	// MaxLagDays: how many TARGET business days the publication date may lag behind the
@@ -52,7 +56,7 @@ type Config struct {
 // SDK's default chain (IRSA in the cluster).
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
-		SourceURL: getenv("FX_SOURCE_URL"), APIKeySecretID: getenv("FX_API_KEY_SECRET_ID"),
+		SourceURL: getenv("FX_SOURCE_URL"), SourceAuth: getenv("FX_SOURCE_AUTH"), APIKeySecretID: getenv("FX_API_KEY_SECRET_ID"),
 		Bucket: getenv("S3_BUCKET"), Prefix: getenv("S3_PREFIX"),
 		S3Endpoint: getenv("S3_ENDPOINT"), SecretsManagerEndpoint: getenv("SECRETSMANAGER_ENDPOINT"),
 		HTTPTimeout: 10 * time.Second, MaxAttempts: 5,
@@ -62,6 +66,20 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	var errs []error
 	if c.SourceURL == "" {
 		c.SourceURL = DefaultSourceURL
+	}
+	if err := checkSourceURL(c.SourceURL); err != nil {
+		errs = append(errs, fmt.Errorf("FX_SOURCE_URL: %w", err))
+	}
+	switch c.SourceAuth {
+	case "":
+		c.SourceAuth = AuthNone
+	case AuthNone:
+	case AuthBearer:
+		if c.APIKeySecretID == "" {
+			errs = append(errs, errors.New("FX_SOURCE_AUTH=bearer needs FX_API_KEY_SECRET_ID"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("FX_SOURCE_AUTH=%q: must be %s or %s", c.SourceAuth, AuthNone, AuthBearer))
 	}
 	if c.Prefix == "" {
 		c.Prefix = "fx-rates/"
@@ -192,14 +210,17 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 
 func (j *Job) run(ctx context.Context, start time.Time) (Result, error) {
 	f := &Fetcher{
-		Client: &http.Client{Timeout: j.Config.HTTPTimeout}, URL: j.Config.SourceURL,
+		Client: sourceClient(j.Config.HTTPTimeout), URL: j.Config.SourceURL,
 		MaxAttempts: j.Config.MaxAttempts, BaseBackoff: 500 * time.Millisecond, MaxBackoff: 8 * time.Second,
 		MaxRetryAfter: j.Config.MaxRetryAfter, Now: j.Now, Wait: j.Wait,
 		OnRetry: func(attempt int, err error, wait time.Duration) {
 			j.Log.Warn("fetch failed, retrying", "attempt", attempt, "error", err, "wait", wait.String())
 		},
 	}
-	if id := j.Config.APIKeySecretID; id != "" {
+	// The key goes only to a source configured to need it (over HTTPS, which
+	// ConfigFromEnv and the client's redirect check enforce): not to the ECB, even though
+	// the deployment names the secret.
+	if id := j.Config.APIKeySecretID; j.Config.SourceAuth == AuthBearer {
 		out, err := j.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &id})
 		if err != nil {
 			return Result{}, fmt.Errorf("reading the API key from Secrets Manager: %w", err)

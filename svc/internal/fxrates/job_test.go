@@ -28,8 +28,9 @@ const apiKey = "test-api-key-from-secrets-manager"
 
 // secretsManager is the narrowest stand-in for AWS Secrets Manager: it speaks the real
 // JSON 1.1 protocol of GetSecretValue to the real SDK, and insists on a SigV4 signature.
-func secretsManager(t *testing.T) *httptest.Server {
+func secretsManager(t *testing.T, calls *atomic.Int32) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
 		var in struct{ SecretId string }
 		_ = json.NewDecoder(r.Body).Decode(&in)
 		if r.Header.Get("X-Amz-Target") != "secretsmanager.GetSecretValue" ||
@@ -47,14 +48,16 @@ func secretsManager(t *testing.T) *httptest.Server {
 }
 
 // source serves the recorded ECB document for the date held in *date, or garbage when
-// *date is "garbage", and only to a caller presenting the API key.
-func source(t *testing.T, date *atomic.Value) *httptest.Server {
+// *date is "garbage"; if requireKey, only to a caller presenting the API key. It keeps
+// the Authorization header of the last request in *auth.
+func source(t *testing.T, date, auth *atomic.Value, requireKey bool) *httptest.Server {
 	raw, err := os.ReadFile("testdata/eurofxref-daily.xml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer "+apiKey {
+		auth.Store(r.Header.Get("Authorization"))
+		if requireKey && r.Header.Get("Authorization") != "Bearer "+apiKey {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
@@ -104,22 +107,33 @@ type harness struct {
 	waits []time.Duration
 	// onWait, if set, is called with the number of waits so far, before Wait returns.
 	onWait func(n int)
+	// secretReads counts calls to Secrets Manager; auth is the source's last
+	// Authorization header.
+	secretReads atomic.Int32
+	auth        atomic.Value
 }
 
-func newHarness(t *testing.T, now time.Time) *harness {
+// newHarness: the source requires the API key, and the job is configured to send it
+// (FX_SOURCE_AUTH=bearer), unless sourceAuth says otherwise ("" leaves the default).
+func newHarness(t *testing.T, now time.Time, sourceAuth ...string) *harness {
 	t.Helper()
 	store := devtest.S3(t)
-	sm := secretsManager(t)
 	h := &harness{date: &atomic.Value{}, now: now, logs: &devtest.LogBuffer{}}
+	sm := secretsManager(t, &h.secretReads)
 	h.date.Store(now.Format(time.DateOnly))
-	src := source(t, h.date)
+	auth := fxrates.AuthBearer
+	if len(sourceAuth) > 0 {
+		auth = sourceAuth[0]
+	}
+	src := source(t, h.date, &h.auth, auth == fxrates.AuthBearer)
 
 	t.Setenv("AWS_ACCESS_KEY_ID", store.AccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", store.SecretKey)
 	t.Setenv("AWS_REGION", store.Region)
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	env := map[string]string{"FX_SOURCE_URL": src.URL, "FX_API_KEY_SECRET_ID": "fx/api-key", "S3_BUCKET": "fx-data",
-		"S3_ENDPOINT": store.Endpoint, "S3_FORCE_PATH_STYLE": "true", "SECRETSMANAGER_ENDPOINT": sm.URL}
+		"S3_ENDPOINT": store.Endpoint, "S3_FORCE_PATH_STYLE": "true", "SECRETSMANAGER_ENDPOINT": sm.URL,
+		"FX_SOURCE_AUTH": auth}
 	cfg, err := fxrates.ConfigFromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -297,5 +311,22 @@ func TestLatePublication(t *testing.T) {
 	// EMF metric RatesStale.
 	if e := lastEMF(t, h.logs); e.Msg != "fx rates run" || e.Outcome != "stale" || e.RatesStale != 1 || e.ExitCode != fxrates.ExitStale {
 		t.Fatalf("EMF after a stale run: %+v", e)
+	}
+}
+
+// The deployment names the API-key secret (FX_API_KEY_SECRET_ID), but the ECB needs no
+// key: with FX_SOURCE_AUTH left at its default the job neither reads the secret nor sends
+// an Authorization header.
+func TestNoKeyToASourceThatNeedsNone(t *testing.T) {
+	h := newHarness(t, time.Date(2026, 11, 23, 17, 0, 0, 0, time.UTC), "")
+	if h.job.Config.SourceAuth != fxrates.AuthNone || h.job.Config.APIKeySecretID == "" {
+		t.Fatalf("config: %+v", h.job.Config)
+	}
+	res, err := h.job.Run(context.Background())
+	if err != nil || !res.Written {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if got := h.auth.Load().(string); got != "" || h.secretReads.Load() != 0 {
+		t.Fatalf("source saw Authorization %q; %d Secrets Manager calls", got, h.secretReads.Load())
 	}
 }
