@@ -1,8 +1,9 @@
 // Package fxrates is the scheduled ETL job that fetches the ECB's daily euro foreign
 // exchange reference rates, validates and normalises them, and writes them to S3 under
-// a date-partitioned key, so the validator can express per-merchant limits in one base
-// currency. A run is idempotent: the object's content depends only on the source data,
-// and an identical object already in place is left alone.
+// a date-partitioned key. They are meant for per-merchant limits in one base currency;
+// nothing reads them yet (planned: docs/fx-rates-etl.md). A run is idempotent: the
+// object's content depends only on the source data, and an identical object already in
+// place is left alone.
 package fxrates
 
 import (
