@@ -3,10 +3,14 @@
 //
 //	fx-rates-etl                 fetch, validate, write (idempotent)
 //	fx-rates-etl verify DATE     read the object for DATE back and check it
+//
+// Its exit code says how a run ended (fxrates.ExitCode): 0 done, 1 a transient failure,
+// 3 bad configuration, 4 data rejected, 5 still stale when the late window closed.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -19,10 +23,11 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	err := run(os.Args[1:])
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "fx-rates-etl:", err)
-		os.Exit(1)
 	}
+	os.Exit(fxrates.ExitCode(err))
 }
 
 func run(args []string) error {
@@ -52,6 +57,6 @@ func run(args []string) error {
 			cfg.Bucket, out.Key, out.SHA256, r.Date, r.Base, len(r.Rates), r.Rates["USD"])
 		return nil
 	default:
-		return fmt.Errorf("usage: fx-rates-etl [verify YYYY-MM-DD]")
+		return &fxrates.ConfigError{Err: errors.New("usage: fx-rates-etl [verify YYYY-MM-DD]")}
 	}
 }

@@ -1,8 +1,9 @@
 // Package fxrates is the scheduled ETL job that fetches the ECB's daily euro foreign
 // exchange reference rates, validates and normalises them, and writes them to S3 under
-// a date-partitioned key, so the validator can express per-merchant limits in one base
-// currency. A run is idempotent: the object's content depends only on the source data,
-// and an identical object already in place is left alone.
+// a date-partitioned key. They are meant for per-merchant limits in one base currency;
+// nothing reads them yet (planned: docs/fx-rates-etl.md). A run is idempotent: the
+// object's content depends only on the source data, and an identical object already in
+// place is left alone.
 package fxrates
 
 import (
@@ -11,6 +12,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"regexp"
 	"sort"
@@ -28,7 +30,14 @@ type Rates struct {
 	Rates  map[string]string `json:"rates"`
 }
 
-// ecbEnvelope mirrors eurofxref-daily.xml: Envelope > Cube > Cube[time] > Cube[currency,rate].
+// The ECB's namespaces: the GESMES envelope, and the eurofxref vocabulary of its Cubes.
+const (
+	gesmesNS    = "http://www.gesmes.org/xml/2002-08-01"
+	eurofxrefNS = "http://www.ecb.int/vocabulary/2002-08-01/eurofxref"
+)
+
+// ecbEnvelope mirrors eurofxref-daily.xml: gesmes:Envelope > Cube > Cube[time] >
+// Cube[currency,rate], each Cube in the eurofxref namespace.
 type ecbEnvelope struct {
 	Cube struct {
 		Days []struct {
@@ -36,9 +45,9 @@ type ecbEnvelope struct {
 			Rates []struct {
 				Currency string `xml:"currency,attr"`
 				Rate     string `xml:"rate,attr"`
-			} `xml:"Cube"`
-		} `xml:"Cube"`
-	} `xml:"Cube"`
+			} `xml:"http://www.ecb.int/vocabulary/2002-08-01/eurofxref Cube"`
+		} `xml:"http://www.ecb.int/vocabulary/2002-08-01/eurofxref Cube"`
+	} `xml:"http://www.ecb.int/vocabulary/2002-08-01/eurofxref Cube"`
 }
 
 // DataError means the source answered, but with data the job must not publish. It is not
@@ -59,31 +68,37 @@ const (
 	maxBodyBytes  = 1 << 20
 )
 
-// ParseECB reads eurofxref-daily.xml and checks it: exactly one day, a date neither in
-// the future nor older than maxAge before now, at least MinCurrencies ISO 4217
-// currencies in circulation, each once, each with a positive decimal rate.
-func ParseECB(body []byte, now time.Time, maxAge time.Duration) (Rates, error) {
+// ParseECB reads eurofxref-daily.xml and checks it: exactly one day, dated YYYY-MM-DD,
+// at least MinCurrencies ISO 4217 currencies in circulation, each once, each with a
+// positive decimal rate. Whether the date is fresh is CheckFresh's question.
+func ParseECB(body []byte) (Rates, error) {
 	if len(body) > maxBodyBytes {
 		return Rates{}, dataErr("document larger than %d bytes", maxBodyBytes)
 	}
-	var env ecbEnvelope
+	// The root must be the ECB's own envelope: an HTML error page, a proxy's notice or
+	// another source's document that happens to hold Cube elements is not the ECB's data.
 	dec := xml.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&env); err != nil {
+	root, err := rootElement(dec)
+	if err != nil {
+		return Rates{}, dataErr("not the ECB XML document: %v", err)
+	}
+	if root.Name.Space != gesmesNS || root.Name.Local != "Envelope" {
+		return Rates{}, dataErr("not the ECB XML document: root element is <%s> in namespace %q, want gesmes:Envelope in %q",
+			root.Name.Local, root.Name.Space, gesmesNS)
+	}
+	var env ecbEnvelope
+	if err := dec.DecodeElement(&env, &root); err != nil {
+		return Rates{}, dataErr("not the ECB XML document: %v", err)
+	}
+	if err := rest(dec); err != nil {
 		return Rates{}, dataErr("not the ECB XML document: %v", err)
 	}
 	if len(env.Cube.Days) != 1 {
 		return Rates{}, dataErr("expected one day of rates, found %d", len(env.Cube.Days))
 	}
 	day := env.Cube.Days[0]
-	date, err := time.Parse(time.DateOnly, day.Time)
-	if err != nil {
+	if _, err := time.Parse(time.DateOnly, day.Time); err != nil {
 		return Rates{}, dataErr("publication date %q is not YYYY-MM-DD", day.Time)
-	}
-	if date.After(now.UTC().Add(24 * time.Hour)) {
-		return Rates{}, dataErr("publication date %s is in the future", day.Time)
-	}
-	if now.Sub(date) > maxAge {
-		return Rates{}, dataErr("publication date %s is older than %s", day.Time, maxAge)
 	}
 	out := Rates{Source: "ecb-eurofxref-daily", Base: "EUR", Date: day.Time, Rates: make(map[string]string, len(day.Rates))}
 	for _, r := range day.Rates {
@@ -103,6 +118,47 @@ func ParseECB(body []byte, now time.Time, maxAge time.Duration) (Rates, error) {
 		return Rates{}, dataErr("only %d currencies, expected at least %d", len(out.Rates), MinCurrencies)
 	}
 	return out, nil
+}
+
+// rootElement returns the document's first element, skipping the prolog (declaration,
+// comments, whitespace).
+func rootElement(dec *xml.Decoder) (xml.StartElement, error) {
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return xml.StartElement{}, fmt.Errorf("no root element: %w", err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			return t, nil
+		case xml.CharData:
+			if len(bytes.TrimSpace(t)) > 0 {
+				return xml.StartElement{}, errors.New("text before the root element")
+			}
+		}
+	}
+}
+
+// rest checks that nothing but whitespace, comments and processing instructions follows
+// the root element: a second document appended to the first is not the ECB's file.
+func rest(dec *xml.Decoder) error {
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			return fmt.Errorf("a second element <%s> after the root element", t.Name.Local)
+		case xml.CharData:
+			if len(bytes.TrimSpace(t)) > 0 {
+				return errors.New("text after the root element")
+			}
+		}
+	}
 }
 
 // Canonical is the object body: JSON with sorted keys and a final newline, so that the
