@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -148,25 +149,71 @@ func (m *TransactionValidator) Build(
 			if _, err := image.Sync(ctx); err != nil {
 				return "", err
 			}
-			return m.smokeImage(ctx, name, image)
+			return m.smokeImage(ctx, name, version, image)
 		}})
 	}
 	return runSteps(ctx, steps...)
 }
 
-// smokeImage runs the image's binary once: a missing library, a wrong architecture or an
-// entrypoint typo fails here, not in the cluster.
-func (m *TransactionValidator) smokeImage(ctx context.Context, name string, image *dagger.Container) (string, error) {
-	args := map[string][]string{
-		"transaction-validator": {"version"},
-		"operator-console":      {"-h"},
-		"fx-rates-etl":          {"-h"},
-	}[name]
-	out, err := image.WithExec(args, dagger.ContainerWithExecOpts{UseEntrypoint: true, Expect: dagger.ReturnTypeAny}).CombinedOutput(ctx)
+// smoke is what one image must do when its entrypoint runs once with args and no
+// configuration: exit with status exit and print a line matching output. It proves the
+// binary starts on the base image (a missing library, a wrong architecture or an
+// entrypoint typo gives 126, 127 or a crash instead) and that it reached its own code.
+type smoke struct {
+	args   []string
+	exit   int
+	output *regexp.Regexp
+}
+
+// smokes are the workloads' smoke runs. The validator has a version command, which must
+// exit 0 and print exactly the version stamped at build time. The console and the ETL job
+// have no command that exits 0 without their configuration: run without it, they must
+// refuse to start through their main's error path (status 1, the error after the
+// command's name), never with a crash (a Go panic exits 2).
+func smokes(version string) map[string]smoke {
+	return map[string]smoke{
+		"transaction-validator": {args: []string{"version"}, exit: 0, output: regexp.MustCompile(`^` + regexp.QuoteMeta(version) + `$`)},
+		"operator-console":      {exit: 1, output: regexp.MustCompile(`^operator-console: .*required`)},
+		"fx-rates-etl":          {exit: 1, output: regexp.MustCompile(`^fx-rates-etl: .*required`)},
+	}
+}
+
+// check judges one smoke run from its exit status and combined output.
+func (s smoke) check(exit int, out string) error {
+	if exit != s.exit {
+		return fmt.Errorf("exit status %d, want %d:\n%s", exit, s.exit, tail(out, 20))
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if s.output.MatchString(line) {
+			return nil
+		}
+	}
+	return fmt.Errorf("exit status %d as expected, but no line matches %s:\n%s", exit, s.output, tail(out, 20))
+}
+
+// smokeImage runs the image's entrypoint once and checks its exit status and output: a
+// missing library, a wrong architecture or an entrypoint typo fails here, not in the
+// cluster.
+func (m *TransactionValidator) smokeImage(ctx context.Context, name, version string, image *dagger.Container) (string, error) {
+	s, ok := smokes(version)[name]
+	if !ok {
+		return "", fmt.Errorf("%s: no smoke run defined", name)
+	}
+	// ANY: a non-zero exit is judged by check, with the output, instead of being an error
+	// of the engine that carries neither the expectation nor the verdict.
+	done := image.WithExec(s.args, dagger.ContainerWithExecOpts{UseEntrypoint: true, Expect: dagger.ReturnTypeAny})
+	exit, err := done.ExitCode(ctx)
 	if err != nil {
 		return "", fmt.Errorf("%s: running the image: %w", name, err)
 	}
-	return fmt.Sprintf("%s: image runs: %s", name, tail(out, 2)), nil
+	out, err := done.CombinedOutput(ctx)
+	if err != nil {
+		return "", fmt.Errorf("%s: running the image: %w", name, err)
+	}
+	if err := s.check(exit, out); err != nil {
+		return "", fmt.Errorf("%s: smoke run %q: %w", name, s.args, err)
+	}
+	return fmt.Sprintf("%s: image runs: exit %d, %s", name, exit, tail(out, 1)), nil
 }
 
 // ImageTarball exports one workload's image as an OCI tarball (what scan-image scans).
