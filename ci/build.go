@@ -251,13 +251,19 @@ func (m *TransactionValidator) ScanImage(
 		scanners = "vuln,secret,misconfig"
 	}
 	c := m.trivy().WithFile("/image.tar", tarball).
-		WithExec([]string{"sh", "-ec", "mkdir -p /reports && trivy image --input /image.tar --scanners " + scanners +
-			" --exit-code 0 --format json --output /reports/image-" + name + ".json"})
+		WithExec([]string{"sh", "-ec", imageScanScript(name, scanners)})
 	out, err := gate(ctx, c.Directory("/reports"), "image "+name)
 	if err == nil && m.Airgapped {
 		return out, notRun("vulnerabilities (no vulnerability database offline); secrets and misconfiguration: no HIGH/CRITICAL findings")
 	}
 	return out, err
+}
+
+// imageScanScript scans /image.tar with trivy's scanners (comma-separated) into
+// /reports/image-<name>.json; secrets with the repository's secret configuration.
+func imageScanScript(name, scanners string) string {
+	return "mkdir -p /reports && trivy image --input /image.tar --scanners " + scanners + " " + secretConfigFlag +
+		" --exit-code 0 --format json --output /reports/image-" + name + ".json"
 }
 
 // Publish pushes one workload's image to a registry (ECR or any other) and returns the

@@ -34,10 +34,26 @@ func (m *TransactionValidator) ScanReports(ctx context.Context) (*dagger.Directo
 	return c.Directory("/reports"), nil
 }
 
-// trivy returns the trivy image with its cache. Air-gapped, trivy uses the checks embedded
-// in its binary instead of downloading the current bundle.
+const (
+	// secretConfig is trivy's secret-scanning configuration at the repository's root. It
+	// disables trivy's built-in allow rules, which skip every path containing "test"
+	// (every *_test.go and testdata/) before reading it; see the file for each rule.
+	secretConfig = "trivy-secret.yaml"
+	// secretConfigPath is where trivy() mounts it. Its base name stays trivy's default,
+	// which trivy compares with each scanned path to skip the configuration file itself.
+	secretConfigPath = "/etc/txv/" + secretConfig
+	// secretConfigFlag is passed to every trivy run that scans for secrets: trivy quietly
+	// falls back to its built-in rules when the file it is given does not exist, so the
+	// file is mounted from the source, which fails the step when it is missing.
+	secretConfigFlag = "--secret-config " + secretConfigPath
+)
+
+// trivy returns the trivy image with its cache and the secret-scanning configuration.
+// Air-gapped, trivy uses the checks embedded in its binary instead of downloading the
+// current bundle.
 func (m *TransactionValidator) trivy() *dagger.Container {
 	c := m.tool(pins.Trivy).
+		WithMountedFile(secretConfigPath, m.Source.File(secretConfig)).
 		WithMountedCache("/root/.cache/trivy", dag.CacheVolume("txv-trivy")).
 		WithEnvVariable("TRIVY_CACHE_DIR", "/root/.cache/trivy").
 		WithEnvVariable("TRIVY_QUIET", "true")
@@ -57,6 +73,11 @@ func (m *TransactionValidator) trivyScript(ctx context.Context) (string, error) 
 	if err != nil {
 		return "", fmt.Errorf("listing infra/envs: %w", err)
 	}
+	return trivyScriptFor(envs), nil
+}
+
+// trivyScriptFor is trivyScript for the entries of infra/envs (directories end in "/").
+func trivyScriptFor(envs []string) string {
 	var b strings.Builder
 	b.WriteString("mkdir -p /reports\n")
 	scan := func(name, args string) {
@@ -75,8 +96,8 @@ func (m *TransactionValidator) trivyScript(ctx context.Context) (string, error) 
 		scan("infra-env-"+env, fmt.Sprintf("config --tf-vars %s/terraform.tfvars $ignore %s", dir, dir))
 	}
 	scan("manifests", "config --ignorefile /src/kustomize/.trivyignore.yaml /rendered")
-	scan("secrets", "fs --scanners secret /src")
-	return b.String(), nil
+	scan("secrets", "fs --scanners secret "+secretConfigFlag+" /src")
+	return b.String()
 }
 
 // trivyReport is the part of trivy's JSON report the gate reads.
