@@ -62,9 +62,10 @@ func (m *TransactionValidator) Binary(
 		File("/out/" + name), nil
 }
 
-// Image builds one workload's image: the static binary on the distroless-style base,
-// running as the nonroot user (65532), with OCI labels and its CycloneDX SBOM inside
-// (/usr/share/sbom/<name>.cdx.json).
+// Image builds one workload's image with its SBOM inside.
+//
+// The static binary on the distroless-style base, running as the nonroot user (65532),
+// with OCI labels and its CycloneDX SBOM at /usr/share/sbom/<name>.cdx.json.
 func (m *TransactionValidator) Image(
 	ctx context.Context,
 	// Which workload: transaction-validator, operator-console or fx-rates-etl.
@@ -128,8 +129,10 @@ func (m *TransactionValidator) Sbom(
 	return m.sbom(name, bin), nil
 }
 
-// Build builds every workload's image and checks each one starts (its binary runs on the
-// base image), returning the images' digests.
+// Build builds every workload's image and checks that each one runs.
+//
+// Each image's entrypoint runs once and must give its expected exit status and output
+// (see smokes).
 func (m *TransactionValidator) Build(
 	ctx context.Context,
 	// Version stamped into the binaries and the image labels.
@@ -233,9 +236,10 @@ func (m *TransactionValidator) ImageTarball(
 	return image.AsTarball(), nil
 }
 
-// ScanImage scans one workload's image tarball with trivy: secrets and misconfiguration
-// always, OS and Go-module vulnerabilities when the vulnerability database is reachable;
-// fails on HIGH/CRITICAL findings.
+// ScanImage scans one workload's image with trivy and fails on HIGH/CRITICAL findings.
+//
+// Secrets and misconfiguration always, OS and Go-module vulnerabilities when the
+// vulnerability database is reachable.
 func (m *TransactionValidator) ScanImage(
 	ctx context.Context,
 	// Which workload: transaction-validator, operator-console or fx-rates-etl.
@@ -266,9 +270,10 @@ func imageScanScript(name, scanners string) string {
 		" --exit-code 0 --format json --output /reports/image-" + name + ".json"
 }
 
-// Publish pushes one workload's image to a registry (ECR or any other) and returns the
-// pushed reference with its digest, the only form deploy accepts. Credentials come as a
-// Dagger secret (env:, file:, cmd:), never as a plain argument.
+// Publish pushes one workload's image and returns its reference by digest.
+//
+// Any registry (ECR or another); REPOSITORY@sha256:... is the only form deploy accepts.
+// Credentials come as a Dagger secret (env:, file:, cmd:), never as a plain argument.
 //
 // It acts on the world outside the engine, so its result is never cached.
 //

@@ -7,9 +7,10 @@ import (
 	"strings"
 )
 
-// Ci runs every check of a pull request: lint, validate, scan, test, build and scan-image,
-// independent stages in parallel. It always runs all of them and ends with one summary
-// naming each stage's result; it fails if any stage failed.
+// Ci runs every check of a pull request and fails if any stage failed.
+//
+// Stages: lint, validate, scan, test, build and scan-image, independent ones in parallel.
+// It always runs all of them and ends with one summary naming each stage's result.
 func (m *TransactionValidator) Ci(
 	ctx context.Context,
 	// How long each fuzz target runs in the test stage.

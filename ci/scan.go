@@ -15,8 +15,9 @@ import (
 // reports.
 var gatedSeverities = map[string]bool{"HIGH": true, "CRITICAL": true}
 
-// ScanReports runs every scanner and returns their reports, whatever they found:
-// trivy JSON and SARIF (for GitHub code scanning) per target, and checkov's when it ran.
+// ScanReports runs the trivy scans of scan and returns their reports, whatever they found.
+//
+// One trivy JSON report and its SARIF copy (for GitHub code scanning) per target.
 //
 //	dagger call scan-reports export --path out/scan
 func (m *TransactionValidator) ScanReports(ctx context.Context) (*dagger.Directory, error) {
@@ -176,9 +177,11 @@ func gate(ctx context.Context, reports *dagger.Directory, what string) (string, 
 	return fmt.Sprintf("%s: no HIGH/CRITICAL findings in %d reports", what, len(names)), nil
 }
 
-// Scan runs trivy on infra/ (each environment with its tfvars), on the rendered
-// manifests and on the repository (secrets, Go dependencies), and checkov on infra/; it
-// fails on any HIGH or CRITICAL finding and names each one.
+// Scan runs the IaC, manifest, secret and dependency scanners and fails on HIGH/CRITICAL.
+//
+// trivy on infra/ (each environment with its tfvars), on the rendered manifests and on
+// the repository (secrets, Go dependencies), and checkov on infra/; every HIGH or
+// CRITICAL finding is named.
 func (m *TransactionValidator) Scan(ctx context.Context) (string, error) {
 	return runSteps(ctx,
 		step{"trivy config + secrets", func(ctx context.Context) (string, error) {

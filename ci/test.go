@@ -12,12 +12,13 @@ import (
 	"dagger/transaction-validator/pins"
 )
 
-// Test runs the service's Go test suite in the pipeline: scripts/suites/10-service.sh
-// (gofmt, go vet, `go test -race` with the integration tests on real PostgreSQL, Redis,
-// PgBouncer, S3 and Chromium that the tests start themselves, then every fuzz target
-// briefly), including the service against a PostgreSQL and a Redis started as Dagger
-// services, reached by name over the network as in a cluster. The manifests' rule tests
-// run in validate.
+// Test runs the service's Go test suite, the same one scripts/test.sh runs.
+//
+// scripts/suites/10-service.sh: gofmt, go vet, `go test -race` with the integration tests
+// on real PostgreSQL, Redis, PgBouncer, S3 and Chromium that the tests start themselves,
+// then every fuzz target briefly; including the service against a PostgreSQL and a Redis
+// started as Dagger services, reached by name over the network as in a cluster. The
+// manifests' rule tests run in validate.
 func (m *TransactionValidator) Test(
 	ctx context.Context,
 	// How long each fuzz target runs (a Go duration).
