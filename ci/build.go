@@ -246,28 +246,41 @@ func (m *TransactionValidator) ScanImage(
 	// +default="transaction-validator"
 	name string,
 ) (string, error) {
-	tarball, err := m.ImageTarball(ctx, name, "dev")
+	reports, err := m.imageReports(ctx, name)
 	if err != nil {
 		return "", err
 	}
-	scanners := "secret,misconfig"
-	if !m.Airgapped {
-		scanners = "vuln,secret,misconfig"
-	}
-	c := m.trivy().WithFile("/image.tar", tarball).
-		WithExec([]string{"sh", "-ec", imageScanScript(name, scanners)})
-	out, err := gate(ctx, c.Directory("/reports"), "image "+name)
+	out, err := gate(ctx, reports, "image "+name)
 	if err == nil && m.Airgapped {
 		return out, notRun("vulnerabilities (no vulnerability database offline); secrets and misconfiguration: no HIGH/CRITICAL findings")
 	}
 	return out, err
 }
 
+// imageReports scans one workload's image tarball and returns trivy's JSON report and its
+// SARIF copy, whatever they found.
+func (m *TransactionValidator) imageReports(ctx context.Context, name string) (*dagger.Directory, error) {
+	tarball, err := m.ImageTarball(ctx, name, "dev")
+	if err != nil {
+		return nil, err
+	}
+	scanners := "secret,misconfig"
+	if !m.Airgapped {
+		scanners = "vuln,secret,misconfig"
+	}
+	return m.trivy().WithFile("/image.tar", tarball).
+		WithExec([]string{"sh", "-ec", imageScanScript(name, scanners)}).
+		Directory("/reports"), nil
+}
+
 // imageScanScript scans /image.tar with trivy's scanners (comma-separated) into
-// /reports/image-<name>.json; secrets with the repository's secret configuration.
+// /reports/image-<name>.json and its SARIF copy; secrets with the repository's secret
+// configuration.
 func imageScanScript(name, scanners string) string {
+	report := "/reports/image-" + name
 	return "mkdir -p /reports && trivy image --input /image.tar --scanners " + scanners + " " + secretConfigFlag +
-		" --exit-code 0 --format json --output /reports/image-" + name + ".json"
+		" --exit-code 0 --format json --output " + report + ".json\n" +
+		"trivy convert --format sarif --output " + report + ".sarif " + report + ".json\n"
 }
 
 // Publish pushes one workload's image and returns its reference by digest.

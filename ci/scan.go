@@ -101,6 +101,80 @@ func trivyScriptFor(envs []string) string {
 	return b.String()
 }
 
+// reports gathers the JSON and SARIF reports of every trivy scan of ci (the repository's
+// targets and each image) and adds code-scanning.sarif, their SARIF runs in one file.
+func (m *TransactionValidator) reports(ctx context.Context) (*dagger.Directory, error) {
+	dirs := []*dagger.Directory{}
+	repo, err := m.ScanReports(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dirs = append(dirs, repo)
+	for _, name := range workloadNames() {
+		d, err := m.imageReports(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		dirs = append(dirs, d)
+	}
+	all := dag.Directory()
+	for _, d := range dirs {
+		all = all.WithDirectory(".", d)
+	}
+	names, err := all.Glob(ctx, "*.sarif")
+	if err != nil {
+		return nil, fmt.Errorf("scan reports: %w", err)
+	}
+	sarifs := map[string][]byte{}
+	for _, n := range names {
+		raw, err := all.File(n).Contents(ctx)
+		if err != nil {
+			return nil, err
+		}
+		sarifs[strings.TrimSuffix(n, ".sarif")] = []byte(raw)
+	}
+	merged, err := mergeSarif(sarifs)
+	if err != nil {
+		return nil, err
+	}
+	return all.WithNewFile("code-scanning.sarif", string(merged)), nil
+}
+
+// mergeSarif puts the runs of several SARIF reports (report name -> SARIF) into one
+// document. Every run is one tool (trivy) and GitHub code scanning keeps only one upload
+// per tool and category, so each run gets its report's name as its category
+// (automationDetails.id "trivy/<name>/"): one target's alerts never replace another's.
+func mergeSarif(reports map[string][]byte) ([]byte, error) {
+	names := make([]string, 0, len(reports))
+	for n := range reports {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	merged := map[string]any{
+		"version": "2.1.0",
+		"$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+	}
+	runs := []any{}
+	for _, n := range names {
+		var doc struct {
+			Version string
+			Runs    []map[string]any
+		}
+		if err := json.Unmarshal(reports[n], &doc); err != nil {
+			return nil, fmt.Errorf("%s.sarif: %w", n, err)
+		}
+		if doc.Version != "2.1.0" {
+			return nil, fmt.Errorf("%s.sarif: SARIF version %q, want 2.1.0", n, doc.Version)
+		}
+		for _, run := range doc.Runs {
+			run["automationDetails"] = map[string]any{"id": "trivy/" + n + "/"}
+			runs = append(runs, run)
+		}
+	}
+	merged["runs"] = runs
+	return json.MarshalIndent(merged, "", "  ")
+}
+
 // trivyReport is the part of trivy's JSON report the gate reads.
 type trivyReport struct {
 	Results []struct {

@@ -4,7 +4,8 @@
 #   1. the module's own unit tests (dagger run go test);
 #   2. `dagger call --airgapped ci` is green on this checkout, timed;
 #   3. a second, unchanged `ci` comes from the engine's cache, timed (goal: <= 10% of 2.);
-#   4. five seeded defects in one copy of the checkout fail `ci`, and the summary names each
+#   4. five seeded defects in one copy of the checkout fail `ci` (and `ci-report` exports
+#      that run's summary and reports, the findings in its SARIF), and the summary names each
 #      stage with its finding: an unformatted .tf (lint), a privileged container (validate,
 #      scan), a failing Go test (test), a HIGH finding in Terraform (scan), an AWS key pair
 #      in a Go test file (scan: trivy's built-in allow rules skip test files, which
@@ -174,6 +175,19 @@ for want in "lint=tofu fmt" "validate=[Pp]rivileged" "scan=[Pp]rivileged" "test=
   stage_report "$work/seeded.log" "${want%%=*}" | grep -qE -- "${want#*=}" ||
     { stage_report "$work/seeded.log" "${want%%=*}" | tail -40; die "the ${want%%=*} report does not show /${want#*=}/"; }
 done
+
+# ci-report on the same copy (every stage from the cache): the call succeeds, and its
+# export says failed, names the stages and carries the findings for code scanning.
+step "seeded defects: ci-report exports the failing run's summary and reports"
+timed "ci-report, five seeded defects (cached)" dc --source="$d" ci-report "$ci_fuzz" export --path="$work/report" \
+  >"$work/report.out" 2>"$work/report.log" || { tail -40 "$work/report.log"; die "ci-report failed on the seeded copy"; }
+[ "$(cat "$work/report/status")" = failed ] || die "ci-report status is '$(cat "$work/report/status")', want failed"
+grep -qE '^## dagger call ci: FAILED stages: .*\bscan\b' "$work/report/summary.md" || die "summary.md does not name the scan stage"
+for f in secrets.json secrets.sarif image-transaction-validator.json image-transaction-validator.sarif code-scanning.sarif; do
+  [ -s "$work/report/reports/$f" ] || die "ci-report has no reports/$f"
+done
+grep -q '"trivy/secrets/"' "$work/report/reports/code-scanning.sarif" && grep -q 'aws-access-key-id' "$work/report/reports/code-scanning.sarif" ||
+  die "code-scanning.sarif lacks the seeded key's finding under category trivy/secrets/"
 
 # ---- 5. deploy --env local ---------------------------------------------------------------
 eval "$(airgap/manifest-tools.sh)"
