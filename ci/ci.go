@@ -69,7 +69,7 @@ func (m *TransactionValidator) runCi(ctx context.Context, fuzzTime string) ciRun
 		{"validate", m.Validate},
 		{"scan", m.Scan},
 		{"test", func(ctx context.Context) (string, error) { return m.Test(ctx, fuzzTime) }},
-		{"build", func(ctx context.Context) (string, error) { return m.Build(ctx, "ci", "") }},
+		{"build", func(ctx context.Context) (string, error) { return m.Build(ctx, checkVersion, "") }},
 		{"scan-image", m.scanImages},
 	}
 	return ciRun{stages, runAll(ctx, stages)}

@@ -107,7 +107,7 @@ func (m *TransactionValidator) Deploy(
 	}
 	for _, ref := range []string{image, consoleImage, etlImage} {
 		if ref != "" && !digestRef.MatchString(ref) {
-			return "", fmt.Errorf("image %q is not a reference by digest (REGISTRY/REPO@sha256:<64 hex>): only what was scanned is deployed", ref)
+			return "", fmt.Errorf("image %q is not a reference by digest (REGISTRY/REPO@sha256:<64 hex>): a digest is the exact image publish pushed, a tag can move", ref)
 		}
 	}
 	rolloutTimeout, err := time.ParseDuration(timeout)
