@@ -29,7 +29,8 @@ func (m *TransactionValidator) Ci(
 // CiReport runs every check of ci and returns its summary and scan reports, pass or fail.
 //
 // The call succeeds whatever the stages found, so that a failing run's reports can be
-// exported; status says "passed" or "failed". The directory holds summary.md (the stages'
+// exported; status says "passed" or "failed" (also when the reports could not be made:
+// reports/ERROR.txt then says why). The directory holds summary.md (the stages'
 // results and failures, for a CI job summary), status, and reports/: trivy's JSON and
 // SARIF report of every scan target and image, and code-scanning.sarif, all of them in
 // one file with a category per target, for GitHub code scanning.
@@ -42,12 +43,15 @@ func (m *TransactionValidator) CiReport(
 	fuzzTime string,
 ) (*dagger.Directory, error) {
 	r := m.runCi(ctx, fuzzTime)
-	reports, err := m.reports(ctx)
-	if err != nil {
-		return nil, err
-	}
 	status := "passed"
 	if len(r.failed()) > 0 {
+		status = "failed"
+	}
+	// Reports that cannot be made (a scanner that crashed) leave the summary to export:
+	// the error takes their place and the run counts as failed.
+	reports, err := m.reports(ctx)
+	if err != nil {
+		reports = dag.Directory().WithNewFile("ERROR.txt", "the scan reports could not be made:\n"+err.Error()+"\n")
 		status = "failed"
 	}
 	return dag.Directory().
