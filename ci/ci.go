@@ -35,7 +35,7 @@ func (m *TransactionValidator) Ci(
 // SARIF report of every scan target and image, and code-scanning.sarif, all of them in
 // one file with a category per target, for GitHub code scanning.
 //
-//	dagger call ci-report export --path ci-report
+//	dagger call ci-report export --path out/ci-report
 func (m *TransactionValidator) CiReport(
 	ctx context.Context,
 	// How long each fuzz target runs in the test stage.
