@@ -139,7 +139,7 @@ TF
 # key-shaped string is ever committed (the scan of this repository would flag this script).
 key_id=AKIA$(head -c 2048 /dev/urandom | tr -dc 'A-Z2-7' | cut -c1-16)
 key_secret=$(head -c 2048 /dev/urandom | tr -dc 'A-Za-z0-9/+' | cut -c1-40)
-[ ${#key_id} = 20 ] && [ ${#key_secret} = 40 ] || die "could not make the seeded key pair"
+if [ ${#key_id} != 20 ] || [ ${#key_secret} != 40 ]; then die "could not make the seeded key pair"; fi
 mkdir -p "$d/svc/internal/x"
 cat >"$d/svc/internal/x/y_test.go" <<GO
 package x
@@ -186,8 +186,10 @@ grep -qE '^## dagger call ci: FAILED stages: .*\bscan\b' "$work/report/summary.m
 for f in secrets.json secrets.sarif image-transaction-validator.json image-transaction-validator.sarif code-scanning.sarif; do
   [ -s "$work/report/reports/$f" ] || die "ci-report has no reports/$f"
 done
-grep -q '"trivy/secrets/"' "$work/report/reports/code-scanning.sarif" && grep -q 'aws-access-key-id' "$work/report/reports/code-scanning.sarif" ||
-  die "code-scanning.sarif lacks the seeded key's finding under category trivy/secrets/"
+for want in '"trivy/secrets/"' 'aws-access-key-id' 'svc/internal/x/y_test.go'; do
+  grep -qF "$want" "$work/report/reports/code-scanning.sarif" ||
+    die "code-scanning.sarif lacks $want (the seeded key's finding, under category trivy/secrets/)"
+done
 
 # ---- 5. deploy --env local ---------------------------------------------------------------
 eval "$(airgap/manifest-tools.sh)"
