@@ -164,3 +164,46 @@ func TestGoVersionHasOneSource(t *testing.T) {
 		t.Errorf("found only %d go.mod files", mods)
 	}
 }
+
+// daggerVersionInDocs finds the ways the documentation names a Dagger version: the cache
+// directory, module paths, the pin itself, the SDK runtime image, "engine **vX.Y.Z**".
+var daggerVersionInDocs = regexp.MustCompile(`(?:dagger-|dagger@|DAGGER_VERSION=|go-sdk-runtime:|engine \*\*)(v[0-9]+\.[0-9]+\.[0-9]+)`)
+
+// TestDocsNameTheDaggerVersion checks that every Markdown file naming a Dagger version
+// names DAGGER_VERSION: instructions with an old version are instructions that fail.
+func TestDocsNameTheDaggerVersion(t *testing.T) {
+	want := versionsEnv(t)["DAGGER_VERSION"]
+	root := repoFile(t, ".")
+	found := 0
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "node_modules") {
+			return filepath.SkipDir
+		}
+		if !strings.HasSuffix(path, ".md") {
+			return nil
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		for i, line := range strings.Split(string(raw), "\n") {
+			for _, m := range daggerVersionInDocs.FindAllStringSubmatch(line, -1) {
+				found++
+				if m[1] != want {
+					t.Errorf("%s:%d names Dagger %s, airgap/versions.env DAGGER_VERSION=%s: %s", rel, i+1, m[1], want, m[0])
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found == 0 {
+		t.Error("no Markdown file names the Dagger version: the pattern no longer matches the docs")
+	}
+}
