@@ -137,8 +137,9 @@ func (m *TransactionValidator) Sbom(
 
 // Build builds every workload's image and checks that each one runs.
 //
-// Each image's entrypoint runs once and must give its expected exit status and output
-// (see smokes).
+// Each image's entrypoint runs once and must give its expected exit status and output:
+// the validator's version command exits 0 printing the stamped version; the console and
+// the ETL job, run without configuration, exit 1 with their own configuration error.
 func (m *TransactionValidator) Build(
 	ctx context.Context,
 	// Version stamped into the binaries and the image labels.
