@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -16,6 +17,12 @@ var workloads = map[string]string{
 	"operator-console":      "./svc/cmd/operator-console",
 	"fx-rates-etl":          "./svc/cmd/fx-rates-etl",
 }
+
+// checkVersion is the version ci stamps into the images it builds, smoke-runs and scans:
+// one value, so the image build runs is the image scan-image scans (the same digest).
+// publish builds again with the release's version, so the image it pushes has another
+// digest, which ci never ran or scanned (docs/pipeline.md, "What ci proves").
+const checkVersion = "dev"
 
 // workloadNames returns the image names in a stable order.
 func workloadNames() []string {
@@ -61,9 +68,10 @@ func (m *TransactionValidator) Binary(
 		File("/out/" + name), nil
 }
 
-// Image builds one workload's image: the static binary on the distroless-style base,
-// running as the nonroot user (65532), with OCI labels and its CycloneDX SBOM inside
-// (/usr/share/sbom/<name>.cdx.json).
+// Image builds one workload's image with its SBOM inside.
+//
+// The static binary on the distroless-style base, running as the nonroot user (65532),
+// with OCI labels and its CycloneDX SBOM at /usr/share/sbom/<name>.cdx.json.
 func (m *TransactionValidator) Image(
 	ctx context.Context,
 	// Which workload: transaction-validator, operator-console or fx-rates-etl.
@@ -127,8 +135,11 @@ func (m *TransactionValidator) Sbom(
 	return m.sbom(name, bin), nil
 }
 
-// Build builds every workload's image and checks each one starts (its binary runs on the
-// base image), returning the images' digests.
+// Build builds every workload's image and checks that each one runs.
+//
+// Each image's entrypoint runs once and must give its expected exit status and output:
+// the validator's version command exits 0 printing the stamped version; the console and
+// the ETL job, run without configuration, exit 1 with their own configuration error.
 func (m *TransactionValidator) Build(
 	ctx context.Context,
 	// Version stamped into the binaries and the image labels.
@@ -148,25 +159,71 @@ func (m *TransactionValidator) Build(
 			if _, err := image.Sync(ctx); err != nil {
 				return "", err
 			}
-			return m.smokeImage(ctx, name, image)
+			return m.smokeImage(ctx, name, version, image)
 		}})
 	}
 	return runSteps(ctx, steps...)
 }
 
-// smokeImage runs the image's binary once: a missing library, a wrong architecture or an
-// entrypoint typo fails here, not in the cluster.
-func (m *TransactionValidator) smokeImage(ctx context.Context, name string, image *dagger.Container) (string, error) {
-	args := map[string][]string{
-		"transaction-validator": {"version"},
-		"operator-console":      {"-h"},
-		"fx-rates-etl":          {"-h"},
-	}[name]
-	out, err := image.WithExec(args, dagger.ContainerWithExecOpts{UseEntrypoint: true, Expect: dagger.ReturnTypeAny}).CombinedOutput(ctx)
+// smoke is what one image must do when its entrypoint runs once with args and no
+// configuration: exit with status exit and print a line matching output. It proves the
+// binary starts on the base image (a missing library, a wrong architecture or an
+// entrypoint typo gives 126, 127 or a crash instead) and that it reached its own code.
+type smoke struct {
+	args   []string
+	exit   int
+	output *regexp.Regexp
+}
+
+// smokes are the workloads' smoke runs. The validator has a version command, which must
+// exit 0 and print exactly the version stamped at build time. The console and the ETL job
+// have no command that exits 0 without their configuration: run without it, they must
+// refuse to start through their main's error path (status 1, the error after the
+// command's name), never with a crash (a Go panic exits 2).
+func smokes(version string) map[string]smoke {
+	return map[string]smoke{
+		"transaction-validator": {args: []string{"version"}, exit: 0, output: regexp.MustCompile(`^` + regexp.QuoteMeta(version) + `$`)},
+		"operator-console":      {exit: 1, output: regexp.MustCompile(`^operator-console: .*required`)},
+		"fx-rates-etl":          {exit: 1, output: regexp.MustCompile(`^fx-rates-etl: .*required`)},
+	}
+}
+
+// check judges one smoke run from its exit status and combined output.
+func (s smoke) check(exit int, out string) error {
+	if exit != s.exit {
+		return fmt.Errorf("exit status %d, want %d:\n%s", exit, s.exit, tail(out, 20))
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if s.output.MatchString(line) {
+			return nil
+		}
+	}
+	return fmt.Errorf("exit status %d as expected, but no line matches %s:\n%s", exit, s.output, tail(out, 20))
+}
+
+// smokeImage runs the image's entrypoint once and checks its exit status and output: a
+// missing library, a wrong architecture or an entrypoint typo fails here, not in the
+// cluster.
+func (m *TransactionValidator) smokeImage(ctx context.Context, name, version string, image *dagger.Container) (string, error) {
+	s, ok := smokes(version)[name]
+	if !ok {
+		return "", fmt.Errorf("%s: no smoke run defined", name)
+	}
+	// ANY: a non-zero exit is judged by check, with the output, instead of being an error
+	// of the engine that carries neither the expectation nor the verdict.
+	done := image.WithExec(s.args, dagger.ContainerWithExecOpts{UseEntrypoint: true, Expect: dagger.ReturnTypeAny})
+	exit, err := done.ExitCode(ctx)
 	if err != nil {
 		return "", fmt.Errorf("%s: running the image: %w", name, err)
 	}
-	return fmt.Sprintf("%s: image runs: %s", name, tail(out, 2)), nil
+	out, err := done.CombinedOutput(ctx)
+	if err != nil {
+		return "", fmt.Errorf("%s: running the image: %w", name, err)
+	}
+	if err := s.check(exit, out); err != nil {
+		return "", fmt.Errorf("%s: smoke run %q: %w", name, s.args, err)
+	}
+	return fmt.Sprintf("%s: image runs: exit %d, %s", name, exit, tail(out, 1)), nil
 }
 
 // ImageTarball exports one workload's image as an OCI tarball (what scan-image scans).
@@ -186,36 +243,57 @@ func (m *TransactionValidator) ImageTarball(
 	return image.AsTarball(), nil
 }
 
-// ScanImage scans one workload's image tarball with trivy: secrets and misconfiguration
-// always, OS and Go-module vulnerabilities when the vulnerability database is reachable;
-// fails on HIGH/CRITICAL findings.
+// ScanImage scans one workload's image with trivy and fails on HIGH/CRITICAL findings.
+//
+// Secrets and misconfiguration always, OS and Go-module vulnerabilities when the
+// vulnerability database is reachable.
 func (m *TransactionValidator) ScanImage(
 	ctx context.Context,
 	// Which workload: transaction-validator, operator-console or fx-rates-etl.
 	// +default="transaction-validator"
 	name string,
 ) (string, error) {
-	tarball, err := m.ImageTarball(ctx, name, "dev")
+	reports, err := m.imageReports(ctx, name)
 	if err != nil {
 		return "", err
 	}
-	scanners := "secret,misconfig"
-	if !m.Airgapped {
-		scanners = "vuln,secret,misconfig"
-	}
-	c := m.trivy().WithFile("/image.tar", tarball).
-		WithExec([]string{"sh", "-ec", "mkdir -p /reports && trivy image --input /image.tar --scanners " + scanners +
-			" --exit-code 0 --format json --output /reports/image-" + name + ".json"})
-	out, err := gate(ctx, c.Directory("/reports"), "image "+name)
+	out, err := gate(ctx, reports, "image "+name)
 	if err == nil && m.Airgapped {
 		return out, notRun("vulnerabilities (no vulnerability database offline); secrets and misconfiguration: no HIGH/CRITICAL findings")
 	}
 	return out, err
 }
 
-// Publish pushes one workload's image to a registry (ECR or any other) and returns the
-// pushed reference with its digest, the only form deploy accepts. Credentials come as a
-// Dagger secret (env:, file:, cmd:), never as a plain argument.
+// imageReports scans one workload's image tarball and returns trivy's JSON report and its
+// SARIF copy, whatever they found.
+func (m *TransactionValidator) imageReports(ctx context.Context, name string) (*dagger.Directory, error) {
+	tarball, err := m.ImageTarball(ctx, name, checkVersion)
+	if err != nil {
+		return nil, err
+	}
+	scanners := "secret,misconfig"
+	if !m.Airgapped {
+		scanners = "vuln,secret,misconfig"
+	}
+	return m.trivy().WithFile("/image.tar", tarball).
+		WithExec([]string{"sh", "-ec", imageScanScript(name, scanners)}).
+		Directory("/reports"), nil
+}
+
+// imageScanScript scans /image.tar with trivy's scanners (comma-separated) into
+// /reports/image-<name>.json and its SARIF copy; secrets with the repository's secret
+// configuration.
+func imageScanScript(name, scanners string) string {
+	report := "/reports/image-" + name
+	return "mkdir -p /reports && trivy image --input /image.tar --scanners " + scanners + " " + secretConfigFlag +
+		" --exit-code 0 --format json --output " + report + ".json\n" +
+		"trivy convert --format sarif --output " + report + ".sarif " + report + ".json\n"
+}
+
+// Publish pushes one workload's image and returns its reference by digest.
+//
+// Any registry (ECR or another); REPOSITORY@sha256:... is the only form deploy accepts.
+// Credentials come as a Dagger secret (env:, file:, cmd:), never as a plain argument.
 //
 // It acts on the world outside the engine, so its result is never cached.
 //

@@ -44,8 +44,9 @@ func overlayFor(env string) (string, error) {
 	return "", fmt.Errorf("unknown environment %q (want local, dev, staging or prod)", env)
 }
 
-// Deploy ships one version of the validator to an environment as a canary and promotes
-// it only when it is healthy, rolling back on its own otherwise:
+// Deploy ships one version of the validator as a canary and rolls back if it is unhealthy.
+//
+// It promotes the version only when the canary is healthy:
 //
 //  1. the overlay is rendered with the image digest; everything but the Deployment is
 //     applied (server-side);
@@ -106,7 +107,7 @@ func (m *TransactionValidator) Deploy(
 	}
 	for _, ref := range []string{image, consoleImage, etlImage} {
 		if ref != "" && !digestRef.MatchString(ref) {
-			return "", fmt.Errorf("image %q is not a reference by digest (REGISTRY/REPO@sha256:<64 hex>): only what was scanned is deployed", ref)
+			return "", fmt.Errorf("image %q is not a reference by digest (REGISTRY/REPO@sha256:<64 hex>): a digest is the exact image publish pushed, a tag can move", ref)
 		}
 	}
 	rolloutTimeout, err := time.ParseDuration(timeout)
@@ -198,8 +199,9 @@ func (m *TransactionValidator) Deploy(
 	return log.String(), nil
 }
 
-// Rollback returns the validator to its previous revision (kubectl rollout undo), waits
-// for it, and removes any canary left behind.
+// Rollback returns the validator to its previous revision and removes any canary.
+//
+// It runs kubectl rollout undo and waits for the rollout.
 //
 // It acts on the world outside the engine, so its result is never cached.
 //

@@ -42,8 +42,9 @@ func (m *TransactionValidator) tofuRoot(env string, creds awsCredentials) (*dagg
 		WithExec([]string{"tofu", "init", "-lockfile=readonly"}), nil
 }
 
-// Plan plans one environment against its remote state and returns the plan as an
-// artifact directory: tfplan (the binary plan apply takes), plan.txt (for the reviewer),
+// Plan plans one environment against its remote state and returns the plan files.
+//
+// The directory holds tfplan (the binary plan apply takes), plan.txt (for the reviewer),
 // plan.json (for policy tools) and tfplan.sha256, the digest an approver signs off.
 //
 //	dagger call plan --env staging --aws-access-key-id env:AWS_ACCESS_KEY_ID \
@@ -80,10 +81,11 @@ sha256sum /plan/tfplan | cut -d' ' -f1 > /plan/tfplan.sha256`})
 	return c.Directory("/plan"), nil
 }
 
-// Apply applies a saved plan, and only the plan that was approved: its SHA-256 must equal
-// the digest the approver saw next to the plan (tfplan.sha256 of plan). A stale plan is
-// refused by tofu itself (the state changed since). Afterwards a smoke test plans again:
-// the environment must show no changes.
+// Apply applies a saved plan, and only the plan whose SHA-256 was approved.
+//
+// The plan's SHA-256 must equal the digest the approver saw next to it (tfplan.sha256 of
+// plan). A stale plan is refused by tofu itself (the state changed since). Afterwards a
+// smoke test plans again: the environment must show no changes.
 //
 // It acts on the world outside the engine, so its result is never cached.
 //

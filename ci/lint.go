@@ -11,8 +11,10 @@ import (
 // module itself is compiled by the engine on every call).
 var goModules = []string{".", "kustomize", "airgap/k8sschema", "airgap/dagger"}
 
-// Lint checks formatting and static rules: tofu fmt and tflint (AWS ruleset) on infra/,
-// gofmt and go vet on every Go module, actionlint on the GitHub workflows.
+// Lint checks the formatting and static rules of the Terraform, Go and workflow code.
+//
+// tofu fmt and tflint (AWS ruleset) on infra/, gofmt and go vet on every Go module,
+// actionlint on the GitHub workflows.
 func (m *TransactionValidator) Lint(ctx context.Context) (string, error) {
 	return runSteps(ctx,
 		step{"tofu fmt", m.lintTofuFmt},

@@ -151,3 +151,22 @@ func sha(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
+
+func TestDebianTestPackages(t *testing.T) {
+	got, err := debianTestPackages("# c\nA=1\nDEBIAN_TEST_PACKAGES=\"postgresql redis-server libc++1\"\n")
+	if err != nil || got != "postgresql redis-server libc++1" {
+		t.Errorf("debianTestPackages = %q, %v", got, err)
+	}
+	for _, bad := range []string{
+		"A=1\n", // missing
+		"DEBIAN_TEST_PACKAGES=\"postgresql; rm -rf /\"", // the value reaches apt-get in sh -c
+		"DEBIAN_TEST_PACKAGES=\"\"",
+		"DEBIAN_TEST_PACKAGES=\"redis  chromium\"",
+		"DEBIAN_TEST_PACKAGES=\"$(id)\"", // refused by pins.ParseEnv: bash would run it
+		"DEBIAN_TEST_PACKAGES=\"a\"\nDEBIAN_TEST_PACKAGES=\"b\"",
+	} {
+		if got, err := debianTestPackages(bad); err == nil {
+			t.Errorf("debianTestPackages(%q) = %q, want an error", bad, got)
+		}
+	}
+}

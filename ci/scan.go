@@ -15,8 +15,9 @@ import (
 // reports.
 var gatedSeverities = map[string]bool{"HIGH": true, "CRITICAL": true}
 
-// ScanReports runs every scanner and returns their reports, whatever they found:
-// trivy JSON and SARIF (for GitHub code scanning) per target, and checkov's when it ran.
+// ScanReports runs the trivy scans of scan and returns their reports, whatever they found.
+//
+// One trivy JSON report and its SARIF copy (for GitHub code scanning) per target.
 //
 //	dagger call scan-reports export --path out/scan
 func (m *TransactionValidator) ScanReports(ctx context.Context) (*dagger.Directory, error) {
@@ -34,10 +35,26 @@ func (m *TransactionValidator) ScanReports(ctx context.Context) (*dagger.Directo
 	return c.Directory("/reports"), nil
 }
 
-// trivy returns the trivy image with its cache. Air-gapped, trivy uses the checks embedded
-// in its binary instead of downloading the current bundle.
+const (
+	// secretConfig is trivy's secret-scanning configuration at the repository's root. It
+	// disables trivy's built-in allow rules, which skip every path containing "test"
+	// (every *_test.go and testdata/) before reading it; see the file for each rule.
+	secretConfig = "trivy-secret.yaml"
+	// secretConfigPath is where trivy() mounts it. Its base name stays trivy's default,
+	// which trivy compares with each scanned path to skip the configuration file itself.
+	secretConfigPath = "/etc/txv/" + secretConfig
+	// secretConfigFlag is passed to every trivy run that scans for secrets: trivy quietly
+	// falls back to its built-in rules when the file it is given does not exist, so the
+	// file is mounted from the source, which fails the step when it is missing.
+	secretConfigFlag = "--secret-config " + secretConfigPath
+)
+
+// trivy returns the trivy image with its cache and the secret-scanning configuration.
+// Air-gapped, trivy uses the checks embedded in its binary instead of downloading the
+// current bundle.
 func (m *TransactionValidator) trivy() *dagger.Container {
 	c := m.tool(pins.Trivy).
+		WithMountedFile(secretConfigPath, m.Source.File(secretConfig)).
 		WithMountedCache("/root/.cache/trivy", dag.CacheVolume("txv-trivy")).
 		WithEnvVariable("TRIVY_CACHE_DIR", "/root/.cache/trivy").
 		WithEnvVariable("TRIVY_QUIET", "true")
@@ -57,6 +74,11 @@ func (m *TransactionValidator) trivyScript(ctx context.Context) (string, error) 
 	if err != nil {
 		return "", fmt.Errorf("listing infra/envs: %w", err)
 	}
+	return trivyScriptFor(envs), nil
+}
+
+// trivyScriptFor is trivyScript for the entries of infra/envs (directories end in "/").
+func trivyScriptFor(envs []string) string {
 	var b strings.Builder
 	b.WriteString("mkdir -p /reports\n")
 	scan := func(name, args string) {
@@ -75,8 +97,82 @@ func (m *TransactionValidator) trivyScript(ctx context.Context) (string, error) 
 		scan("infra-env-"+env, fmt.Sprintf("config --tf-vars %s/terraform.tfvars $ignore %s", dir, dir))
 	}
 	scan("manifests", "config --ignorefile /src/kustomize/.trivyignore.yaml /rendered")
-	scan("secrets", "fs --scanners secret /src")
-	return b.String(), nil
+	scan("secrets", "fs --scanners secret "+secretConfigFlag+" /src")
+	return b.String()
+}
+
+// reports gathers the JSON and SARIF reports of every trivy scan of ci (the repository's
+// targets and each image) and adds code-scanning.sarif, their SARIF runs in one file.
+func (m *TransactionValidator) reports(ctx context.Context) (*dagger.Directory, error) {
+	dirs := []*dagger.Directory{}
+	repo, err := m.ScanReports(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dirs = append(dirs, repo)
+	for _, name := range workloadNames() {
+		d, err := m.imageReports(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		dirs = append(dirs, d)
+	}
+	all := dag.Directory()
+	for _, d := range dirs {
+		all = all.WithDirectory(".", d)
+	}
+	names, err := all.Glob(ctx, "*.sarif")
+	if err != nil {
+		return nil, fmt.Errorf("scan reports: %w", err)
+	}
+	sarifs := map[string][]byte{}
+	for _, n := range names {
+		raw, err := all.File(n).Contents(ctx)
+		if err != nil {
+			return nil, err
+		}
+		sarifs[strings.TrimSuffix(n, ".sarif")] = []byte(raw)
+	}
+	merged, err := mergeSarif(sarifs)
+	if err != nil {
+		return nil, err
+	}
+	return all.WithNewFile("code-scanning.sarif", string(merged)), nil
+}
+
+// mergeSarif puts the runs of several SARIF reports (report name -> SARIF) into one
+// document. Every run is one tool (trivy) and GitHub code scanning keeps only one upload
+// per tool and category, so each run gets its report's name as its category
+// (automationDetails.id "trivy/<name>/"): one target's alerts never replace another's.
+func mergeSarif(reports map[string][]byte) ([]byte, error) {
+	names := make([]string, 0, len(reports))
+	for n := range reports {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	merged := map[string]any{
+		"version": "2.1.0",
+		"$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+	}
+	runs := []any{}
+	for _, n := range names {
+		var doc struct {
+			Version string
+			Runs    []map[string]any
+		}
+		if err := json.Unmarshal(reports[n], &doc); err != nil {
+			return nil, fmt.Errorf("%s.sarif: %w", n, err)
+		}
+		if doc.Version != "2.1.0" {
+			return nil, fmt.Errorf("%s.sarif: SARIF version %q, want 2.1.0", n, doc.Version)
+		}
+		for _, run := range doc.Runs {
+			run["automationDetails"] = map[string]any{"id": "trivy/" + n + "/"}
+			runs = append(runs, run)
+		}
+	}
+	merged["runs"] = runs
+	return json.MarshalIndent(merged, "", "  ")
 }
 
 // trivyReport is the part of trivy's JSON report the gate reads.
@@ -155,9 +251,11 @@ func gate(ctx context.Context, reports *dagger.Directory, what string) (string, 
 	return fmt.Sprintf("%s: no HIGH/CRITICAL findings in %d reports", what, len(names)), nil
 }
 
-// Scan runs trivy on infra/ (each environment with its tfvars), on the rendered
-// manifests and on the repository (secrets, Go dependencies), and checkov on infra/; it
-// fails on any HIGH or CRITICAL finding and names each one.
+// Scan runs the IaC, manifest, secret and dependency scanners and fails on HIGH/CRITICAL.
+//
+// trivy on infra/ (each environment with its tfvars), on the rendered manifests and on
+// the repository (secrets, Go dependencies), and checkov on infra/; every HIGH or
+// CRITICAL finding is named.
 func (m *TransactionValidator) Scan(ctx context.Context) (string, error) {
 	return runSteps(ctx,
 		step{"trivy config + secrets", func(ctx context.Context) (string, error) {

@@ -12,12 +12,13 @@ import (
 	"dagger/transaction-validator/pins"
 )
 
-// Test runs the service's Go test suite in the pipeline: scripts/suites/10-service.sh
-// (gofmt, go vet, `go test -race` with the integration tests on real PostgreSQL, Redis,
-// PgBouncer, S3 and Chromium that the tests start themselves, then every fuzz target
-// briefly), including the service against a PostgreSQL and a Redis started as Dagger
-// services, reached by name over the network as in a cluster. The manifests' rule tests
-// run in validate.
+// Test runs the service's Go test suite, the same one scripts/test.sh runs.
+//
+// scripts/suites/10-service.sh: gofmt, go vet, `go test -race` with the integration tests
+// on real PostgreSQL, Redis, PgBouncer, S3 and Chromium that the tests start themselves,
+// then every fuzz target briefly; including the service against a PostgreSQL and a Redis
+// started as Dagger services, reached by name over the network as in a cluster. The
+// manifests' rule tests run in validate.
 func (m *TransactionValidator) Test(
 	ctx context.Context,
 	// How long each fuzz target runs (a Go duration).
@@ -53,11 +54,11 @@ func (m *TransactionValidator) testEnv(ctx context.Context) (*dagger.Container, 
 	if err != nil {
 		return nil, nil, err
 	}
-	match := regexp.MustCompile(`(?m)^DEBIAN_TEST_PACKAGES="([a-z0-9 .+-]+)"`).FindStringSubmatch(versions)
-	if match == nil {
-		return nil, nil, fmt.Errorf("airgap/versions.env: no DEBIAN_TEST_PACKAGES")
+	packages, err := debianTestPackages(versions)
+	if err != nil {
+		return nil, nil, fmt.Errorf("airgap/versions.env: %w", err)
 	}
-	base := withDebianPackages(dag.Container().From(pins.Golang), "gcc libc6-dev "+match[1])
+	base := withDebianPackages(dag.Container().From(pins.Golang), "gcc libc6-dev "+packages)
 	// Only what the Go tests read: a change to infra/, the overlays, the workflows or the
 	// docs leaves this stage cached. dagger.json goes too: the Dagger CLI stamps it with a
 	// user.daggerContentHash xattr that is part of its digest, so a checkout and a plain
@@ -77,6 +78,26 @@ func (m *TransactionValidator) testEnv(ctx context.Context) (*dagger.Container, 
 		WithEnvVariable("VERSITYGW_BIN", "/opt/txv-test-tools/versitygw").
 		WithEnvVariable("PROMTOOL_BIN", "/opt/txv-test-tools/promtool").
 		WithMountedDirectory("/src", src), src, nil
+}
+
+// debianPackageList is a space-separated list of Debian package names, and nothing a
+// shell would read as more than that.
+var debianPackageList = regexp.MustCompile(`^[a-z0-9][a-z0-9.+-]*( [a-z0-9][a-z0-9.+-]*)*$`)
+
+// debianTestPackages returns DEBIAN_TEST_PACKAGES from the text of airgap/versions.env.
+func debianTestPackages(versions string) (string, error) {
+	env, err := pins.ParseEnv(versions)
+	if err != nil {
+		return "", err
+	}
+	packages, ok := env["DEBIAN_TEST_PACKAGES"]
+	if !ok {
+		return "", fmt.Errorf("no DEBIAN_TEST_PACKAGES")
+	}
+	if !debianPackageList.MatchString(packages) {
+		return "", fmt.Errorf("DEBIAN_TEST_PACKAGES=%q is not a space-separated list of Debian package names", packages)
+	}
+	return packages, nil
 }
 
 // withDebianPackages installs packages (space-separated) from Debian in a layer of its own.

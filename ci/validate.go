@@ -61,10 +61,11 @@ func (m *TransactionValidator) renderScript(env string, images map[string]string
 	return s + fmt.Sprintf("kustomize build /tmp/render/overlays/%s > %s\n", env, out)
 }
 
-// Validate renders every overlay and checks the manifests with kubeconform -strict
-// against the Kubernetes and CRD schemas of the pinned Kubernetes version, and runs the
-// manifests' rule tests (kustomize/*_test.go: security context, probes, spread,
-// resources, ...) and the schema converter's tests.
+// Validate checks every rendered overlay against the schemas and the manifests' rules.
+//
+// kubeconform -strict against the Kubernetes and CRD schemas of the pinned Kubernetes
+// version, and the manifests' rule tests (kustomize/*_test.go: security context, probes,
+// spread, resources, ...) and the schema converter's tests.
 func (m *TransactionValidator) Validate(ctx context.Context) (string, error) {
 	return runSteps(ctx,
 		step{"kubeconform", func(ctx context.Context) (string, error) {

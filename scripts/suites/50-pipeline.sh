@@ -4,9 +4,12 @@
 #   1. the module's own unit tests (dagger run go test);
 #   2. `dagger call --airgapped ci` is green on this checkout, timed;
 #   3. a second, unchanged `ci` comes from the engine's cache, timed (goal: <= 10% of 2.);
-#   4. four seeded defects in one copy of the checkout fail `ci`, and the summary names each
+#   4. five seeded defects in one copy of the checkout fail `ci` (and `ci-report` exports
+#      that run's summary and reports, the findings in its SARIF), and the summary names each
 #      stage with its finding: an unformatted .tf (lint), a privileged container (validate,
-#      scan), a failing Go test (test), a HIGH finding in Terraform (scan);
+#      scan), a failing Go test (test), a HIGH finding in Terraform (scan), an AWS key pair
+#      in a Go test file (scan: trivy's built-in allow rules skip test files, which
+#      trivy-secret.yaml turns off);
 #   5. deploy --env local: a good version rolls out through the canary; a version whose
 #      pods never become Ready and one whose error rate is high are rolled back on their
 #      own (the stable version keeps serving, the canary is gone); rollback returns to the
@@ -98,8 +101,8 @@ stage_report() {
   awk -v s="== $2" '$0 == s {on = 1; next} /^== / {on = 0} on' "$1"
 }
 
-# All four defects go into one copy and one `ci`: the stages run side by side and each
-# reports on its own, so one run shows every stage catching its defect (four runs cost ~10
+# All five defects go into one copy and one `ci`: the stages run side by side and each
+# reports on its own, so one run shows every stage catching its defect (five runs cost ~10
 # minutes more of the same work). Each stage must be named as failed and its report must
 # carry its own defect's finding, so one stage's failure cannot stand in for another's.
 d=$(seed seeded-defects)
@@ -132,9 +135,31 @@ resource "aws_security_group" "seeded" {
   }
 }
 TF
+# scan: an AWS key pair pasted into a compiled Go test file. Made up here at random, so no
+# key-shaped string is ever committed (the scan of this repository would flag this script).
+key_id=AKIA$(head -c 2048 /dev/urandom | tr -dc 'A-Z2-7' | cut -c1-16)
+key_secret=$(head -c 2048 /dev/urandom | tr -dc 'A-Za-z0-9/+' | cut -c1-40)
+if [ ${#key_id} != 20 ] || [ ${#key_secret} != 40 ]; then die "could not make the seeded key pair"; fi
+mkdir -p "$d/svc/internal/x"
+cat >"$d/svc/internal/x/y_test.go" <<GO
+package x
+
+import "testing"
+
+const (
+	awsAccessKeyID     = "$key_id"
+	awsSecretAccessKey = "$key_secret"
+)
+
+func TestSeededCredentials(t *testing.T) {
+	if len(awsAccessKeyID)+len(awsSecretAccessKey) != 60 {
+		t.Fatal("seeded key pair changed")
+	}
+}
+GO
 step "seeded defects: ci must fail in lint, validate, scan and test, each naming its defect"
-if timed "ci, four seeded defects" dc --source="$d" ci "$ci_fuzz" >"$work/seeded.out" 2>"$work/seeded.log"; then
-  die "ci passed on a copy with four seeded defects"
+if timed "ci, five seeded defects" dc --source="$d" ci "$ci_fuzz" >"$work/seeded.out" 2>"$work/seeded.log"; then
+  die "ci passed on a copy with five seeded defects"
 fi
 failed_line=$(grep -E '^FAILED stages: ' "$work/seeded.log") ||
   { tail -60 "$work/seeded.log"; die "the seeded run has no 'FAILED stages:' summary"; }
@@ -144,9 +169,26 @@ for stage in lint validate scan test; do
 done
 # Each finding in the report of the stage that must catch it.
 for want in "lint=tofu fmt" "validate=[Pp]rivileged" "scan=[Pp]rivileged" "test=TestSeededDefect" \
-            "scan=(HIGH|CRITICAL) (AVD-)?AWS-0107"; do
+            "scan=(HIGH|CRITICAL) (AVD-)?AWS-0107" \
+            "scan=CRITICAL secret aws-access-key-id svc/internal/x/y_test\.go:" \
+            "scan=CRITICAL secret aws-secret-access-key svc/internal/x/y_test\.go:"; do
   stage_report "$work/seeded.log" "${want%%=*}" | grep -qE -- "${want#*=}" ||
     { stage_report "$work/seeded.log" "${want%%=*}" | tail -40; die "the ${want%%=*} report does not show /${want#*=}/"; }
+done
+
+# ci-report on the same copy (every stage from the cache): the call succeeds, and its
+# export says failed, names the stages and carries the findings for code scanning.
+step "seeded defects: ci-report exports the failing run's summary and reports"
+timed "ci-report, five seeded defects (cached)" dc --source="$d" ci-report "$ci_fuzz" export --path="$work/report" \
+  >"$work/report.out" 2>"$work/report.log" || { tail -40 "$work/report.log"; die "ci-report failed on the seeded copy"; }
+[ "$(cat "$work/report/status")" = failed ] || die "ci-report status is '$(cat "$work/report/status")', want failed"
+grep -qE '^## dagger call ci: FAILED stages: .*\bscan\b' "$work/report/summary.md" || die "summary.md does not name the scan stage"
+for f in secrets.json secrets.sarif image-transaction-validator.json image-transaction-validator.sarif code-scanning.sarif; do
+  [ -s "$work/report/reports/$f" ] || die "ci-report has no reports/$f"
+done
+for want in '"trivy/secrets/"' 'aws-access-key-id' 'svc/internal/x/y_test.go'; do
+  grep -qF "$want" "$work/report/reports/code-scanning.sarif" ||
+    die "code-scanning.sarif lacks $want (the seeded key's finding, under category trivy/secrets/)"
 done
 
 # ---- 5. deploy --env local ---------------------------------------------------------------
