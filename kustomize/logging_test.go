@@ -307,7 +307,10 @@ func withCheckDigit(prefix string) string {
 	panic("unreachable")
 }
 
-var digitRun = regexp.MustCompile(`[0-9]+(?:[ -][0-9]+)*`)
+var (
+	digitRun = regexp.MustCompile(`[0-9]+(?:[ -][0-9]+)*`)
+	groupSep = regexp.MustCompile(`[ -]`)
+)
 
 // leftoverPANs lists every card-number-like value left in v by the rule the filter
 // implements (consecutive digit groups, joined by single spaces or dashes, 13-19 digits in
@@ -330,7 +333,7 @@ func leftoverPANs(v any) []string {
 			walk(x.String())
 		case string:
 			for _, run := range digitRun.FindAllString(x, -1) {
-				groups := regexp.MustCompile(`[ -]`).Split(run, -1)
+				groups := groupSep.Split(run, -1)
 				for a := range groups {
 					digits := ""
 					for b := a; b < len(groups); b++ {

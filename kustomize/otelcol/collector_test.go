@@ -1,7 +1,8 @@
 // Package otelcol validates components/tracing/collector.yaml with the real OpenTelemetry
 // Collector code: the same component factories the contrib image ships (otlp receiver,
-// memory_limiter and batch processors, awsxray exporter, health_check extension), at the
-// version of that image (0.120.0), loaded and validated the way `otelcol validate` does.
+// memory_limiter, attributes, transform and batch processors, awsxray exporter,
+// health_check extension), at the version of that image (0.120.0), loaded and validated
+// the way `otelcol validate` does; redaction_test.go runs the configured processors.
 // Its own module: the collector's dependency graph stays out of the manifests' tests.
 package otelcol
 
@@ -14,6 +15,8 @@ import (
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/awsxrayexporter"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/attributesprocessor"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/transformprocessor"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/extension"
@@ -36,7 +39,8 @@ func factories(t *testing.T) otelcol.Factories {
 	if f.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](otlpreceiver.NewFactory()); err != nil {
 		t.Fatal(err)
 	}
-	if f.Processors, err = otelcol.MakeFactoryMap[processor.Factory](memorylimiterprocessor.NewFactory(), batchprocessor.NewFactory()); err != nil {
+	if f.Processors, err = otelcol.MakeFactoryMap[processor.Factory](memorylimiterprocessor.NewFactory(),
+		attributesprocessor.NewFactory(), transformprocessor.NewFactory(), batchprocessor.NewFactory()); err != nil {
 		t.Fatal(err)
 	}
 	if f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](awsxrayexporter.NewFactory()); err != nil {
@@ -70,11 +74,12 @@ func TestCollectorConfigIsValid(t *testing.T) {
 		}
 		return out
 	}
-	// memory_limiter first (it must refuse data before anything buffers it), no sampling
-	// processor (the service samples at the head), X-Ray the only destination.
+	// memory_limiter first (it must refuse data before anything buffers it), then the
+	// redaction (redaction_test.go), no sampling processor (the service samples at the
+	// head), X-Ray the only destination.
 	for what, pair := range map[string][2][]string{
 		"receivers":  {ids(traces.Receivers), {"otlp"}},
-		"processors": {ids(traces.Processors), {"memory_limiter", "batch"}},
+		"processors": {ids(traces.Processors), {"memory_limiter", "attributes/redact", "transform/redact", "batch"}},
 		"exporters":  {ids(traces.Exporters), {"awsxray"}},
 	} {
 		if !slices.Equal(pair[0], pair[1]) {
