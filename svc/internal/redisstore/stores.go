@@ -47,25 +47,6 @@ func NewAdmission(rdb redis.UniversalClient, claimTTL time.Duration, perSecond i
 	}
 }
 
-// RateLimitKey is the one Redis key holding the shared budget.
-const RateLimitKey = "txv:ratelimit:validate"
-
-// gcraScript is the generic cell rate algorithm (as in go-redis/redis_rate, which cannot
-// be queued in a pipeline): the key holds the theoretical arrival time (TAT) in
-// microseconds of Redis's clock, so every replica reads one clock. An attempt is admitted
-// when the TAT it would leave is at most the burst tolerance ahead of now. The reply is 0
-// when admitted, else the microseconds to wait.
-var gcraScript = redis.NewScript(`
-local t = redis.call("TIME")
-local now = t[1] * 1000000 + t[2]
-local tat = tonumber(redis.call("GET", KEYS[1])) or now
-if tat < now then tat = now end
-local new_tat = tat + tonumber(ARGV[1])
-local wait = new_tat - tonumber(ARGV[2]) - now
-if wait > 0 then return math.ceil(wait) end
-redis.call("SET", KEYS[1], new_tat, "PX", math.ceil((new_tat - now) / 1000))
-return 0`)
-
 func claimKey(merchantID, key string) string { return "txv:idem:" + merchantID + ":" + key }
 
 // windowTTL outlives the window so the count is still there for its last request.
@@ -140,15 +121,6 @@ func (s *Admission) pipelineAfterScript(ctx context.Context, script *redis.Scrip
 	}
 	reply = script.Run(ctx, s.rdb, keys, args...)
 	return reply, reply.Err()
-}
-
-func (s *Admission) refuseUntil(t int64) {
-	for {
-		cur := s.refusedUntil.Load()
-		if t <= cur || s.refusedUntil.CompareAndSwap(cur, t) {
-			return
-		}
-	}
 }
 
 // takeBack undoes what an attempt the limit refused took in the same pipeline: its counts

@@ -1,6 +1,9 @@
 // Package validation decides whether a payment transaction may go on to a processor. It
 // follows go-kit's layering: Service holds the business rules, endpoint.go adapts it to
-// go-kit endpoints (rate limiting lives there), transport.go speaks HTTP/JSON.
+// go-kit endpoints (and bounds each request's time), transport.go speaks HTTP/JSON. The
+// service-wide rate limit is not a middleware here: it is part of admission
+// (payment.Admission; on Redis, redisstore/ratelimit.go), spent in the same round trip as
+// the idempotency claim and the velocity counts.
 package validation
 
 import (
