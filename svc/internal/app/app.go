@@ -100,6 +100,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		checks["redis"] = func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
 	}
 	deps.Hasher, deps.Logger = hasher, log
+	// One Redis call's worth: Admit is one pipeline, and so is the give-back after a failure.
+	deps.AdmissionTimeout = cfg.RedisTimeout
 
 	rules := validation.DefaultRules()
 	rules.VelocityCardPerMinute = int64(cfg.VelocityCardPerMinute)
