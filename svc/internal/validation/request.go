@@ -72,9 +72,12 @@ func invalid(field, format string, args ...any) *RequestError {
 }
 
 // DecodeTransaction parses and schema-checks a JSON body. It accepts exactly one JSON
-// object with only known fields, of the right types, and returns a 400 RequestError
-// naming the first field at fault otherwise.
+// object with only known fields, named exactly and each once, of the right types, and
+// returns a 400 RequestError naming the first field at fault otherwise.
 func DecodeTransaction(body []byte) (payment.Transaction, error) {
+	if err := strictMembers(body); err != nil {
+		return payment.Transaction{}, err
+	}
 	var w wireTransaction
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-kit/kit/endpoint"
@@ -46,11 +47,11 @@ func NewHTTPHandler(ep endpoint.Endpoint, m *Metrics, logger *slog.Logger) http.
 }
 
 func decodeRequest(ctx context.Context, r *http.Request) (any, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/json" {
-			return nil, &RequestError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "Content-Type must be application/json"}
-		}
+	// A body is read as UTF-8 JSON only when the client says it is: no Content-Type, or
+	// another charset, is refused rather than guessed at (RFC 8259 JSON is UTF-8).
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if cs, ok := params["charset"]; err != nil || mt != "application/json" || ok && !strings.EqualFold(cs, "utf-8") {
+		return nil, &RequestError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "Content-Type must be application/json (charset utf-8, if given)"}
 	}
 	key := r.Header.Get("Idempotency-Key")
 	if key == "" {
