@@ -108,7 +108,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	rules.VelocityMerchantPerMinute = int64(cfg.VelocityMerchantPerMinute)
 	svc := validation.NewService(deps, rules)
 	m := validation.NewMetrics(a.reg)
-	ep := validation.Timeout(cfg.ReqTimeout)(validation.MakeValidateEndpoint(svc))
+	// Shed first, so a shed request costs no timer; then bound the decision's time.
+	ep := validation.LimitInFlight(cfg.MaxInFlight)(validation.Timeout(cfg.ReqTimeout)(validation.MakeValidateEndpoint(svc)))
 
 	a.probes = health.New(checks, time.Second)
 	mux := http.NewServeMux()

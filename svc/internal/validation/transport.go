@@ -133,6 +133,9 @@ func errorEncoder(logger *slog.Logger) httptransport.ErrorEncoder {
 		case errors.Is(err, ErrIdempotencyKeyInUse):
 			status, body.Error.Code, body.Error.Message = http.StatusConflict, "idempotency_key_in_use", err.Error()
 			h.Set("Retry-After", "1")
+		case errors.Is(err, ErrOverloaded):
+			status, body.Error.Code, body.Error.Message = http.StatusServiceUnavailable, "overloaded", err.Error()
+			h.Set("Retry-After", "1")
 		case errors.As(err, &unavailErr), errors.Is(err, context.DeadlineExceeded):
 			status, body.Error.Code = http.StatusServiceUnavailable, "dependency_unavailable"
 			body.Error.Message = "a backing store is unavailable; nothing was recorded, retry with the same Idempotency-Key"
