@@ -112,7 +112,9 @@ func NewService(deps Deps, rules Rules) Service {
 func (s *service) Validate(ctx context.Context, req Request) (payment.Result, error) {
 	tx := req.Txn
 	fp := s.deps.Hasher.Sum(domainFingerprint, canonical(tx))
-	now := s.deps.Now().UTC()
+	// PostgreSQL keeps microseconds: a decision time with more would be answered
+	// differently the first time and on a replay.
+	now := s.deps.Now().UTC().Truncate(time.Microsecond)
 	rec, cardKey := s.auditRecord(req, fp[:], now)
 	att := payment.Attempt{MerchantID: tx.MerchantID, IdempotencyKey: req.IdempotencyKey, RequestID: req.RequestID, CardKey: cardKey, At: now}
 	adm, err := s.admit(ctx, att)

@@ -93,6 +93,8 @@ func encodeResponse(ctx context.Context, w http.ResponseWriter, response any) er
 	h.Set("Cache-Control", "no-store")
 	if res.Replayed {
 		h.Set("Idempotent-Replayed", "true")
+		// The answer is the original request's, and so is its id: header and body agree.
+		h.Set("X-Request-Id", res.RequestID)
 	}
 	return json.NewEncoder(w).Encode(responseBody{
 		RequestID: res.RequestID, Decision: res.Decision, Reasons: res.Reasons,
