@@ -114,6 +114,13 @@ func (s *Admission) releaseLocked(a payment.Attempt) {
 	}
 }
 
+// Refund implements payment.Admission: a reservation of -1 returns a token (the limiter
+// caps its tokens at the burst when it next advances).
+func (s *Admission) Refund(context.Context) error {
+	s.limit.ReserveN(time.Now(), -1)
+	return nil
+}
+
 // GiveBack implements payment.Admission.
 func (s *Admission) GiveBack(_ context.Context, a payment.Attempt) error {
 	s.mu.Lock()

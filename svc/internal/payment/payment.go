@@ -228,6 +228,11 @@ type Admission interface {
 	// takes back exactly what the attempt holds, nothing when Admit never ran, so it is
 	// safe after any failure and when repeated.
 	GiveBack(ctx context.Context, a Attempt) error
+	// Refund gives back the unit of the rate limit that an admitted attempt spent, when
+	// its decision then failed to become durable. (After a failed Admit it is not known
+	// whether the unit was spent; it is not refunded then, and is back within one
+	// emission interval, 1 ms at 1,000 a second.)
+	Refund(ctx context.Context) error
 }
 
 // MerchantLimits answers per-merchant ceilings on one transaction's amount.

@@ -1,6 +1,10 @@
 package redisstore
 
-import "github.com/redis/go-redis/v9"
+import (
+	"context"
+
+	"github.com/redis/go-redis/v9"
+)
 
 // The service-wide rate limit (MAX_TRANSACTIONS_PER_SECOND): one budget for every
 // replica, a generic cell rate algorithm (GCRA) over a single Redis key. It is not a
@@ -36,4 +40,27 @@ func (s *Admission) refuseUntil(t int64) {
 			return
 		}
 	}
+}
+
+// refundScript gives one emission interval back to the limit: an admitted request that
+// then failed (its decision never became durable) did not use the budget it spent. The
+// TAT never moves before now, so a refund cannot bank budget beyond the burst.
+var refundScript = redis.NewScript(`
+local t = redis.call("TIME")
+local now = t[1] * 1000000 + t[2]
+local tat = tonumber(redis.call("GET", KEYS[1]))
+if not tat then return 0 end
+local new_tat = tat - tonumber(ARGV[1])
+if new_tat <= now then
+  redis.call("DEL", KEYS[1])
+  return 1
+end
+redis.call("SET", KEYS[1], new_tat, "PX", math.ceil((new_tat - now) / 1000))
+return 1`)
+
+// Refund implements payment.Admission. It is sent once, never re-sent (see noRetries),
+// and only for an attempt Admit admitted.
+func (s *Admission) Refund(ctx context.Context) error {
+	s.refusedUntil.Store(0)
+	return refundScript.Run(ctx, s.rdb, []string{RateLimitKey}, s.gcraArgs[0]).Err()
 }

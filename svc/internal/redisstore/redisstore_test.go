@@ -402,3 +402,40 @@ func TestAdmitIsIdempotentByRequestID(t *testing.T) {
 		t.Fatalf("after the give-backs the next attempt is the second: %+v %v", got, err)
 	}
 }
+
+// TestRefund: a refunded unit can be spent again at once, and refunds never bank budget
+// beyond the burst.
+func TestRefund(t *testing.T) {
+	ctx := context.Background()
+	rdb := client(t)
+	s := redisstore.NewAdmission(rdb, time.Hour, 2)
+	now := time.Now()
+	admit := func(i int) payment.Admitted {
+		t.Helper()
+		a, err := s.Admit(ctx, attempt("m", "k"+strconv.Itoa(i), "r"+strconv.Itoa(i), "card", now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	if admit(1).Limited || admit(2).Limited || !admit(3).Limited {
+		t.Fatal("a burst of 2 should admit 2")
+	}
+	if err := s.Refund(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if admit(4).Limited {
+		t.Fatal("the refunded unit was not spendable")
+	}
+	if !admit(5).Limited {
+		t.Fatal("one refund gave back more than one unit")
+	}
+	for range 5 {
+		if err := s.Refund(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if admit(6).Limited || admit(7).Limited || !admit(8).Limited {
+		t.Fatal("refunds banked budget beyond the burst")
+	}
+}

@@ -154,6 +154,7 @@ func (s *service) Validate(ctx context.Context, req Request) (payment.Result, er
 	existing, err := s.deps.Audit.Record(ctx, rec)
 	if err != nil {
 		s.giveBack(ctx, att)
+		s.refund(ctx)
 		return payment.Result{}, unavailable("audit log", err)
 	}
 	if existing != nil {
@@ -330,6 +331,15 @@ func (s *service) giveBack(ctx context.Context, att payment.Attempt) {
 		s.deps.Logger.Warn("give-back failed for two minutes; the claim has lapsed, the counts may stay one too high this minute",
 			"request_id", att.RequestID, "error", err)
 	}()
+}
+
+// refund gives back the rate-limit unit of an admitted request whose decision failed.
+func (s *service) refund(ctx context.Context) {
+	ctx, cancel := s.cleanupContext(ctx)
+	defer cancel()
+	if err := s.deps.Admission.Refund(ctx); err != nil {
+		s.deps.Logger.Warn("rate-limit refund failed; the unit is back within one emission interval", "error", err)
+	}
 }
 
 func (s *service) uncount(ctx context.Context, att payment.Attempt) {
