@@ -29,6 +29,7 @@ TXV_REQUIRE_SERVERS=1 go test -race -count=1 -timeout 15m ./...
 # long campaigns are run by hand: go test -fuzz=FuzzX -fuzztime=30m ./svc/internal/...
 FUZZTIME=${FUZZTIME:-15s}
 for target in svc/internal/validation:FuzzDecodeTransaction svc/internal/validation:FuzzHandler \
+              svc/internal/validation:FuzzStrictDecoding \
               svc/internal/card:FuzzPAN svc/internal/fxrates:FuzzParseECB; do
   pkg=${target%%:*} fn=${target##*:}
   log "fuzz $fn for $FUZZTIME"

@@ -134,6 +134,7 @@ func TestBinary(t *testing.T) {
 		body := `{"merchant_id":"m","amount":100,"currency":"USD","country":"US","timestamp":"` +
 			time.Now().UTC().Format(time.RFC3339) + `","card":{"number":"4111111111111111","expiry_month":1,"expiry_year":2035}}`
 		req, _ := http.NewRequest(http.MethodPost, "http://"+api+"/api/validate", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", "bin-1")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil || resp.StatusCode != 200 {

@@ -100,13 +100,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		checks["redis"] = func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
 	}
 	deps.Hasher, deps.Logger = hasher, log
+	// One Redis call's worth: Admit is one pipeline, and so is the give-back after a failure.
+	deps.AdmissionTimeout = cfg.RedisTimeout
 
 	rules := validation.DefaultRules()
 	rules.VelocityCardPerMinute = int64(cfg.VelocityCardPerMinute)
 	rules.VelocityMerchantPerMinute = int64(cfg.VelocityMerchantPerMinute)
 	svc := validation.NewService(deps, rules)
 	m := validation.NewMetrics(a.reg)
-	ep := validation.Timeout(cfg.ReqTimeout)(validation.MakeValidateEndpoint(svc))
+	// Shed first, so a shed request costs no timer; then bound the decision's time.
+	ep := validation.LimitInFlight(cfg.MaxInFlight)(validation.Timeout(cfg.ReqTimeout)(validation.MakeValidateEndpoint(svc)))
 
 	a.probes = health.New(checks, time.Second)
 	mux := http.NewServeMux()

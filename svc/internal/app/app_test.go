@@ -148,6 +148,11 @@ func TestNoCardNumberAnywhere(t *testing.T) {
 		if v, err := rdb.Get(ctx, k).Result(); err == nil {
 			haystacks = append(haystacks, v)
 		}
+		if h, err := rdb.HGetAll(ctx, k).Result(); err == nil {
+			for f, v := range h {
+				haystacks = append(haystacks, f, v)
+			}
+		}
 	}
 	for _, h := range haystacks {
 		for _, p := range pans {

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -104,12 +105,12 @@ func TestPostgresStoppedAndRestarted(t *testing.T) {
 	defer rdb.Close()
 	ctx := context.Background()
 	merchantCount := func() string {
-		keys, _ := rdb.Keys(ctx, "txv:vel:m:m_1:*").Result()
+		keys, _ := rdb.Keys(ctx, "txv:vel:merchant:m_1:*").Result()
 		if len(keys) == 0 {
 			return "0"
 		}
-		v, _ := rdb.Get(ctx, keys[0]).Result()
-		return v
+		n, _ := rdb.HLen(ctx, keys[0]).Result()
+		return strconv.FormatInt(n, 10)
 	}
 	before := merchantCount()
 

@@ -39,6 +39,8 @@ type Config struct {
 	RedisPoolSize int
 
 	MaxTransactionsPerSecond int
+	// MaxInFlight bounds the requests one replica decides at once; more are shed with 503.
+	MaxInFlight int
 
 	// PANHMACKey keys the hash that replaces card numbers in storage. Empty only in
 	// in-memory mode, where a random per-process key is generated.
@@ -98,6 +100,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		RedisCAFile:               getenv("REDIS_CA_FILE"),
 		RedisPoolSize:             r.positiveInt("REDIS_POOL_SIZE", 64),
 		MaxTransactionsPerSecond:  r.positiveInt("MAX_TRANSACTIONS_PER_SECOND", 1000),
+		MaxInFlight:               r.positiveInt("MAX_IN_FLIGHT", 256),
 		PANHMACKey:                r.hexKey("PAN_HMAC_KEY"),
 		DBTimeout:                 r.duration("DB_TIMEOUT", 2*time.Second),
 		RedisTimeout:              r.duration("REDIS_TIMEOUT", 250*time.Millisecond),

@@ -17,14 +17,15 @@ import (
 
 // Admission is an in-memory payment.Admission: a process-local token bucket
 // (x/time/rate) for the rate limit, claims that lapse after claimTTL, and velocity
-// counters in one-minute fixed windows.
+// counters in one-minute fixed windows. As on Redis, a counter is the set of request ids
+// it counts, so admitting an attempt twice counts it once and GiveBack is exact.
 type Admission struct {
 	limit    *rate.Limiter
 	mu       sync.Mutex
 	claims   map[string]claim
 	claimTTL time.Duration
 	window   int64
-	counts   map[string]int64
+	counts   map[string]map[string]struct{}
 }
 
 type claim struct {
@@ -40,7 +41,7 @@ func NewAdmission(claimTTL time.Duration, perSecond int) *Admission {
 		limit:    rate.NewLimiter(rate.Limit(perSecond), perSecond),
 		claims:   map[string]claim{},
 		claimTTL: claimTTL,
-		counts:   map[string]int64{},
+		counts:   map[string]map[string]struct{}{},
 	}
 }
 
@@ -62,36 +63,70 @@ func (s *Admission) Admit(_ context.Context, a payment.Attempt) (payment.Admitte
 		s.claims[k] = claim{owner: a.RequestID, expires: now.Add(s.claimTTL)}
 		claimed = true
 		s.gcLocked(now)
+	} else if c.owner == a.RequestID {
+		claimed = true
 	}
 	if w := a.At.Unix() / 60; w != s.window {
-		s.window, s.counts = w, map[string]int64{}
+		s.window, s.counts = w, map[string]map[string]struct{}{}
 	}
-	s.counts["c:"+a.CardKey]++
-	s.counts["m:"+a.MerchantID]++
 	return payment.Admitted{Claimed: claimed, Counts: payment.VelocityCounts{
-		Card: s.counts["c:"+a.CardKey], Merchant: s.counts["m:"+a.MerchantID],
+		Card: s.countLocked("c:"+a.CardKey, a.RequestID), Merchant: s.countLocked("m:"+a.MerchantID, a.RequestID),
 	}}, nil
+}
+
+func (s *Admission) countLocked(key, requestID string) int64 {
+	set := s.counts[key]
+	if set == nil {
+		set = map[string]struct{}{}
+		s.counts[key] = set
+	}
+	set[requestID] = struct{}{}
+	return int64(len(set))
 }
 
 // Uncount implements payment.Admission.
 func (s *Admission) Uncount(_ context.Context, a payment.Attempt) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if a.At.Unix()/60 == s.window {
-		s.counts["c:"+a.CardKey]--
-		s.counts["m:"+a.MerchantID]--
-	}
+	s.uncountLocked(a)
 	return nil
+}
+
+func (s *Admission) uncountLocked(a payment.Attempt) {
+	if a.At.Unix()/60 == s.window {
+		delete(s.counts["c:"+a.CardKey], a.RequestID)
+		delete(s.counts["m:"+a.MerchantID], a.RequestID)
+	}
 }
 
 // Release implements payment.Admission.
 func (s *Admission) Release(_ context.Context, a payment.Attempt) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.releaseLocked(a)
+	return nil
+}
+
+func (s *Admission) releaseLocked(a payment.Attempt) {
 	k := idemKey(a.MerchantID, a.IdempotencyKey)
 	if c, ok := s.claims[k]; ok && c.owner == a.RequestID {
 		delete(s.claims, k)
 	}
+}
+
+// Refund implements payment.Admission: a reservation of -1 returns a token (the limiter
+// caps its tokens at the burst when it next advances).
+func (s *Admission) Refund(context.Context) error {
+	s.limit.ReserveN(time.Now(), -1)
+	return nil
+}
+
+// GiveBack implements payment.Admission.
+func (s *Admission) GiveBack(_ context.Context, a payment.Attempt) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.releaseLocked(a)
+	s.uncountLocked(a)
 	return nil
 }
 

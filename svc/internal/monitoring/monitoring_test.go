@@ -101,6 +101,7 @@ func TestEveryMonitoredMetricIsExported(t *testing.T) {
 	for i, pan := range []string{"4111111111111111", "4111111111111112", "4111111111111111", "4111111111111111"} {
 		body := fmt.Sprintf(`{"merchant_id":"m","amount":100,"currency":"EUR","country":"DE","timestamp":%q,"card":{"number":%q,"expiry_month":1,"expiry_year":2035}}`, ts, pan)
 		req, _ := http.NewRequest(http.MethodPost, "http://"+svc.API+"/api/validate", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", fmt.Sprintf("mon-%d", i))
 		if resp, err := http.DefaultClient.Do(req); err == nil { // approve, decline, then 429s
 			resp.Body.Close()

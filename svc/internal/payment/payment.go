@@ -215,14 +215,24 @@ type VelocityCounts struct {
 type Admission interface {
 	// Admit spends one unit of the rate limit, claims the attempt's idempotency key and
 	// counts the attempt. An attempt the limit refuses comes back Limited, holding and
-	// counting nothing. When Admit fails, the claim is not held (or, if the store cannot
-	// tell, lapses on its own) and the counts may have been taken: one too high at worst,
-	// the safe side of a fraud limit.
+	// counting nothing. Claim and counts are kept by the attempt's request id: an attempt
+	// admitted twice (its first send ran, but its answer was lost) holds its claim and is
+	// counted once. When Admit fails, its commands may or may not have run: the caller
+	// calls GiveBack.
 	Admit(ctx context.Context, a Attempt) (Admitted, error)
-	// Uncount takes back the counts of an attempt that was not decided.
+	// Uncount takes back the counts of an attempt that was not decided, if it was counted.
 	Uncount(ctx context.Context, a Attempt) error
 	// Release frees the attempt's claim, if it still holds it, so that a retry may run.
 	Release(ctx context.Context, a Attempt) error
+	// GiveBack is Release and Uncount at once (one round trip on a networked store). It
+	// takes back exactly what the attempt holds, nothing when Admit never ran, so it is
+	// safe after any failure and when repeated.
+	GiveBack(ctx context.Context, a Attempt) error
+	// Refund gives back the unit of the rate limit that an admitted attempt spent, when
+	// its decision then failed to become durable. (After a failed Admit it is not known
+	// whether the unit was spent; it is not refunded then, and is back within one
+	// emission interval, 1 ms at 1,000 a second.)
+	Refund(ctx context.Context) error
 }
 
 // MerchantLimits answers per-merchant ceilings on one transaction's amount.

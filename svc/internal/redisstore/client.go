@@ -75,14 +75,29 @@ func NewClient(o Options) (redis.UniversalClient, error) {
 			PoolSize: o.PoolSize, ContextTimeoutEnabled: true,
 			// Replicas answer nothing here: every command writes or must read its writes.
 			ReadOnly: false,
+			// The cluster client re-sends a pipeline after a time-out up to MaxRedirects
+			// times (MaxRetries is already -1 for it): see noRetries.
+			MaxRedirects: noRetries,
 		}), nil
 	}
 	return redis.NewClient(&redis.Options{
 		Addr: addr, DB: db, Username: user, Password: pass, TLSConfig: tlsConf,
 		DialTimeout: o.Timeout, ReadTimeout: o.Timeout, WriteTimeout: o.Timeout, PoolTimeout: o.Timeout,
 		PoolSize: o.PoolSize, ContextTimeoutEnabled: true,
+		MaxRetries: noRetries,
 	}), nil
 }
+
+// noRetries turns off go-redis's own re-sending (-1 means none; 0 means the default, 3).
+// A command that timed out may have run: Redis stalls, then runs what it had read. The
+// admission pipeline spends the rate limit, which a second send would spend twice, and
+// before the claim was kept by request id a second send found its own claim and answered
+// 409 to a brand-new key (issue 21). Re-sending also multiplies the time a request waits
+// on a stalled Redis by the number of tries, past REDIS_TIMEOUT's promise. The client that
+// gets the 503 retries instead, with its Idempotency-Key. In cluster mode the same option
+// (MaxRedirects) also stops following MOVED and ASK within a call: during a resharding a
+// call may fail with 503, and the client reloads the slot map for the next one.
+const noRetries = -1
 
 func parseEndpoint(ep string) (addr string, useTLS bool, db int, user, pass string, err error) {
 	if !strings.Contains(ep, "://") {

@@ -290,7 +290,8 @@ func TestEndpointParsing(t *testing.T) {
 
 // TestAdmitGivesBackTheClaimWhenAShardFails: in cluster mode the claim and the counters
 // live on different shards; when one shard fails, the claim taken on another must not
-// stay behind, or every retry with the key would be refused until it lapsed.
+// stay behind after the give-back that follows a failed Admit, or every retry with the
+// key would be refused until it lapsed.
 func TestAdmitGivesBackTheClaimWhenAShardFails(t *testing.T) {
 	ctx := context.Background()
 	cluster := devtest.Redis(t, devserver.RedisOptions{ClusterNodes: 3})
@@ -326,7 +327,7 @@ func TestAdmitGivesBackTheClaimWhenAShardFails(t *testing.T) {
 	doomed := ""
 	for _, addr := range cluster.Addrs {
 		node := redis.NewClient(&redis.Options{Addr: addr})
-		keys, err := node.Keys(ctx, "txv:vel:m:m:*").Result()
+		keys, err := node.Keys(ctx, "txv:vel:merchant:m:*").Result()
 		node.Close()
 		if err != nil {
 			t.Fatal(err)
@@ -357,7 +358,84 @@ func TestAdmitGivesBackTheClaimWhenAShardFails(t *testing.T) {
 	if _, err := s.Admit(ctx, a); err == nil {
 		t.Fatal("admitted with the merchant's shard hung")
 	}
+	// As the service does after any failed Admit. The hung shard's part of it fails too;
+	// the live shard's must still free the claim.
+	_ = s.GiveBack(ctx, a)
 	if n, err := claimNode.Exists(ctx, "txv:idem:m:"+a.IdempotencyKey).Result(); err != nil || n != 0 {
 		t.Fatalf("claim left behind on the live shard: %d %v", n, err)
+	}
+}
+
+// TestAdmitIsIdempotentByRequestID: a second send of one attempt (its first ran, its
+// answer was lost) keeps the claim and is counted once; GiveBack takes back exactly what
+// the attempt holds, and nothing from an attempt that never reached Redis.
+func TestAdmitIsIdempotentByRequestID(t *testing.T) {
+	ctx := context.Background()
+	rdb := client(t)
+	s := redisstore.NewAdmission(rdb, time.Hour, unlimited)
+	now := time.Now()
+	other := attempt("m", "k0", "r0", "card", now)
+	if _, err := s.Admit(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	a := attempt("m", "k1", "r1", "card", now)
+	for i := range 2 {
+		got, err := s.Admit(ctx, a)
+		if err != nil || !got.Claimed || got.Counts.Card != 2 || got.Counts.Merchant != 2 {
+			t.Fatalf("send %d: %+v %v", i+1, got, err)
+		}
+	}
+	// Never admitted: its give-back must not take anyone else's count.
+	if err := s.GiveBack(ctx, attempt("m", "k2", "r2", "card", now)); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := s.GiveBack(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := rdb.Exists(ctx, "txv:idem:m:k1").Result(); n != 0 {
+		t.Fatal("GiveBack left the claim")
+	}
+	got, err := s.Admit(ctx, attempt("m", "k3", "r3", "card", now))
+	if err != nil || got.Counts.Card != 2 || got.Counts.Merchant != 2 {
+		t.Fatalf("after the give-backs the next attempt is the second: %+v %v", got, err)
+	}
+}
+
+// TestRefund: a refunded unit can be spent again at once, and refunds never bank budget
+// beyond the burst.
+func TestRefund(t *testing.T) {
+	ctx := context.Background()
+	rdb := client(t)
+	s := redisstore.NewAdmission(rdb, time.Hour, 2)
+	now := time.Now()
+	admit := func(i int) payment.Admitted {
+		t.Helper()
+		a, err := s.Admit(ctx, attempt("m", "k"+strconv.Itoa(i), "r"+strconv.Itoa(i), "card", now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	if admit(1).Limited || admit(2).Limited || !admit(3).Limited {
+		t.Fatal("a burst of 2 should admit 2")
+	}
+	if err := s.Refund(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if admit(4).Limited {
+		t.Fatal("the refunded unit was not spendable")
+	}
+	if !admit(5).Limited {
+		t.Fatal("one refund gave back more than one unit")
+	}
+	for range 5 {
+		if err := s.Refund(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if admit(6).Limited || admit(7).Limited || !admit(8).Limited {
+		t.Fatal("refunds banked budget beyond the burst")
 	}
 }

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,14 @@ import (
 // id; the counters are one per card and per merchant per UTC minute. Admit sends all of it
 // as one pipeline: one round trip on a single Redis, one per shard touched, in parallel, in
 // cluster mode (the keys need not share a slot).
+//
+// A time-out does not tell whether Redis ran what was sent (a stalled server runs it when
+// it resumes), so the claim and the counts are kept by request id: the claim's value is
+// the request id, and a counter is a hash whose fields are the request ids it counts
+// (HSETNX, then HLEN). Sending an attempt twice claims and counts it once, and GiveBack
+// takes back exactly what the attempt holds, whether or not Admit's commands ever ran.
+// The client must still not re-send the pipeline on its own (NewClient turns go-redis's
+// retries off): the rate limit's script is not idempotent.
 //
 // Nothing here lives longer than a few minutes: the decision bound to an idempotency key
 // for its 24 hours is in PostgreSQL, written in the same commit as the audit row. At 2,000
@@ -47,33 +56,17 @@ func NewAdmission(rdb redis.UniversalClient, claimTTL time.Duration, perSecond i
 	}
 }
 
-// RateLimitKey is the one Redis key holding the shared budget.
-const RateLimitKey = "txv:ratelimit:validate"
-
-// gcraScript is the generic cell rate algorithm (as in go-redis/redis_rate, which cannot
-// be queued in a pipeline): the key holds the theoretical arrival time (TAT) in
-// microseconds of Redis's clock, so every replica reads one clock. An attempt is admitted
-// when the TAT it would leave is at most the burst tolerance ahead of now. The reply is 0
-// when admitted, else the microseconds to wait.
-var gcraScript = redis.NewScript(`
-local t = redis.call("TIME")
-local now = t[1] * 1000000 + t[2]
-local tat = tonumber(redis.call("GET", KEYS[1])) or now
-if tat < now then tat = now end
-local new_tat = tat + tonumber(ARGV[1])
-local wait = new_tat - tonumber(ARGV[2]) - now
-if wait > 0 then return math.ceil(wait) end
-redis.call("SET", KEYS[1], new_tat, "PX", math.ceil((new_tat - now) / 1000))
-return 0`)
-
 func claimKey(merchantID, key string) string { return "txv:idem:" + merchantID + ":" + key }
 
 // windowTTL outlives the window so the count is still there for its last request.
 const windowTTL = 2 * time.Minute
 
+// velocityKeys name the attempt's counters. (Counters were strings under txv:vel:c: and
+// txv:vel:m: before they were kept by request id; the new names keep a rolling deploy
+// from sending HSETNX to an old string key.)
 func velocityKeys(a payment.Attempt) (card, merchant string) {
 	w := strconv.FormatInt(a.At.Unix()/60, 10)
-	return "txv:vel:c:" + a.CardKey + ":" + w, "txv:vel:m:" + a.MerchantID + ":" + w
+	return "txv:vel:card:" + a.CardKey + ":" + w, "txv:vel:merchant:" + a.MerchantID + ":" + w
 }
 
 func (s *Admission) monotonic() int64 { return int64(time.Since(s.epoch)) }
@@ -81,42 +74,49 @@ func (s *Admission) monotonic() int64 { return int64(time.Since(s.epoch)) }
 // Admit implements payment.Admission. The limit, the claim and the counts go in one
 // pipeline, so an attempt the limit refuses has taken a claim and counts that it then
 // gives back in a second round trip; refusals are the rare path, and after one the
-// replica refuses locally for the wait it was given.
+// replica refuses locally for the wait it was given. When Admit fails, the caller gives
+// back with GiveBack whatever may have been taken.
 func (s *Admission) Admit(ctx context.Context, a payment.Attempt) (payment.Admitted, error) {
 	sent := s.monotonic()
 	if wait := s.refusedUntil.Load() - sent; wait > 0 {
 		return payment.Admitted{Limited: true, RetryAfter: time.Duration(wait)}, nil
 	}
 	ck, mk := velocityKeys(a)
-	var claim *redis.BoolCmd
+	var claim *redis.Cmd
 	var c, m *redis.IntCmd
 	gcra, err := s.pipelineAfterScript(ctx, gcraScript, []string{RateLimitKey}, s.gcraArgs, func(p redis.Pipeliner) {
-		claim = p.SetNX(ctx, claimKey(a.MerchantID, a.IdempotencyKey), a.RequestID, s.claimTTL)
-		c = p.Incr(ctx, ck)
-		p.Expire(ctx, ck, windowTTL)
-		m = p.Incr(ctx, mk)
-		p.Expire(ctx, mk, windowTTL)
+		// NX GET answers the value already there: none, or this request's own id when
+		// Redis ran an earlier send of this attempt, is a claim that is ours.
+		claim = p.Do(ctx, "SET", claimKey(a.MerchantID, a.IdempotencyKey), a.RequestID, "NX", "GET", "PX", s.claimTTL.Milliseconds())
+		p.HSetNX(ctx, ck, a.RequestID, 1)
+		c = p.HLen(ctx, ck)
+		p.PExpire(ctx, ck, windowTTL)
+		p.HSetNX(ctx, mk, a.RequestID, 1)
+		m = p.HLen(ctx, mk)
+		p.PExpire(ctx, mk, windowTTL)
 	})
 	if err != nil {
-		// In cluster mode one shard can fail while another took the claim: give it back.
-		if claim.Err() == nil && claim.Val() {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-			_ = s.Release(rctx, a)
-			cancel()
-		}
 		return payment.Admitted{}, err
 	}
+	holder, err := claim.Text()
+	switch {
+	case errors.Is(err, redis.Nil):
+		holder = a.RequestID
+	case err != nil:
+		return payment.Admitted{}, err
+	}
+	claimed := holder == a.RequestID
 	if wait, err := gcra.Int64(); err != nil {
 		return payment.Admitted{}, err
 	} else if wait > 0 {
 		// Redis read its clock after sent, so nothing is admitted before sent + wait.
 		s.refuseUntil(sent + wait*int64(time.Microsecond))
-		if err := s.takeBack(ctx, a, claim.Val()); err != nil {
+		if err := s.GiveBack(ctx, a); err != nil {
 			return payment.Admitted{}, err
 		}
 		return payment.Admitted{Limited: true, RetryAfter: time.Duration(wait) * time.Microsecond}, nil
 	}
-	return payment.Admitted{Claimed: claim.Val(), Counts: payment.VelocityCounts{Card: c.Val(), Merchant: m.Val()}}, nil
+	return payment.Admitted{Claimed: claimed, Counts: payment.VelocityCounts{Card: c.Val(), Merchant: m.Val()}}, nil
 }
 
 // pipelineAfterScript sends script and then the commands queue adds, in one pipeline, and
@@ -125,40 +125,45 @@ func (s *Admission) Admit(ctx context.Context, a payment.Attempt) (payment.Admit
 // which also caches it again.
 func (s *Admission) pipelineAfterScript(ctx context.Context, script *redis.Script, keys []string, args []any, queue func(redis.Pipeliner)) (*redis.Cmd, error) {
 	var reply *redis.Cmd
-	cmds, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	cmds, _ := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		reply = script.EvalSha(ctx, p, keys, args...)
 		queue(p)
 		return nil
 	})
-	if !redis.HasErrorPrefix(reply.Err(), "NOSCRIPT") {
-		return reply, err
-	}
+	// A nil reply (redis.Nil: SET ... GET on a free key) is an answer, not a failure.
 	for _, c := range cmds[1:] {
-		if err := c.Err(); err != nil {
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
 			return reply, err
 		}
+	}
+	if !redis.HasErrorPrefix(reply.Err(), "NOSCRIPT") {
+		return reply, reply.Err()
 	}
 	reply = script.Run(ctx, s.rdb, keys, args...)
 	return reply, reply.Err()
 }
 
-func (s *Admission) refuseUntil(t int64) {
-	for {
-		cur := s.refusedUntil.Load()
-		if t <= cur || s.refusedUntil.CompareAndSwap(cur, t) {
-			return
-		}
+// GiveBack implements payment.Admission: in one round trip it frees the claim if the
+// attempt holds it and deletes the attempt's fields from its counters. Both act only on
+// what carries the attempt's request id, so GiveBack is exact after any failure, even
+// one where Admit's commands never reached Redis, and harmless if sent twice.
+func (s *Admission) GiveBack(ctx context.Context, a payment.Attempt) error {
+	keys, args := []string{claimKey(a.MerchantID, a.IdempotencyKey)}, []any{a.RequestID}
+	var release *redis.Cmd
+	cmds, _ := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		release = releaseScript.EvalSha(ctx, p, keys, args...)
+		s.queueUncount(ctx, p, a)
+		return nil
+	})
+	// In cluster mode the claim and the counters may be on different shards: a shard
+	// that lost its scripts gets the release on its own, whatever the counters' shards did.
+	err := release.Err()
+	if redis.HasErrorPrefix(err, "NOSCRIPT") {
+		err = releaseScript.Run(ctx, s.rdb, keys, args...).Err()
 	}
-}
-
-// takeBack undoes what an attempt the limit refused took in the same pipeline: its counts
-// and, if it got it, its claim.
-func (s *Admission) takeBack(ctx context.Context, a payment.Attempt, claimed bool) error {
-	if !claimed {
-		return s.Uncount(ctx, a)
+	for _, c := range cmds[1:] {
+		err = errors.Join(err, c.Err())
 	}
-	_, err := s.pipelineAfterScript(ctx, releaseScript, []string{claimKey(a.MerchantID, a.IdempotencyKey)}, []any{a.RequestID},
-		func(p redis.Pipeliner) { s.queueUncount(ctx, p, a) })
 	return err
 }
 
@@ -173,8 +178,8 @@ func (s *Admission) Uncount(ctx context.Context, a payment.Attempt) error {
 
 func (s *Admission) queueUncount(ctx context.Context, p redis.Pipeliner, a payment.Attempt) {
 	ck, mk := velocityKeys(a)
-	p.Decr(ctx, ck)
-	p.Decr(ctx, mk)
+	p.HDel(ctx, ck, a.RequestID)
+	p.HDel(ctx, mk, a.RequestID)
 }
 
 // releaseScript deletes the claim only while it is still this request's, so a slow

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -16,6 +17,8 @@ func seeds(f *testing.F) {
 		txn(nil), txn(map[string]any{"card.number": nil, "card.cvv": nil, "card.token": "tok_abcdefgh1234"}),
 		`{}`, `[]`, `null`, `{"amount":1e400}`, `{"card":{"number":4111111111111111}}`, `{"merchant_id":"\u0000"}`,
 		`{"a":` + strings.Repeat("[", 1000), "\xff\xfe", `{"amount":-0}`, `{"timestamp":"2026-13-45T99:99:99Z"}`,
+		strings.Replace(txn(nil), `"amount":1999`, `"amount":99999999999,"amount":1999`, 1),
+		strings.Replace(txn(nil), `"amount":`, `"AMOUNT":`, 1), strings.Replace(txn(nil), `"cvv":`, `"cvv":"1","Cvv":`, 1),
 	} {
 		f.Add([]byte(s))
 	}
@@ -55,11 +58,32 @@ func FuzzHandler(f *testing.F) {
 	fx := newFixture(f, 1_000_000, nil)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req := httptest.NewRequest(http.MethodPost, "/api/validate", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", "fuzz")
 		rec := httptest.NewRecorder()
 		fx.handler.ServeHTTP(rec, req)
 		if rec.Code >= 500 {
 			t.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	})
+}
+
+// FuzzStrictDecoding holds the strict decoder to encoding/json: whatever DecodeTransaction
+// accepts, encoding/json's Unmarshal accepts too, into the same transaction. Strictness
+// only refuses; it never reads a body differently.
+func FuzzStrictDecoding(f *testing.F) {
+	seeds(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		tx, err := validation.DecodeTransaction(body)
+		if err != nil {
+			return
+		}
+		loose, err := validation.DecodeTransactionLoose(body)
+		if err != nil {
+			t.Fatalf("strict decoding accepted what encoding/json refuses: %v", err)
+		}
+		if !reflect.DeepEqual(tx, loose) {
+			t.Fatalf("strict and encoding/json read different transactions: %v vs %v", tx, loose)
 		}
 	})
 }

@@ -72,9 +72,12 @@ func invalid(field, format string, args ...any) *RequestError {
 }
 
 // DecodeTransaction parses and schema-checks a JSON body. It accepts exactly one JSON
-// object with only known fields, of the right types, and returns a 400 RequestError
-// naming the first field at fault otherwise.
+// object with only known fields, named exactly and each once, of the right types, and
+// returns a 400 RequestError naming the first field at fault otherwise.
 func DecodeTransaction(body []byte) (payment.Transaction, error) {
+	if err := strictMembers(body); err != nil {
+		return payment.Transaction{}, err
+	}
 	var w wireTransaction
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -262,7 +265,9 @@ func isAssignedCountry(code string) bool {
 
 // canonical is the byte form of a transaction that its fingerprint is computed over.
 // Fields are length-prefixed so that no two different transactions share an encoding,
-// and it is computed after parsing, so key order and whitespace do not matter.
+// and it is computed after parsing, so key order and whitespace do not matter. The
+// timestamp is kept to the nanosecond for every year RFC 3339 can write
+// (TestFingerprintTellsTimestampsApart).
 func canonical(tx payment.Transaction) []byte {
 	b := make([]byte, 0, 128)
 	str := func(s string) {
@@ -278,6 +283,15 @@ func canonical(tx payment.Transaction) []byte {
 	b = binary.AppendVarint(b, int64(tx.ExpiryYear))
 	str(tx.CVV)
 	str(tx.Country)
-	b = binary.AppendVarint(b, tx.Timestamp.UnixNano())
-	return b
+	// UnixNano overflows int64 outside 1678–2262 and would fold instants 2^64 ns apart
+	// (2026 and 2611) onto one fingerprint. Within its range it stays, so that keys stored
+	// before this encoding still replay; outside it, seconds and nanoseconds are written
+	// as two varints. The timestamp is the encoding's tail, so one varint and two can
+	// never be mistaken for each other.
+	ts := tx.Timestamp
+	if ns := ts.UnixNano(); time.Unix(0, ns).Equal(ts) {
+		return binary.AppendVarint(b, ns)
+	}
+	b = binary.AppendVarint(b, ts.Unix())
+	return binary.AppendUvarint(b, uint64(ts.Nanosecond()))
 }

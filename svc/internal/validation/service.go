@@ -1,6 +1,9 @@
 // Package validation decides whether a payment transaction may go on to a processor. It
 // follows go-kit's layering: Service holds the business rules, endpoint.go adapts it to
-// go-kit endpoints (rate limiting lives there), transport.go speaks HTTP/JSON.
+// go-kit endpoints (and bounds each request's time), transport.go speaks HTTP/JSON. The
+// service-wide rate limit is not a middleware here: it is part of admission
+// (payment.Admission; on Redis, redisstore/ratelimit.go), spent in the same round trip as
+// the idempotency claim and the velocity counts.
 package validation
 
 import (
@@ -12,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/transaction-validator/transaction-validator/svc/internal/card"
@@ -57,6 +61,13 @@ type Deps struct {
 	Hasher    *card.Hasher
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// AdmissionTimeout is one call to the admission store (REDIS_TIMEOUT). Admit gets
+	// twice that, room for a new connection's dial and handshake before its pipeline (a
+	// burst of requests on an empty pool needs it); the give-back after a failure gets
+	// it once, and is retried in the background if that is not enough. A 503 from a
+	// stalled admission store thus comes within three times this. Zero leaves Admit to
+	// the request's deadline and gives the give-back cleanupTimeout.
+	AdmissionTimeout time.Duration
 }
 
 // Errors the service returns besides RequestError; transport.go maps them to statuses.
@@ -77,6 +88,8 @@ const (
 type service struct {
 	deps  Deps
 	rules Rules
+	// pendingGiveBacks counts give-backs being retried in the background.
+	pendingGiveBacks atomic.Int64
 }
 
 // NewService returns the decision service.
@@ -91,24 +104,29 @@ func NewService(deps Deps, rules Rules) Service {
 // and the velocity counts, one round trip), static rules, durable audit. The answer is
 // returned only after its audit row is committed. A request whose key another request
 // holds is answered from the audit log (a replay), or told to retry while the other is
-// still being decided. On a store
-// failure the claim is released and the counts taken back, so a retry starts from a clean
-// slate; the audit log is the source of truth for what was decided.
+// still being decided. On any store failure (admission's own included: a time-out does
+// not say whether the store ran the commands) the claim is released and the counts
+// taken back before the 503 is answered, so a retry starts from a clean slate and a 503
+// never changes a later decision; the audit log is the source of truth for what was
+// decided.
 func (s *service) Validate(ctx context.Context, req Request) (payment.Result, error) {
 	tx := req.Txn
 	fp := s.deps.Hasher.Sum(domainFingerprint, canonical(tx))
-	now := s.deps.Now().UTC()
+	// PostgreSQL keeps microseconds: a decision time with more would be answered
+	// differently the first time and on a replay.
+	now := s.deps.Now().UTC().Truncate(time.Microsecond)
 	rec, cardKey := s.auditRecord(req, fp[:], now)
 	att := payment.Attempt{MerchantID: tx.MerchantID, IdempotencyKey: req.IdempotencyKey, RequestID: req.RequestID, CardKey: cardKey, At: now}
-	adm, err := s.deps.Admission.Admit(ctx, att)
+	adm, err := s.admit(ctx, att)
 	if err != nil {
+		s.giveBack(ctx, att)
 		return payment.Result{}, unavailable("admission store", err)
 	}
 	if adm.Limited {
 		return payment.Result{}, &RateLimitedError{RetryAfter: adm.RetryAfter}
 	}
 	if !adm.Claimed {
-		s.uncount(att)
+		s.uncount(ctx, att)
 		stored, err := s.deps.Audit.Lookup(ctx, tx.MerchantID, req.IdempotencyKey, now)
 		if err != nil {
 			return payment.Result{}, unavailable("audit log", err)
@@ -135,14 +153,14 @@ func (s *service) Validate(ctx context.Context, req Request) (payment.Result, er
 
 	existing, err := s.deps.Audit.Record(ctx, rec)
 	if err != nil {
-		s.uncount(att)
-		s.release(att)
+		s.giveBack(ctx, att)
+		s.refund(ctx)
 		return payment.Result{}, unavailable("audit log", err)
 	}
 	if existing != nil {
 		// The claim had lapsed (or the admission store lost it) but the key is still bound
 		// in the audit log: this request is a duplicate after all.
-		s.uncount(att)
+		s.giveBack(ctx, att)
 		return replay(*existing, fp[:])
 	}
 	s.deps.Logger.LogAttrs(ctx, slog.LevelInfo, "decision",
@@ -251,20 +269,81 @@ func (s *service) staticReasons(tx payment.Transaction, brand string, now time.T
 	return reasons
 }
 
-// Clean-up calls run on a fresh context: the request's may be what just expired.
+// cleanupTimeout bounds a give-back when no AdmissionTimeout is set.
 const cleanupTimeout = time.Second
 
-func (s *service) release(att payment.Attempt) {
-	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
-	defer cancel()
-	if err := s.deps.Admission.Release(ctx, att); err != nil {
-		s.deps.Logger.Warn("idempotency release failed; the key stays locked until its claim lapses",
+func (s *service) admit(ctx context.Context, att payment.Attempt) (payment.Admitted, error) {
+	if d := s.deps.AdmissionTimeout; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 2*d)
+		defer cancel()
+	}
+	return s.deps.Admission.Admit(ctx, att)
+}
+
+// cleanupContext is detached from the request's cancellation, which may be what just
+// failed it, but keeps its values (the trace), and has a short deadline of its own.
+func (s *service) cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := s.deps.AdmissionTimeout
+	if d <= 0 {
+		d = cleanupTimeout
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), d)
+}
+
+// Give-backs that fail (the store is still stalled) are tried again in the background,
+// which is safe because GiveBack is exact and idempotent by request id: for as long as a
+// velocity counter lives (two minutes), at most maxPendingGiveBacks at a time.
+const (
+	giveBackPatience    = 2 * time.Minute
+	maxPendingGiveBacks = 10000
+)
+
+// giveBack takes back what att holds before the failure is answered; if the store does
+// not answer in time, it keeps trying after the answer, so that the state a 503 left
+// behind is gone as soon as the store is back.
+func (s *service) giveBack(ctx context.Context, att payment.Attempt) {
+	detached := context.WithoutCancel(ctx)
+	cctx, cancel := s.cleanupContext(detached)
+	err := s.deps.Admission.GiveBack(cctx, att)
+	cancel()
+	if err == nil {
+		return
+	}
+	if s.pendingGiveBacks.Add(1) > maxPendingGiveBacks {
+		s.pendingGiveBacks.Add(-1)
+		s.deps.Logger.Warn("give-back failed and too many are pending; the claim lapses on its own, the counts may stay one too high this minute",
 			"request_id", att.RequestID, "error", err)
+		return
+	}
+	go func() {
+		defer s.pendingGiveBacks.Add(-1)
+		deadline := time.Now().Add(giveBackPatience)
+		for wait := 50 * time.Millisecond; time.Now().Before(deadline); wait = min(2*wait, 2*time.Second) {
+			time.Sleep(wait)
+			cctx, cancel := s.cleanupContext(detached)
+			err = s.deps.Admission.GiveBack(cctx, att)
+			cancel()
+			if err == nil {
+				return
+			}
+		}
+		s.deps.Logger.Warn("give-back failed for two minutes; the claim has lapsed, the counts may stay one too high this minute",
+			"request_id", att.RequestID, "error", err)
+	}()
+}
+
+// refund gives back the rate-limit unit of an admitted request whose decision failed.
+func (s *service) refund(ctx context.Context) {
+	ctx, cancel := s.cleanupContext(ctx)
+	defer cancel()
+	if err := s.deps.Admission.Refund(ctx); err != nil {
+		s.deps.Logger.Warn("rate-limit refund failed; the unit is back within one emission interval", "error", err)
 	}
 }
 
-func (s *service) uncount(att payment.Attempt) {
-	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+func (s *service) uncount(ctx context.Context, att payment.Attempt) {
+	ctx, cancel := s.cleanupContext(ctx)
 	defer cancel()
 	if err := s.deps.Admission.Uncount(ctx, att); err != nil {
 		s.deps.Logger.Warn("velocity uncount failed; counts stay one too high for this minute",

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-kit/kit/endpoint"
@@ -46,11 +47,11 @@ func NewHTTPHandler(ep endpoint.Endpoint, m *Metrics, logger *slog.Logger) http.
 }
 
 func decodeRequest(ctx context.Context, r *http.Request) (any, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/json" {
-			return nil, &RequestError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "Content-Type must be application/json"}
-		}
+	// A body is read as UTF-8 JSON only when the client says it is: no Content-Type, or
+	// another charset, is refused rather than guessed at (RFC 8259 JSON is UTF-8).
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if cs, ok := params["charset"]; err != nil || mt != "application/json" || ok && !strings.EqualFold(cs, "utf-8") {
+		return nil, &RequestError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "Content-Type must be application/json (charset utf-8, if given)"}
 	}
 	key := r.Header.Get("Idempotency-Key")
 	if key == "" {
@@ -92,6 +93,8 @@ func encodeResponse(ctx context.Context, w http.ResponseWriter, response any) er
 	h.Set("Cache-Control", "no-store")
 	if res.Replayed {
 		h.Set("Idempotent-Replayed", "true")
+		// The answer is the original request's, and so is its id: header and body agree.
+		h.Set("X-Request-Id", res.RequestID)
 	}
 	return json.NewEncoder(w).Encode(responseBody{
 		RequestID: res.RequestID, Decision: res.Decision, Reasons: res.Reasons,
@@ -131,6 +134,9 @@ func errorEncoder(logger *slog.Logger) httptransport.ErrorEncoder {
 			status, body.Error.Code, body.Error.Message = http.StatusUnprocessableEntity, "idempotency_key_reused", err.Error()
 		case errors.Is(err, ErrIdempotencyKeyInUse):
 			status, body.Error.Code, body.Error.Message = http.StatusConflict, "idempotency_key_in_use", err.Error()
+			h.Set("Retry-After", "1")
+		case errors.Is(err, ErrOverloaded):
+			status, body.Error.Code, body.Error.Message = http.StatusServiceUnavailable, "overloaded", err.Error()
 			h.Set("Retry-After", "1")
 		case errors.As(err, &unavailErr), errors.Is(err, context.DeadlineExceeded):
 			status, body.Error.Code = http.StatusServiceUnavailable, "dependency_unavailable"

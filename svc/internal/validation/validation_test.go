@@ -408,3 +408,22 @@ func TestStoreFailureLeavesNothingBehind(t *testing.T) {
 		t.Fatalf("merchant velocity %d after a failed request, want 1", a2.Counts.Merchant)
 	}
 }
+
+// TestStoreFailureRefundsTheRateLimit: an admitted request whose decision could not be
+// made durable gives back its unit of the rate limit too, so a 503 does not turn the
+// client's retry into a 429.
+func TestStoreFailureRefundsTheRateLimit(t *testing.T) {
+	h, _ := card.NewHasher(bytes.Repeat([]byte{7}, 32))
+	adm := inmem.NewAdmission(time.Minute, 1) // a budget of one request
+	svc := validation.NewService(validation.Deps{Admission: adm, Limits: inmem.Limits{}, Audit: failingAudit{},
+		Hasher: h, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }}, validation.DefaultRules())
+	handler := validation.NewHTTPHandler(validation.MakeValidateEndpoint(svc), validation.NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
+	f := &fixture{handler: handler}
+	if a := f.post(t, "down-1", txn(nil)); a.Status != 503 {
+		t.Fatalf("want 503, got %d %s", a.Status, a.RawBody)
+	}
+	a, err := adm.Admit(context.Background(), payment.Attempt{MerchantID: "m_42", IdempotencyKey: "down-1", RequestID: "retry", CardKey: "c", At: now})
+	if err != nil || a.Limited {
+		t.Fatalf("the retry after a 503 was rate limited: %+v %v", a, err)
+	}
+}
