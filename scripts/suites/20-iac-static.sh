@@ -21,24 +21,25 @@ step "tflint --recursive (terraform preset 'all' + aws ruleset $TFLINT_RULESET_A
 (cd infra && tflint --recursive --config "$PWD/.tflint.hcl" --format compact) || { log "FAIL: tflint"; status=1; }
 
 step "trivy config $TRIVY_VERSION (embedded checks, no update, every severity)"
-# Modules and bootstrap are scanned with their (secure) defaults; each environment with its
-# own terraform.tfvars, so trivy judges the values that will really be applied. Suppressions:
-# inline `#trivy:ignore:<ID> <reason>` on the one resource concerned, or an environment's
-# own .trivyignore (each entry with its reason), used only for that environment's scan.
+# Modules and bootstrap are scanned with their (secure) defaults; the environments' root once
+# per environment with its <env>.tfvars, so trivy judges the values that will really be
+# applied. Suppressions: inline `#trivy:ignore:<ID> <reason>` on the one resource concerned,
+# or an environment's own <env>.trivyignore (each entry with its reason), used only for that
+# environment's scan.
 trivy_scan() { # DIR [extra trivy flags]
   local dir=$1; shift
-  printf '  %s\n' "$dir"
+  printf '  %s %s\n' "$dir" "$*"
   trivy config --quiet --skip-check-update --exit-code 1 \
     --severity UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL "$@" "$dir"
 }
 trivy_failed=0
 trivy_scan infra/modules || trivy_failed=1
 trivy_scan infra/bootstrap || trivy_failed=1
-for env in infra/envs/*/; do
-  env=${env%/}
-  flags=(--tf-vars "$env/terraform.tfvars")
-  [ -f "$env/.trivyignore" ] && flags+=(--ignorefile "$env/.trivyignore")
-  trivy_scan "$env" "${flags[@]}" || trivy_failed=1
+for vars in infra/envs/*.tfvars; do
+  env=${vars%.tfvars}
+  flags=(--tf-vars "$vars")
+  [ -f "$env.trivyignore" ] && flags+=(--ignorefile "$env.trivyignore")
+  trivy_scan infra/envs "${flags[@]}" || trivy_failed=1
 done
 [ $trivy_failed = 0 ] || { log "FAIL: trivy config"; status=1; }
 
@@ -53,7 +54,7 @@ aws_src=$(go mod download -json "$TF_PROVIDER_AWS_MODULE@$TF_PROVIDER_AWS_PSEUDO
   { log "FAIL: edit TF_PROVIDER_AWS_SERVICES in airgap/versions.env to match (above)"; status=1; }
 
 # A suppression without a reason is a finding too: inline ones need text after the ID,
-# and every ID in a .trivyignore needs a comment line right above it.
+# and every ID in a (<env>.).trivyignore needs a comment line right above it.
 step "every trivy suppression carries a reason"
 if grep -rnE '#trivy:ignore:[A-Za-z0-9-]+\s*$' --include='*.tf' infra; then
   log "FAIL: inline trivy suppressions above have no reason"; status=1
@@ -62,6 +63,6 @@ while IFS= read -r f; do
   if ! awk '/^[[:space:]]*$/ {next} /^#/ {c=1; next} { if (!c) { print FILENAME": "$0; bad=1 } c=0 } END {exit bad}' "$f"; then
     log "FAIL: $f has entries without a reason comment above them"; status=1
   fi
-done < <(find infra -name .trivyignore)
+done < <(find infra -name .trivyignore -o -name '*.trivyignore')
 
 exit $status
