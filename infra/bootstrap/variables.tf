@@ -1,5 +1,5 @@
 variable "region" {
-  description = "Region of the state bucket and lock table (the environments' backend.tf must match)."
+  description = "Region of the state bucket and lock table (the environments' <env>.s3.tfbackend must match)."
   type        = string
   default     = "eu-central-1"
 }
