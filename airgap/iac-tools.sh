@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # airgap/iac-tools.sh installs the offline Terraform/OpenTofu toolchain used by infra/:
-# OpenTofu, tflint + the AWS ruleset, trivy, and the random/tls/aws providers laid out as a
+# OpenTofu, tflint + the AWS ruleset, trivy, terraform-docs, and the random/tls/aws providers laid out as a
 # filesystem mirror with a CLI config that points at it. Everything comes from the Go module
 # proxy (no Terraform registry, no GitHub releases are reachable here).
 #
@@ -72,6 +72,12 @@ build_from_copy tflint-ruleset-aws "$TFLINT_RULESET_AWS_VERSION" \
 TFLINT_PLUGIN_DIR=$CACHE_ROOT/tflint-ruleset-aws-$TFLINT_RULESET_AWS_VERSION/bin
 TRIVY_BIN=$(trivy_bin) || die "trivy build failed"
 TRIVY_BIN=$(dirname "$TRIVY_BIN")
+# terraform-docs writes the inputs/outputs tables between the BEGIN_TF_DOCS/END_TF_DOCS
+# markers of each README under infra/ (config: infra/.terraform-docs.yml).
+# Built from a copy for the same reason as the ruleset: the proxy refuses its version list.
+build_from_copy terraform-docs "$TERRAFORM_DOCS_VERSION" \
+  "github.com/terraform-docs/terraform-docs@$TERRAFORM_DOCS_VERSION" . bin/terraform-docs
+TERRAFORM_DOCS_BIN=$CACHE_ROOT/terraform-docs-$TERRAFORM_DOCS_VERSION/bin
 
 # ---- providers --------------------------------------------------------------------------
 # random and tls build in a few minutes; their cache dir is keyed by the pinned
@@ -166,7 +172,7 @@ exec {mirror_lock}>&-
 cache_used "$MIRROR"
 
 cat <<EOF
-export PATH="$TOFU_BIN:$TFLINT_BIN:$TRIVY_BIN:\$PATH"
+export PATH="$TOFU_BIN:$TFLINT_BIN:$TRIVY_BIN:$TERRAFORM_DOCS_BIN:\$PATH"
 export TF_CLI_CONFIG_FILE="$TFRC"
 export TFLINT_PLUGIN_DIR="$TFLINT_PLUGIN_DIR"
 export TRIVY_CACHE_DIR="$CACHE_ROOT/trivy-cache"

@@ -3,14 +3,40 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"dagger/transaction-validator/internal/dagger"
 	"dagger/transaction-validator/pins"
 )
 
-// infraEnvs are the Terraform roots under infra/envs.
-var infraEnvs = map[string]bool{"dev": true, "staging": true, "prod": true}
+// infraRoot is the one Terraform root of every environment. An environment is a pair of
+// files in it: <env>.s3.tfbackend (where its state lives) and <env>.tfvars (its sizes and
+// HA choices); see infra/README.md.
+const infraRoot = "infra/envs"
+
+// infraEnvs are the environments that have those two files.
+var infraEnvs = []string{"dev", "staging", "prod"}
+
+// tofuEnv is one environment of infraRoot, as tofu's command-line flags.
+type tofuEnv string
+
+// newTofuEnv refuses a name that is not one of infraEnvs: it becomes a file name.
+func newTofuEnv(env string) (tofuEnv, error) {
+	if !slices.Contains(infraEnvs, env) {
+		return "", fmt.Errorf("unknown environment %q (want %s)", env, strings.Join(infraEnvs, ", "))
+	}
+	return tofuEnv(env), nil
+}
+
+// initArgs initialises the root against the environment's S3 backend with the provider
+// versions of the committed lock file.
+func (e tofuEnv) initArgs() []string {
+	return []string{"tofu", "init", "-lockfile=readonly", "-backend-config=" + string(e) + ".s3.tfbackend"}
+}
+
+// varFile is the flag of every plan: the environment's values.
+func (e tofuEnv) varFile() string { return "-var-file=" + string(e) + ".tfvars" }
 
 // awsCredentials are the AWS credentials of a plan or apply, as secrets. In GitHub
 // Actions they are the short-lived OIDC role credentials the configure-aws-credentials
@@ -28,18 +54,24 @@ func (c awsCredentials) apply(ctr *dagger.Container) *dagger.Container {
 	return ctr
 }
 
-// tofuRoot returns tofu in an environment's root, initialised against its S3 backend
-// (infra/envs/<env>/backend.tf) with the provider versions of the committed lock file.
-func (m *TransactionValidator) tofuRoot(env string, creds awsCredentials) (*dagger.Container, error) {
-	if !infraEnvs[env] {
-		return nil, fmt.Errorf("unknown environment %q (want dev, staging or prod)", env)
-	}
+// tofuRoot returns tofu in infraRoot, initialised against env's backend. Each call is a
+// fresh container, so the .terraform directory never holds another environment's backend.
+func (m *TransactionValidator) tofuRoot(env tofuEnv, creds awsCredentials) *dagger.Container {
 	return creds.apply(m.tool(pins.Tofu)).
-		WithWorkdir("/src/infra/envs/"+env).
+		WithWorkdir("/src/"+infraRoot).
 		WithEnvVariable("TF_IN_AUTOMATION", "1").
 		WithEnvVariable("TF_INPUT", "0").
 		WithEnvVariable("TXV_NONCE", nonce()). // remote state: never from the cache
-		WithExec([]string{"tofu", "init", "-lockfile=readonly"}), nil
+		WithExec(env.initArgs())
+}
+
+// planScript writes the plan of env and its renderings into /plan.
+func planScript(env tofuEnv) string {
+	return `mkdir -p /plan
+tofu plan -lock-timeout=5m ` + env.varFile() + ` -out=/plan/tfplan
+tofu show -no-color /plan/tfplan > /plan/plan.txt
+tofu show -json /plan/tfplan > /plan/plan.json
+sha256sum /plan/tfplan | cut -d' ' -f1 > /plan/tfplan.sha256`
 }
 
 // Plan plans one environment against its remote state and returns the plan files.
@@ -66,15 +98,12 @@ func (m *TransactionValidator) Plan(
 	// +optional
 	awsSessionToken *dagger.Secret,
 ) (*dagger.Directory, error) {
-	c, err := m.tofuRoot(env, awsCredentials{awsAccessKeyId, awsSecretAccessKey, awsSessionToken})
+	e, err := newTofuEnv(env)
 	if err != nil {
 		return nil, err
 	}
-	c = c.WithExec([]string{"sh", "-ec", `mkdir -p /plan
-tofu plan -lock-timeout=5m -out=/plan/tfplan
-tofu show -no-color /plan/tfplan > /plan/plan.txt
-tofu show -json /plan/tfplan > /plan/plan.json
-sha256sum /plan/tfplan | cut -d' ' -f1 > /plan/tfplan.sha256`})
+	c := m.tofuRoot(e, awsCredentials{awsAccessKeyId, awsSecretAccessKey, awsSessionToken}).
+		WithExec([]string{"sh", "-ec", planScript(e)})
 	if _, err := c.Sync(ctx); err != nil {
 		return nil, fmt.Errorf("plan %s: %w", env, err)
 	}
@@ -106,6 +135,10 @@ func (m *TransactionValidator) Apply(
 	// +optional
 	awsSessionToken *dagger.Secret,
 ) (string, error) {
+	e, err := newTofuEnv(env)
+	if err != nil {
+		return "", err
+	}
 	// The digest is taken in a container: the plan is binary, and File.Digest's format is
 	// not the file's plain SHA-256.
 	sum, err := run(ctx, dag.Container().From(pins.Debian).WithFile("/plan/tfplan", plan),
@@ -116,18 +149,15 @@ func (m *TransactionValidator) Apply(
 	if err := checkApproved(strings.Fields(sum)[0], approvedSha256); err != nil {
 		return "", err
 	}
-	c, err := m.tofuRoot(env, awsCredentials{awsAccessKeyId, awsSecretAccessKey, awsSessionToken})
-	if err != nil {
-		return "", err
-	}
-	c = c.WithFile("/plan/tfplan", plan)
+	c := m.tofuRoot(e, awsCredentials{awsAccessKeyId, awsSecretAccessKey, awsSessionToken}).
+		WithFile("/plan/tfplan", plan)
 	out, err := run(ctx, c, "apply", "tofu", "apply", "-lock-timeout=5m", "/plan/tfplan")
 	if err != nil {
 		return out, err
 	}
 	// Smoke test: what is deployed is what the code says (exit 0 = no changes, 2 = drift).
 	smoke, err := run(ctx, c.WithEnvVariable("TXV_NONCE", nonce()), "post-apply plan (no changes expected)",
-		"tofu", "plan", "-detailed-exitcode", "-lock-timeout=5m")
+		"tofu", "plan", "-detailed-exitcode", "-lock-timeout=5m", e.varFile())
 	if err != nil {
 		return out + smoke, fmt.Errorf("applied, but the environment still differs from the code: %w", err)
 	}

@@ -3,6 +3,9 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -167,6 +170,73 @@ func TestDebianTestPackages(t *testing.T) {
 	} {
 		if got, err := debianTestPackages(bad); err == nil {
 			t.Errorf("debianTestPackages(%q) = %q, want an error", bad, got)
+		}
+	}
+}
+
+// TestInfraEnvsAreFilesOfTheRoot: plan and apply name an environment's backend and var file
+// in infra/envs; each must exist (with its tests), and every var file there must be an
+// environment CI can plan.
+func TestInfraEnvsAreFilesOfTheRoot(t *testing.T) {
+	root := filepath.Join("..", infraRoot)
+	for _, name := range infraEnvs {
+		env, err := newTofuEnv(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		init := strings.Join(env.initArgs(), " ")
+		plan := planScript(env)
+		for _, f := range []string{name + ".s3.tfbackend", name + ".tfvars", "tests/" + name + ".tftest.hcl"} {
+			if _, err := os.Stat(filepath.Join(root, f)); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+		if !strings.Contains(init, "-backend-config="+name+".s3.tfbackend") {
+			t.Errorf("%s: init does not select its backend: %s", name, init)
+		}
+		if !strings.Contains(plan, "tofu plan -lock-timeout=5m -var-file="+name+".tfvars ") {
+			t.Errorf("%s: plan does not read its var file:\n%s", name, plan)
+		}
+	}
+	varFiles, err := filepath.Glob(filepath.Join(root, "*.tfvars"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range varFiles {
+		if name := strings.TrimSuffix(filepath.Base(f), ".tfvars"); !slices.Contains(infraEnvs, name) {
+			t.Errorf("%s has no entry in infraEnvs: CI could not plan it", f)
+		}
+	}
+}
+
+// TestUnknownEnvironmentRefused: the name becomes part of file names.
+func TestUnknownEnvironmentRefused(t *testing.T) {
+	for _, name := range []string{"", "qa", "../prod", "prod.tfvars"} {
+		if _, err := newTofuEnv(name); err == nil {
+			t.Errorf("newTofuEnv(%q) accepted", name)
+		}
+	}
+}
+
+// TestTrivyScansEachEnvironmentWithItsValues: each environment is scanned with its own var
+// file, and only with its own suppressions (prod has none).
+func TestTrivyScansEachEnvironmentWithItsValues(t *testing.T) {
+	entries, err := os.ReadDir(filepath.Join("..", infraRoot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, e := range entries {
+		files = append(files, e.Name())
+	}
+	script := trivyScriptFor(files)
+	for _, want := range []string{
+		"trivy config --tf-vars /src/infra/envs/dev.tfvars --ignorefile /src/infra/envs/dev.trivyignore /src/infra/envs --exit-code 0 --format json --output /reports/infra-env-dev.json\n",
+		"trivy config --tf-vars /src/infra/envs/staging.tfvars --ignorefile /src/infra/envs/staging.trivyignore /src/infra/envs --exit-code 0 --format json --output /reports/infra-env-staging.json\n",
+		"trivy config --tf-vars /src/infra/envs/prod.tfvars /src/infra/envs --exit-code 0 --format json --output /reports/infra-env-prod.json\n",
+	} {
+		if !strings.Contains(script, want) {
+			t.Errorf("missing from the trivy script: %q\n%s", want, script)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -65,20 +66,20 @@ func (m *TransactionValidator) trivy() *dagger.Container {
 }
 
 // trivyScript writes one JSON report per scan target into /reports, then a SARIF copy.
-// Targets: infra modules and bootstrap with their defaults, each environment root with its
-// own terraform.tfvars and .trivyignore (the values that will really be applied), the
-// rendered manifests with kustomize/.trivyignore.yaml, and the whole repository for
-// secrets.
+// Targets: infra modules and bootstrap with their defaults, the environments' root once per
+// environment with its <env>.tfvars and <env>.trivyignore if there is one (the values that
+// will really be applied), the rendered manifests with kustomize/.trivyignore.yaml, and the
+// whole repository for secrets.
 func (m *TransactionValidator) trivyScript(ctx context.Context) (string, error) {
-	envs, err := m.Source.Directory("infra/envs").Entries(ctx)
+	files, err := m.Source.Directory(infraRoot).Entries(ctx)
 	if err != nil {
-		return "", fmt.Errorf("listing infra/envs: %w", err)
+		return "", fmt.Errorf("listing %s: %w", infraRoot, err)
 	}
-	return trivyScriptFor(envs), nil
+	return trivyScriptFor(files), nil
 }
 
-// trivyScriptFor is trivyScript for the entries of infra/envs (directories end in "/").
-func trivyScriptFor(envs []string) string {
+// trivyScriptFor is trivyScript given the entries of infraRoot.
+func trivyScriptFor(rootFiles []string) string {
 	var b strings.Builder
 	b.WriteString("mkdir -p /reports\n")
 	scan := func(name, args string) {
@@ -87,14 +88,13 @@ func trivyScriptFor(envs []string) string {
 	}
 	scan("infra-modules", "config /src/infra/modules")
 	scan("infra-bootstrap", "config /src/infra/bootstrap")
-	for _, e := range envs {
-		env := strings.TrimSuffix(e, "/")
-		if env == e {
-			continue
+	root := "/src/" + infraRoot
+	for _, env := range infraEnvs {
+		args := fmt.Sprintf("config --tf-vars %s/%s.tfvars", root, env)
+		if slices.Contains(rootFiles, env+".trivyignore") {
+			args += fmt.Sprintf(" --ignorefile %s/%s.trivyignore", root, env)
 		}
-		dir := "/src/infra/envs/" + env
-		fmt.Fprintf(&b, "ignore=; [ -f %[1]s/.trivyignore ] && ignore='--ignorefile %[1]s/.trivyignore'\n", dir)
-		scan("infra-env-"+env, fmt.Sprintf("config --tf-vars %s/terraform.tfvars $ignore %s", dir, dir))
+		scan("infra-env-"+env, args+" "+root)
 	}
 	scan("manifests", "config --ignorefile /src/kustomize/.trivyignore.yaml /rendered")
 	scan("secrets", "fs --scanners secret "+secretConfigFlag+" /src")

@@ -13,8 +13,8 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// What `tofu -chdir=infra/envs/prod output -json` prints, trimmed to the outputs used here
-// (names from infra/envs/prod/outputs.tf), with made-up ids.
+// What `tofu -chdir=infra/envs output -json` prints on prod's state, trimmed to the outputs
+// used here (names from infra/envs/outputs.tf), with made-up ids.
 const tofuOutputJSON = `{
   "region": {"sensitive": false, "type": "string", "value": "eu-central-1"},
   "transaction_validator_role_arn": {"sensitive": false, "type": "string", "value": "arn:aws:iam::123456789012:role/tv-prod-transaction-validator"},

@@ -1,5 +1,5 @@
 variable "region" {
-  description = "Region of the state bucket and lock table (the environments' backend.tf must match)."
+  description = "Region of the state bucket and lock table (the environments' <env>.s3.tfbackend must match)."
   type        = string
   default     = "eu-central-1"
 }
@@ -15,12 +15,12 @@ variable "environment" {
 }
 
 variable "state_bucket_name" {
-  description = "Globally unique name of the state bucket (envs/<env>/backend.tf uses transaction-validator-tfstate-<env>)."
+  description = "Globally unique name of the state bucket (envs/<env>.s3.tfbackend uses transaction-validator-tfstate-<env>)."
   type        = string
 }
 
 variable "lock_table_name" {
-  description = "Name of the DynamoDB lock table (envs/<env>/backend.tf uses transaction-validator-tflock-<env>)."
+  description = "Name of the DynamoDB lock table (envs/<env>.s3.tfbackend uses transaction-validator-tflock-<env>)."
   type        = string
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Suite 21: `tofu init` (from the offline provider mirror), `tofu validate` and `tofu test`
-# (mock_provider "aws") for every module, every environment root and the bootstrap root.
+# (mock_provider "aws") for every module, the environments' root and the bootstrap root. The
+# environments' root is tested once per environment: tests/<env>.tftest.hcl with <env>.tfvars.
 #
 # The AWS provider comes from airgap/iac-tools.sh, built from source with the services
 # infra/ uses (airgap/awsprovider; ~15 CPU-min cold, cached in ~/.cache after that).
@@ -21,7 +22,7 @@ mkdir -p "$TF_PLUGIN_CACHE_DIR"
 cache_used "$TF_PLUGIN_CACHE_DIR"
 export TF_IN_AUTOMATION=1
 
-roots=(infra/modules/* infra/envs/* infra/bootstrap)
+roots=(infra/modules/* infra/envs infra/bootstrap)
 failed=()
 checked=0
 for dir in "${roots[@]}"; do
@@ -33,7 +34,23 @@ for dir in "${roots[@]}"; do
   fi
   rm -f "$dir/.init.log"
   tofu -chdir="$dir" validate -no-color || { failed+=("$dir (validate)"); continue; }
-  if compgen -G "$dir/tests/*.tftest.hcl" >/dev/null; then
+  if [ "$dir" = infra/envs ]; then
+    # One root, one var file per environment: each environment's test file runs with that
+    # environment's values, and a test file without a var file is an error, not a skip.
+    for t in "$dir"/tests/*.tftest.hcl; do
+      env=$(basename "$t" .tftest.hcl)
+      if [ ! -f "$dir/$env.tfvars" ]; then
+        log "$t has no $dir/$env.tfvars"; failed+=("$dir ($env: no var file)"); continue
+      fi
+      printf -- '-- %s with %s.tfvars\n' "$dir" "$env"
+      tofu -chdir="$dir" test -no-color -var-file="$env.tfvars" -filter="tests/$env.tftest.hcl" ||
+        failed+=("$dir ($env test)")
+    done
+    for v in "$dir"/*.tfvars; do
+      env=$(basename "$v" .tfvars)
+      [ -f "$dir/tests/$env.tftest.hcl" ] || { log "$v has no tests/$env.tftest.hcl"; failed+=("$dir ($env: no tests)"); }
+    done
+  elif compgen -G "$dir/tests/*.tftest.hcl" >/dev/null; then
     tofu -chdir="$dir" test -no-color || failed+=("$dir (test)")
   else
     log "no tests in $dir"

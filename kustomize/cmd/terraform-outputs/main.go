@@ -2,7 +2,8 @@
 // the deploy job fills the manifests from Terraform's real values instead of the committed
 // placeholders:
 //
-//	tofu -chdir=infra/envs/prod output -json |
+//	tofu -chdir=infra/envs init -backend-config=prod.s3.tfbackend
+//	tofu -chdir=infra/envs output -json |
 //	  go run ./cmd/terraform-outputs -api-hostname api.example.com -console-hostname console.example.com \
 //	  > overlays/prod/terraform-outputs.yaml
 //

@@ -1,6 +1,8 @@
 # prod: cardholder-data environment (PCI DSS). Every tier survives the loss of one AZ.
 # Rough cost: ~$3,520/month at baseline (table in infra/modules/platform/README.md).
 
+environment = "prod"
+
 region = "eu-central-1"
 azs    = ["eu-central-1a", "eu-central-1b", "eu-central-1c"]
 

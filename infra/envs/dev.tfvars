@@ -2,6 +2,8 @@
 # stores, same security controls). Holds synthetic test data only, never real PANs.
 # Rough cost: ~$480/month (table in infra/modules/platform/README.md).
 
+environment = "dev"
+
 region = "eu-central-1"
 azs    = ["eu-central-1a", "eu-central-1b", "eu-central-1c"]
 

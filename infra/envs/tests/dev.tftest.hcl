@@ -1,4 +1,6 @@
-# staging mirrors prod's topology at smaller sizes.
+# dev saves money where an outage only costs developer time.
+# Runs this root with dev.tfvars against a mocked AWS provider:
+#   tofu test -var-file=dev.tfvars -filter=tests/dev.tftest.hcl
 # The provider still validates arguments, so mocked ARNs, ids and policy JSON must look real.
 mock_provider "aws" {
   mock_data "aws_caller_identity" {
@@ -86,14 +88,25 @@ mock_provider "aws" {
   }
 }
 
-run "staging_mirrors_prod_topology" {
+run "dev_is_cheap_but_multi_az" {
+  # Guards the invocation: these assertions are about dev.tfvars, not another environment's.
   assert {
-    condition     = output.nat_gateway_count == 3
-    error_message = "staging must rehearse prod's NAT-per-AZ topology."
+    condition     = var.environment == "dev"
+    error_message = "Run with dev.tfvars: tofu test -var-file=dev.tfvars -filter=tests/dev.tftest.hcl"
+  }
+
+  assert {
+    condition     = output.nat_gateway_count == 1
+    error_message = "dev uses a single NAT gateway."
   }
 
   assert {
     condition     = var.aurora_instance_count >= 2 && var.redis_replicas_per_shard >= 1
-    error_message = "staging data stores must be multi-AZ."
+    error_message = "Even dev keeps multi-AZ data stores (failover is part of what it tests)."
+  }
+
+  assert {
+    condition     = var.deletion_protection == false
+    error_message = "dev must stay destroyable."
   }
 }

@@ -1,7 +1,9 @@
+# The one root of every environment: which environment is planned is chosen by the var file
+# (<env>.tfvars) and the backend configuration (<env>.s3.tfbackend), see README.md.
 module "platform" {
-  source = "../../modules/platform"
+  source = "../modules/platform"
 
-  environment                                = "staging"
+  environment                                = var.environment
   azs                                        = var.azs
   vpc_cidr                                   = var.vpc_cidr
   single_nat_gateway                         = var.single_nat_gateway

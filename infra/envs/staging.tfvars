@@ -2,6 +2,8 @@
 # and load tests behave as in prod. Holds synthetic data only.
 # Rough cost: ~$1,380/month (table in infra/modules/platform/README.md).
 
+environment = "staging"
+
 region = "eu-central-1"
 azs    = ["eu-central-1a", "eu-central-1b", "eu-central-1c"]
 

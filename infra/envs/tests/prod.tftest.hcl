@@ -1,5 +1,6 @@
-# Runs the prod root with its terraform.tfvars against a mocked AWS provider: the HA and
-# protection choices of prod must not regress.
+# The HA and protection choices of prod must not regress.
+# Runs this root with prod.tfvars against a mocked AWS provider:
+#   tofu test -var-file=prod.tfvars -filter=tests/prod.tftest.hcl
 # The provider still validates arguments, so mocked ARNs, ids and policy JSON must look real.
 mock_provider "aws" {
   mock_data "aws_caller_identity" {
@@ -88,6 +89,12 @@ mock_provider "aws" {
 }
 
 run "prod_is_highly_available_and_protected" {
+  # Guards the invocation: these assertions are about prod.tfvars, not another environment's.
+  assert {
+    condition     = var.environment == "prod"
+    error_message = "Run with prod.tfvars: tofu test -var-file=prod.tfvars -filter=tests/prod.tftest.hcl"
+  }
+
   assert {
     condition     = output.nat_gateway_count == 3
     error_message = "prod must have one NAT gateway per AZ."

@@ -4,6 +4,16 @@ variable "region" {
   default     = "eu-central-1"
 }
 
+variable "environment" {
+  description = "Which environment this state is: dev, staging or prod (set in each `<env>.tfvars`; resources are named `tv-<environment>`)."
+  type        = string
+
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.environment)
+    error_message = "environment must be dev, staging or prod."
+  }
+}
+
 variable "allowed_account_ids" {
   description = "The only AWS account(s) this root may run against; empty disables the guard."
   type        = list(string)
