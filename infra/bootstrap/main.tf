@@ -1,5 +1,7 @@
-# Run once per AWS account, before any environment root: creates the S3 bucket and the
-# DynamoDB table that hold and lock the environments' Terraform state.
+# Run once per AWS account, before any environment root: creates the S3 bucket that holds
+# (and, with `use_lockfile`, locks) the environments' Terraform state. The DynamoDB lock
+# table is deprecated by the S3 backend in favour of S3-native lock files and is only
+# created while lock_table_name is set (for the migration away from it; see README.md).
 #
 # This root keeps its own (tiny) state locally: it cannot be stored in the bucket it creates
 # before the bucket exists. Commit nothing from it; after the first apply, either keep the
@@ -34,6 +36,8 @@ module "state_bucket" {
 }
 
 resource "aws_dynamodb_table" "lock" {
+  count = var.lock_table_name == null ? 0 : 1
+
   name         = var.lock_table_name
   billing_mode = "PAY_PER_REQUEST" # a handful of requests per apply: cents per month
   hash_key     = "LockID"

@@ -4,8 +4,8 @@ output "state_bucket_name" {
 }
 
 output "lock_table_name" {
-  description = "Table for the environments' backend \"s3\" `dynamodb_table`."
-  value       = aws_dynamodb_table.lock.name
+  description = "Deprecated DynamoDB lock table (backend \"s3\" `dynamodb_table`), null once lock_table_name is unset."
+  value       = one(aws_dynamodb_table.lock[*].name)
 }
 
 output "state_kms_key_arn" {

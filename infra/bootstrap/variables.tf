@@ -20,8 +20,9 @@ variable "state_bucket_name" {
 }
 
 variable "lock_table_name" {
-  description = "Name of the DynamoDB lock table (envs/<env>.s3.tfbackend uses transaction-validator-tflock-<env>)."
+  description = "Deprecated: name of a DynamoDB lock table, only for backends that still set `dynamodb_table` (the S3 backend locks with `use_lockfile = true` in the state bucket itself). Null: no table."
   type        = string
+  default     = null
 }
 
 variable "allowed_account_ids" {

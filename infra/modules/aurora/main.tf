@@ -115,6 +115,16 @@ resource "aws_rds_cluster" "this" {
   tags = var.tags
 
   depends_on = [aws_cloudwatch_log_group.postgresql]
+
+  # AWS applies minor versions in the maintenance window (auto_minor_version_upgrade on the
+  # instances: security patches arrive without a change request), after which the cluster
+  # runs e.g. 16.8 while engine_version still says 16.6: without this, every plan would
+  # propose a "downgrade" AWS refuses. engine_version is therefore the version a cluster is
+  # *created* with. A major upgrade is a deliberate operation (RDS blue/green deployment);
+  # afterwards set engine_version to the new version so the parameter group family follows.
+  lifecycle {
+    ignore_changes = [engine_version]
+  }
 }
 
 data "aws_iam_policy_document" "monitoring_assume" {

@@ -2,6 +2,23 @@
 # service account (see ../irsa-role).
 
 ################################################################################
+# Amazon VPC CNI (aws-node)
+################################################################################
+
+module "vpc_cni_irsa" {
+  source = "../irsa-role"
+
+  name                = "${var.name}-vpc-cni"
+  oidc_provider_arn   = aws_iam_openid_connect_provider.this.arn
+  oidc_issuer_host    = local.oidc_issuer_host
+  namespace           = "kube-system"
+  service_account     = "aws-node"
+  attach_policy_json  = false
+  managed_policy_arns = ["arn:${local.partition}:iam::aws:policy/AmazonEKS_CNI_Policy"]
+  tags                = var.tags
+}
+
+################################################################################
 # Cluster Autoscaler
 ################################################################################
 

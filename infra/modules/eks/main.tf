@@ -135,13 +135,15 @@ resource "aws_iam_role" "node" {
   tags               = var.tags
 }
 
-# AWS-managed policies are the documented minimum for nodes; the VPC CNI's policy stays on
-# the node role because aws-node must start before any IRSA webhook can run.
+# AWS-managed policies are the documented minimum for nodes. The VPC CNI's policy
+# (AmazonEKS_CNI_Policy: create/attach ENIs, assign IPs) is *not* here: every pod could use
+# it through the node's credentials. aws-node gets it through its own IRSA role instead (the
+# pod identity webhook runs in EKS's control plane, so it works before any node exists),
+# and the vpc-cni add-on is installed before the node groups (below).
 resource "aws_iam_role_policy_attachment" "node" {
   for_each = toset([
     "AmazonEKSWorkerNodePolicy",
     "AmazonEC2ContainerRegistryReadOnly",
-    "AmazonEKS_CNI_Policy",
     "AmazonSSMManagedInstanceCore", # shell access through SSM instead of SSH keys
   ])
 
@@ -155,6 +157,11 @@ resource "aws_launch_template" "node" {
   name_prefix            = "${var.name}-${each.key}-"
   description            = "EKS managed node group ${each.key}: IMDSv2, encrypted root volume"
   update_default_version = true
+  # Only the network module's node group: with security groups in the launch template EKS
+  # does not add its own cluster security group, which opens every port between the
+  # control plane and the nodes. The node group instead allows exactly the ports the
+  # control plane dials (webhooks, kubelet, metrics-server 10251, prometheus-adapter 6443:
+  # see ../network/security_groups.tf).
   vpc_security_group_ids = [var.node_security_group_id]
 
   # IMDSv2 only, with a hop limit of 1 so that pods cannot borrow the node's role: they get
@@ -185,31 +192,46 @@ resource "aws_launch_template" "node" {
   tags = var.tags
 }
 
+# One managed node group per group and AZ: an Auto Scaling group spanning three AZs
+# rebalances by itself and the cluster autoscaler cannot choose the zone of a new node, so
+# pods held Pending by the zone spread (`minDomains: 3`) or by the per-node anti-affinity
+# could wait for a node in the wrong zone forever. With one group per AZ the autoscaler
+# scales exactly the zone that lacks a node (run it with --balance-similar-node-groups).
+locals {
+  node_groups_per_az = merge([
+    for group, cfg in var.node_groups : {
+      for az, subnet in var.node_subnet_ids : "${group}-${az}" => merge(cfg, { group = group, az = az, subnet_id = subnet })
+    }
+  ]...)
+}
+
 resource "aws_eks_node_group" "this" {
-  for_each = var.node_groups
+  for_each = local.node_groups_per_az
 
   cluster_name    = aws_eks_cluster.this.name
   node_group_name = each.key
   node_role_arn   = aws_iam_role.node.arn
-  subnet_ids      = var.subnet_ids
+  subnet_ids      = [each.value.subnet_id]
   instance_types  = each.value.instance_types
   capacity_type   = each.value.capacity_type
   ami_type        = "AL2023_ARM_64_STANDARD"
   labels          = each.value.labels
 
   launch_template {
-    id      = aws_launch_template.node[each.key].id
-    version = aws_launch_template.node[each.key].latest_version
+    id      = aws_launch_template.node[each.value.group].id
+    version = aws_launch_template.node[each.value.group].latest_version
   }
 
   scaling_config {
-    min_size     = each.value.min_size
-    max_size     = each.value.max_size
-    desired_size = each.value.desired_size
+    min_size     = each.value.min_size_per_az
+    max_size     = each.value.max_size_per_az
+    desired_size = each.value.desired_size_per_az
   }
 
+  # One node of a zone at a time: the validator's pods are one per node (required
+  # anti-affinity) and its PodDisruptionBudget lets one go at a time anyway.
   update_config {
-    max_unavailable_percentage = 33
+    max_unavailable = 1
   }
 
   # Node auto-repair replaces nodes that report NotReady instead of paging someone.
@@ -224,22 +246,26 @@ resource "aws_eks_node_group" "this" {
     ignore_changes = [scaling_config[0].desired_size]
   }
 
-  depends_on = [aws_iam_role_policy_attachment.node]
+  # Nodes only become Ready once aws-node can assign pod IPs, which needs the add-on's
+  # IRSA role (the node role has no CNI policy).
+  depends_on = [aws_iam_role_policy_attachment.node, aws_eks_addon.vpc_cni]
 }
 
 # EKS already tags the Auto Scaling groups of managed node groups for autoscaler
-# auto-discovery; these tags add the node labels so that the autoscaler can scale a group
-# up from zero knowing which pods would fit.
+# auto-discovery; these tags add the node labels, and the zone, so that the autoscaler can
+# scale a group up from zero knowing which pods would fit (a zone-spread pod fits only the
+# group of its zone).
 resource "aws_autoscaling_group_tag" "autoscaler_labels" {
   for_each = {
     for item in flatten([
-      for group, cfg in var.node_groups : [
-        for k, v in cfg.labels : { group = group, key = k, value = v }
+      for name, ng in local.node_groups_per_az : [
+        for k, v in merge(ng.labels, { "topology.kubernetes.io/zone" = ng.az }) :
+        { node_group = name, key = k, value = v }
       ]
-    ]) : "${item.group}/${item.key}" => item
+    ]) : "${item.node_group}/${item.key}" => item
   }
 
-  autoscaling_group_name = aws_eks_node_group.this[each.value.group].resources[0].autoscaling_groups[0].name
+  autoscaling_group_name = aws_eks_node_group.this[each.value.node_group].resources[0].autoscaling_groups[0].name
 
   tag {
     key                 = "k8s.io/cluster-autoscaler/node-template/label/${each.value.key}"
@@ -252,11 +278,33 @@ resource "aws_autoscaling_group_tag" "autoscaler_labels" {
 # Add-ons managed by EKS
 ################################################################################
 
+# The VPC CNI, before any node (see aws_eks_node_group): with its own IRSA role, and with
+# the network policy agent on. Without `enableNetworkPolicy` the add-on runs no policy
+# agent and no NetworkPolicy of kustomize/ is enforced on EKS (they would be accepted by
+# the API server and silently ignored). The key is the add-on's top-level configuration
+# schema key (vpc-cni >= v1.14, `aws eks describe-addon-configuration`); its value is a
+# string in that schema.
+resource "aws_eks_addon" "vpc_cni" {
+  cluster_name                = aws_eks_cluster.this.name
+  addon_name                  = "vpc-cni"
+  service_account_role_arn    = module.vpc_cni_irsa.role_arn
+  configuration_values        = jsonencode({ enableNetworkPolicy = "true" })
+  resolve_conflicts_on_create = "OVERWRITE"
+  resolve_conflicts_on_update = "OVERWRITE"
+  tags                        = var.tags
+}
+
+# It used to be one instance of aws_eks_addon.this: keep the running add-on.
+moved {
+  from = aws_eks_addon.this["vpc-cni"]
+  to   = aws_eks_addon.vpc_cni
+}
+
 # metrics-server serves the resource metrics API (metrics.k8s.io) the HPA's CPU target
 # reads; as an EKS (community) add-on its image comes from EKS's own registry and its
 # version is matched to the cluster version by EKS, so no image is pinned or mirrored here.
 resource "aws_eks_addon" "this" {
-  for_each = toset(["vpc-cni", "coredns", "kube-proxy", "metrics-server"])
+  for_each = toset(["coredns", "kube-proxy", "metrics-server"])
 
   cluster_name                = aws_eks_cluster.this.name
   addon_name                  = each.value

@@ -43,6 +43,11 @@ output "node_group_names" {
   value       = [for g in aws_eks_node_group.this : g.node_group_name]
 }
 
+output "vpc_cni_role_arn" {
+  description = "IRSA role of kube-system/aws-node (the vpc-cni add-on)."
+  value       = module.vpc_cni_irsa.role_arn
+}
+
 output "cluster_autoscaler_role_arn" {
   description = "IRSA role for kube-system/cluster-autoscaler."
   value       = module.cluster_autoscaler_irsa.role_arn

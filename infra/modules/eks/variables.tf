@@ -14,7 +14,7 @@ variable "kubernetes_version" {
 }
 
 variable "subnet_ids" {
-  description = "Private subnets (one per AZ) for the control-plane ENIs and the nodes."
+  description = "Private subnets (one per AZ) for the control-plane ENIs."
   type        = list(string)
 }
 
@@ -88,24 +88,45 @@ variable "admin_principal_arns" {
   default     = []
 }
 
+variable "node_subnet_ids" {
+  description = "Private subnet of each availability zone the nodes run in, keyed by AZ name: every node group becomes one managed node group per AZ."
+  type        = map(string)
+
+  validation {
+    condition     = length(var.node_subnet_ids) >= 1
+    error_message = "Give at least one AZ's subnet for the nodes."
+  }
+}
+
 variable "node_groups" {
-  description = "Managed node groups (Graviton, AL2023) keyed by name."
+  description = "Managed node groups (Graviton, AL2023) keyed by name; each is created once per AZ of `node_subnet_ids`, with these sizes per AZ."
   type = map(object({
-    instance_types = list(string)
-    capacity_type  = optional(string, "ON_DEMAND")
-    min_size       = number
-    max_size       = number
-    desired_size   = number
-    disk_size_gb   = optional(number, 50)
-    labels         = optional(map(string), {})
+    instance_types      = list(string)
+    capacity_type       = optional(string, "ON_DEMAND")
+    min_size_per_az     = number
+    max_size_per_az     = number
+    desired_size_per_az = number
+    disk_size_gb        = optional(number, 50)
+    labels              = optional(map(string), {})
   }))
 
   validation {
     condition = alltrue([
       for g in values(var.node_groups) :
-      g.min_size <= g.desired_size && g.desired_size <= g.max_size && contains(["ON_DEMAND", "SPOT"], g.capacity_type)
+      g.min_size_per_az >= 0 && g.min_size_per_az <= g.desired_size_per_az && g.desired_size_per_az <= g.max_size_per_az && g.max_size_per_az >= 1
     ])
-    error_message = "Each node group needs min <= desired <= max and capacity_type ON_DEMAND or SPOT."
+    error_message = "Each node group needs 0 <= min <= desired <= max per AZ, and max >= 1."
+  }
+
+  validation {
+    condition     = alltrue([for g in values(var.node_groups) : contains(["ON_DEMAND", "SPOT"], g.capacity_type)])
+    error_message = "capacity_type must be ON_DEMAND or SPOT."
+  }
+
+  validation {
+    # Managed node group names (<group>-<az>) are limited to 63 characters.
+    condition     = alltrue([for k in keys(var.node_groups) : can(regex("^[a-z0-9][a-z0-9-]{0,30}$", k))])
+    error_message = "Node group keys: up to 31 lowercase letters, digits and hyphens."
   }
 }
 

@@ -1,8 +1,8 @@
 # Security groups for every tier, with only the flows the platform needs:
 #
-#   internet --443--> ALB --8080--> pods on nodes --5432--> RDS Proxy --5432--> Aurora
-#                                               \--6379--> Redis
-#   nodes <--443/4443/9443/10250--> EKS control plane
+#   internet --443 (80: redirect only)--> ALB --8080--> pods on nodes --5432--> RDS Proxy --5432--> Aurora
+#                                                                   \--6379--> Redis
+#   nodes --443--> EKS control plane --443/6443/9443/10250/10251--> nodes
 #
 # Every rule between groups is one entry of local.ingress_rules / local.egress_rules, so the
 # module tests can check *all* of them; the only two rules that face the internet are
@@ -64,11 +64,17 @@ locals {
     redis       = aws_security_group.redis.id
   }
 
+  # Everything the API server itself dials on the nodes (pods have VPC addresses in the
+  # node group, so a pod's port is opened here too). The nodes run with this group only,
+  # not the EKS-created cluster security group, which would open every port both ways
+  # (see the eks module's launch template): each port the control plane needs is listed.
+  # The HPA reads both metric APIs through these: without 10251 and 6443 it reads nothing.
   control_plane_to_node_ports = {
-    https         = 443   # admission webhooks served on 443
-    metricsserver = 4443  # metrics-server
-    webhooks      = 9443  # AWS Load Balancer Controller / External Secrets webhooks
-    kubelet       = 10250 # logs, exec, port-forward
+    https             = 443   # admission webhooks served on 443
+    prometheusadapter = 6443  # prometheus-adapter: custom.metrics.k8s.io (the HPA's req/s target)
+    webhooks          = 9443  # AWS Load Balancer Controller webhooks
+    kubelet           = 10250 # logs, exec, port-forward; External Secrets' webhook
+    metricsserver     = 10251 # metrics-server EKS add-on: metrics.k8s.io (the HPA's CPU target)
   }
 
   # Rules between security groups: { group, peer group, protocol, port, description }.
@@ -150,7 +156,7 @@ resource "aws_vpc_security_group_egress_rule" "nodes_dns" {
 }
 
 ################################################################################
-# The two rules that face the internet
+# The rules that face the internet
 ################################################################################
 
 # The public ALB must accept HTTPS from any client; the WAF web ACL filters what reaches it.
@@ -162,6 +168,19 @@ resource "aws_vpc_security_group_ingress_rule" "alb_https" {
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+# The Ingresses declare listen-ports 80 and 443 with ssl-redirect: the HTTP listener only
+# answers 301 to https:// (no route to a target). Opening 80 keeps plain-http clients from
+# hanging until timeout; dropping the listener would instead need every Ingress changed.
+# The ALB's egress stays the app port only, so nothing is forwarded from port 80.
+resource "aws_vpc_security_group_ingress_rule" "alb_http_redirect" {
+  security_group_id = aws_security_group.alb.id
+  description       = "HTTP from the internet, answered only with a redirect to HTTPS"
+  ip_protocol       = "tcp"
+  from_port         = 80
+  to_port           = 80
   cidr_ipv4         = "0.0.0.0/0"
 }
 

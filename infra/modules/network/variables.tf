@@ -70,13 +70,19 @@ variable "app_port" {
 }
 
 variable "cluster_admin_cidrs" {
-  description = "Private CIDRs (VPN, CI runners) allowed to reach the private EKS API endpoint."
+  description = "Private IPv4 CIDRs (VPN, CI runners) allowed to reach the private EKS API endpoint; each /16 or narrower."
   type        = list(string)
   default     = []
 
+  # Not only 0.0.0.0/0: 0.0.0.0/1 + 128.0.0.0/1 is the internet too. A /16 is the widest
+  # block an admin network plausibly needs. IPv4 only (the rule is cidr_ipv4), so ::/0 and
+  # every other IPv6 block is refused here rather than at apply.
   validation {
-    condition     = alltrue([for c in var.cluster_admin_cidrs : c != "0.0.0.0/0"])
-    error_message = "The Kubernetes API must not be open to the whole internet."
+    condition = alltrue([
+      for c in var.cluster_admin_cidrs :
+      can(cidrnetmask(c)) && try(tonumber(split("/", c)[1]) >= 16, false)
+    ])
+    error_message = "Each cluster_admin_cidrs entry must be an IPv4 CIDR of /16 or narrower (never 0.0.0.0/0, no IPv6)."
   }
 }
 

@@ -20,6 +20,19 @@ locals {
 
   app_namespace = "transaction-validator"
 
+  # Node groups sized per AZ (see var.node_groups for the deprecated totals).
+  node_groups = {
+    for name, g in var.node_groups : name => {
+      instance_types      = g.instance_types
+      capacity_type       = g.capacity_type
+      min_size_per_az     = coalesce(g.min_size_per_az, ceil(coalesce(g.min_size, 0) / length(var.azs)))
+      max_size_per_az     = coalesce(g.max_size_per_az, ceil(coalesce(g.max_size, 0) / length(var.azs)))
+      desired_size_per_az = coalesce(g.desired_size_per_az, ceil(coalesce(g.desired_size, 0) / length(var.azs)))
+      disk_size_gb        = g.disk_size_gb
+      labels              = g.labels
+    }
+  }
+
   tags = merge(var.tags, {
     Environment = var.environment
     Service     = "transaction-validator"
@@ -41,15 +54,36 @@ module "kms_logs" {
   tags                    = local.tags
 }
 
+# EKS nodes' encrypted root volumes are created by Auto Scaling on our behalf, as its
+# service-linked role, which the data key's policy must name. KMS rejects a key policy
+# naming a principal that does not exist (MalformedPolicyDocumentException), and AWS only
+# creates this role by itself when the account's first Auto Scaling group is created:
+# after the key, in a fresh account. So the role is created here, and the key policy takes
+# its ARN from the resource (which orders the two). Where the account already has the
+# role, set create_autoscaling_service_linked_role = false (or import it).
+resource "aws_iam_service_linked_role" "autoscaling" {
+  count = var.create_autoscaling_service_linked_role ? 1 : 0
+
+  aws_service_name = "autoscaling.amazonaws.com"
+  description      = "Default service-linked role of Amazon EC2 Auto Scaling (EKS managed node groups)"
+}
+
+locals {
+  autoscaling_service_linked_role_arn = (
+    var.create_autoscaling_service_linked_role
+    ? aws_iam_service_linked_role.autoscaling[0].arn
+    : "arn:${local.partition}:iam::${local.account_id}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+  )
+}
+
 module "kms_data" {
   source = "../kms"
 
   alias                   = "${local.name}/data"
   description             = "Aurora, Redis, S3, ECR and EBS data of ${local.name}"
   deletion_window_in_days = var.kms_deletion_window_days
-  # EKS nodes' encrypted root volumes are created by Auto Scaling on our behalf.
-  grant_principal_arns = ["arn:${local.partition}:iam::${local.account_id}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"]
-  tags                 = local.tags
+  grant_principal_arns    = [local.autoscaling_service_linked_role_arn]
+  tags                    = local.tags
 }
 
 module "kms_secrets" {
@@ -103,6 +137,7 @@ module "eks" {
   name                        = local.name
   kubernetes_version          = var.kubernetes_version
   subnet_ids                  = module.network.private_subnet_ids
+  node_subnet_ids             = zipmap(var.azs, module.network.private_subnet_ids)
   cluster_security_group_id   = module.network.eks_cluster_security_group_id
   node_security_group_id      = module.network.eks_nodes_security_group_id
   secrets_kms_key_arn         = module.kms_secrets.key_arn
@@ -112,7 +147,7 @@ module "eks" {
   log_retention_days          = var.log_retention_days
   deletion_protection         = var.deletion_protection
   admin_principal_arns        = var.cluster_admin_principal_arns
-  node_groups                 = var.node_groups
+  node_groups                 = local.node_groups
   tags                        = local.tags
 }
 
@@ -213,9 +248,10 @@ module "ecr" {
 module "etl_bucket" {
   source = "../s3-bucket"
 
-  name        = var.etl_bucket_name
-  kms_key_arn = module.kms_data.key_arn
-  tags        = local.tags
+  name          = var.etl_bucket_name
+  kms_key_arn   = module.kms_data.key_arn
+  force_destroy = var.etl_bucket_force_destroy
+  tags          = local.tags
 }
 
 ################################################################################

@@ -194,3 +194,8 @@ output "application_log_group_name" {
   description = "CloudWatch log group Fluent Bit writes container logs to."
   value       = module.observability.container_insights_log_groups["application"]
 }
+
+output "autoscaling_service_linked_role_arn" {
+  description = "The Auto Scaling service-linked role named in the data key's policy (it encrypts the nodes' EBS volumes)."
+  value       = local.autoscaling_service_linked_role_arn
+}

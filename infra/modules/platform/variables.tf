@@ -52,16 +52,28 @@ variable "kubernetes_version" {
 }
 
 variable "node_groups" {
-  description = "EKS managed node groups (Graviton instance types; see the eks module)."
+  description = "EKS managed node groups (Graviton instance types; see the eks module). Each is created once per AZ, sized by min/max/desired_size_per_az. Deprecated: min_size/max_size/desired_size, totals of the former single three-AZ group, are still accepted and split over the three AZs (rounded up) until the environments move to the per-AZ sizes."
   type = map(object({
-    instance_types = list(string)
-    capacity_type  = optional(string, "ON_DEMAND")
-    min_size       = number
-    max_size       = number
-    desired_size   = number
-    disk_size_gb   = optional(number, 50)
-    labels         = optional(map(string), {})
+    instance_types      = list(string)
+    capacity_type       = optional(string, "ON_DEMAND")
+    min_size_per_az     = optional(number)
+    max_size_per_az     = optional(number)
+    desired_size_per_az = optional(number)
+    min_size            = optional(number)
+    max_size            = optional(number)
+    desired_size        = optional(number)
+    disk_size_gb        = optional(number, 50)
+    labels              = optional(map(string), {})
   }))
+
+  validation {
+    condition = alltrue([
+      for g in values(var.node_groups) :
+      (g.min_size_per_az != null && g.max_size_per_az != null && g.desired_size_per_az != null && g.min_size == null && g.max_size == null && g.desired_size == null) ||
+      (g.min_size_per_az == null && g.max_size_per_az == null && g.desired_size_per_az == null && g.min_size != null && g.max_size != null && g.desired_size != null)
+    ])
+    error_message = "Size each node group per AZ (min_size_per_az, max_size_per_az, desired_size_per_az), or with the deprecated totals (min_size, max_size, desired_size), not a mix."
+  }
 }
 
 variable "deletion_protection" {
@@ -125,14 +137,25 @@ variable "redis_replicas_per_shard" {
 }
 
 variable "waf_rate_limit_per_5_minutes" {
-  description = "Requests per client IP per 5 minutes before WAF blocks it."
+  description = "Requests per client IP per 5 minutes before WAF blocks it: a flood guard that must stay above what one payment gateway sends at the service's own limit (see the waf module; 300,000 = 1,000 req/s)."
   type        = number
-  default     = 2000
+  default     = 300000
 }
 
 variable "etl_bucket_name" {
   description = "Globally unique name of the S3 bucket the fx-rates-etl job writes to (prefix `fx-rates/`)."
   type        = string
+}
+
+variable "etl_bucket_force_destroy" {
+  description = "Let `tofu destroy` empty and delete the ETL bucket and its access-log bucket (throwaway dev/staging only; refused in prod, whose data and access logs are evidence)."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !(var.etl_bucket_force_destroy && var.environment == "prod")
+    error_message = "prod buckets are never force-destroyed: empty them deliberately if they must go."
+  }
 }
 
 variable "acm_certificate_arn" {
@@ -173,6 +196,12 @@ variable "secret_recovery_window_days" {
   description = "Days a deleted secret stays recoverable (7-30)."
   type        = number
   default     = 30
+}
+
+variable "create_autoscaling_service_linked_role" {
+  description = "Create the account's AWSServiceRoleForAutoScaling (named in the data key's policy; a fresh account has none yet). false where the account already has it, or import it into `aws_iam_service_linked_role.autoscaling[0]`."
+  type        = bool
+  default     = true
 }
 
 variable "kms_deletion_window_days" {

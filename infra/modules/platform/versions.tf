@@ -1,6 +1,8 @@
 terraform {
-  # 1.6 is the oldest release both OpenTofu and Terraform share with every feature used here.
-  required_version = ">= 1.6"
+  # 1.9: a variable's validation refers to another variable (etl_bucket_force_destroy is
+  # refused when environment is prod), which Terraform allows since 1.9 and OpenTofu
+  # supports too (checked with 1.10.7).
+  required_version = ">= 1.9"
 
   required_providers {
     aws = {

@@ -4,7 +4,7 @@
 
 resource "aws_s3_bucket" "this" {
   bucket        = var.name
-  force_destroy = false
+  force_destroy = var.force_destroy
   tags          = var.tags
 }
 
@@ -67,9 +67,13 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
   depends_on = [aws_s3_bucket_versioning.this]
 }
 
+# S3 checks, when logging is switched on, that the target bucket lets logging.s3 write:
+# without its policy in place the first apply fails (and the second succeeds). Taking the
+# target's name from the policy resource (whose id is its bucket's name) orders the two
+# and keeps the order visible.
 resource "aws_s3_bucket_logging" "this" {
   bucket        = aws_s3_bucket.this.id
-  target_bucket = aws_s3_bucket.access_logs.id
+  target_bucket = aws_s3_bucket_policy.access_logs.id
   target_prefix = "s3/${var.name}/"
 }
 
@@ -92,8 +96,41 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
-  # Objects must be written with our KMS key (or the bucket default), never SSE-S3 or
-  # another account's key.
+  # Objects must be encrypted with our KMS key. The bucket's default encryption (below)
+  # applies it to every upload that names no encryption, which is how the fx-rates-etl's
+  # PutObject writes, so those must pass. What is refused is an upload that *names*
+  # something else: another algorithm (SSE-S3, DSSE-KMS) or another key. Each deny
+  # therefore requires its header to be present (`Null` = false, ANDed with the
+  # comparison): `StringNotEqualsIfExists` alone matches a request *without* the header and
+  # denied every default-encrypted upload. A client that names our key must name it by ARN
+  # (the header is compared as sent). Note that OpenTofu's S3 backend with `encrypt = true`
+  # and no `kms_key_id` asks for SSE-S3 (`AES256`) explicitly: that is refused here, as it
+  # should be (state holds secrets); the backend must set `kms_key_id` to this key's ARN or
+  # leave `encrypt` unset and get the default.
+  statement {
+    sid       = "DenyOtherEncryptionAlgorithms"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.this.arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "s3:x-amz-server-side-encryption"
+      values   = ["false"]
+    }
+
+    condition {
+      test     = "StringNotEquals"
+      variable = "s3:x-amz-server-side-encryption"
+      values   = ["aws:kms"]
+    }
+  }
+
   statement {
     sid       = "DenyOtherEncryptionKeys"
     effect    = "Deny"
@@ -106,7 +143,13 @@ data "aws_iam_policy_document" "this" {
     }
 
     condition {
-      test     = "StringNotEqualsIfExists"
+      test     = "Null"
+      variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+      values   = ["false"]
+    }
+
+    condition {
+      test     = "StringNotEquals"
       variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
       values   = [var.kms_key_arn]
     }
@@ -128,7 +171,7 @@ resource "aws_s3_bucket_policy" "this" {
 # suppression on its encryption configuration.
 resource "aws_s3_bucket" "access_logs" {
   bucket        = "${var.name}-access-logs"
-  force_destroy = false
+  force_destroy = var.force_destroy
   tags          = var.tags
 }
 

@@ -30,6 +30,12 @@ variable "access_log_retention_days" {
   }
 }
 
+variable "force_destroy" {
+  description = "Let `tofu destroy` delete both buckets with every object version in them (throwaway environments only; keep false where the data or the access logs are evidence)."
+  type        = bool
+  default     = false
+}
+
 variable "tags" {
   description = "Tags added to both buckets."
   type        = map(string)

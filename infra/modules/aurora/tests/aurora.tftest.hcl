@@ -196,6 +196,22 @@ run "proxy_iam_mode_has_no_passwords" {
   }
 }
 
+# After AWS's automatic minor upgrade the configured version lags behind the running one;
+# a changed engine_version (same situation, seen from the other side) must not be planned
+# as an in-place engine change of the existing cluster.
+run "minor_upgrades_by_aws_cause_no_drift" {
+  command = plan
+
+  variables {
+    engine_version = "16.8"
+  }
+
+  assert {
+    condition     = aws_rds_cluster.this.engine_version == "16.6"
+    error_message = "engine_version must be ignored after creation (auto minor upgrades would otherwise be fought by every plan)."
+  }
+}
+
 run "dev_can_turn_off_deletion_protection" {
   variables {
     deletion_protection = false

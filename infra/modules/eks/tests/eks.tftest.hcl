@@ -89,6 +89,7 @@ variables {
   name                        = "tv-test"
   kubernetes_version          = "1.33"
   subnet_ids                  = ["subnet-a", "subnet-b", "subnet-c"]
+  node_subnet_ids             = { "eu-central-1a" = "subnet-a", "eu-central-1b" = "subnet-b", "eu-central-1c" = "subnet-c" }
   cluster_security_group_id   = "sg-cluster"
   node_security_group_id      = "sg-nodes"
   secrets_kms_key_arn         = "arn:aws:kms:eu-central-1:123456789012:key/secrets"
@@ -97,11 +98,11 @@ variables {
   secrets_manager_kms_key_arn = "arn:aws:kms:eu-central-1:123456789012:key/secrets"
   node_groups = {
     default = {
-      instance_types = ["m7g.large"]
-      min_size       = 3
-      max_size       = 6
-      desired_size   = 3
-      labels         = { workload = "general" }
+      instance_types      = ["m7g.large"]
+      min_size_per_az     = 1
+      max_size_per_az     = 9
+      desired_size_per_az = 1
+      labels              = { workload = "general" }
     }
   }
 }
@@ -159,12 +160,7 @@ run "hardened_nodes" {
   }
 
   assert {
-    condition     = aws_eks_node_group.this["default"].scaling_config[0].min_size == 3 && aws_eks_node_group.this["default"].scaling_config[0].max_size == 6
-    error_message = "Node group sizes must follow the node_groups variable."
-  }
-
-  assert {
-    condition     = aws_autoscaling_group_tag.autoscaler_labels["default/workload"].tag[0].key == "k8s.io/cluster-autoscaler/node-template/label/workload"
+    condition     = aws_autoscaling_group_tag.autoscaler_labels["default-eu-central-1a/workload"].tag[0].key == "k8s.io/cluster-autoscaler/node-template/label/workload"
     error_message = "Node labels must be published to the cluster autoscaler as ASG tags."
   }
 }
@@ -189,4 +185,75 @@ run "rejects_short_audit_log_retention" {
   }
 
   expect_failures = [var.log_retention_days]
+}
+
+# The zone spread (`minDomains: 3`) and the one-validator-per-node rule need the autoscaler
+# to add a node in a *given* zone: one managed node group per AZ, each in its AZ's subnet
+# only, sized per AZ, and tagged with its zone for scale-from-zero.
+run "one_node_group_per_az" {
+  command = plan
+
+  assert {
+    condition     = toset(keys(aws_eks_node_group.this)) == toset(["default-eu-central-1a", "default-eu-central-1b", "default-eu-central-1c"])
+    error_message = "Each node group must exist once per AZ."
+  }
+
+  assert {
+    condition = alltrue([
+      for az, subnet in var.node_subnet_ids : aws_eks_node_group.this["default-${az}"].subnet_ids == toset([subnet])
+    ])
+    error_message = "Each per-AZ node group must use its own AZ's subnet only."
+  }
+
+  assert {
+    condition = alltrue([
+      for ng in aws_eks_node_group.this :
+      ng.scaling_config[0].min_size == 1 && ng.scaling_config[0].max_size == 9 && ng.scaling_config[0].desired_size == 1
+    ])
+    error_message = "Sizes are per AZ: min/max/desired of every per-AZ group must be the *_per_az values."
+  }
+
+  assert {
+    condition = alltrue([
+      for az in keys(var.node_subnet_ids) :
+      aws_autoscaling_group_tag.autoscaler_labels["default-${az}/topology.kubernetes.io/zone"].tag[0].value == az
+    ])
+    error_message = "Each per-AZ group must tell the autoscaler its zone (scale-from-zero for zone-spread pods)."
+  }
+}
+
+run "rejects_min_above_max" {
+  command = plan
+
+  variables {
+    node_groups = {
+      default = { instance_types = ["m7g.large"], min_size_per_az = 3, max_size_per_az = 2, desired_size_per_az = 3 }
+    }
+  }
+
+  expect_failures = [var.node_groups]
+}
+
+# Without the network policy agent the VPC CNI ignores every NetworkPolicy of kustomize/.
+run "network_policies_are_enforced" {
+  command = plan
+
+  assert {
+    condition     = jsondecode(aws_eks_addon.vpc_cni.configuration_values).enableNetworkPolicy == "true"
+    error_message = "The vpc-cni add-on must run with enableNetworkPolicy = \"true\"."
+  }
+}
+
+# The CNI's ENI/IP permissions belong to aws-node alone (IRSA), not to every pod through
+# the node role.
+run "cni_permissions_through_irsa" {
+  assert {
+    condition     = aws_eks_addon.vpc_cni.service_account_role_arn == module.vpc_cni_irsa.role_arn && output.vpc_cni_role_arn != null
+    error_message = "The vpc-cni add-on must run with its own IRSA role."
+  }
+
+  assert {
+    condition     = alltrue([for a in aws_iam_role_policy_attachment.node : !endswith(a.policy_arn, "/AmazonEKS_CNI_Policy")])
+    error_message = "AmazonEKS_CNI_Policy must not be on the node role."
+  }
 }

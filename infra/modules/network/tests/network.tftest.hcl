@@ -187,6 +187,26 @@ run "no_internet_ingress_except_alb_https" {
     error_message = "The only internet-facing ingress rule must be HTTPS (443) on the ALB."
   }
 
+  # The Ingresses listen on 80 too (ssl-redirect): the ALB must accept it, and only it.
+  assert {
+    condition = (
+      aws_vpc_security_group_ingress_rule.alb_http_redirect.security_group_id == aws_security_group.alb.id &&
+      aws_vpc_security_group_ingress_rule.alb_http_redirect.from_port == 80 &&
+      aws_vpc_security_group_ingress_rule.alb_http_redirect.to_port == 80 &&
+      aws_vpc_security_group_ingress_rule.alb_http_redirect.ip_protocol == "tcp"
+    )
+    error_message = "The ALB must accept HTTP on 80 (redirect listener), on the ALB group only."
+  }
+
+  assert {
+    condition = alltrue([
+      for r in values(aws_vpc_security_group_egress_rule.internal) :
+      r.from_port == 8080 && r.referenced_security_group_id == aws_security_group.eks_nodes.id
+      if r.security_group_id == aws_security_group.alb.id
+    ])
+    error_message = "The ALB forwards only to the pods' port 8080 (port 80 is a redirect, never forwarded)."
+  }
+
   assert {
     condition = alltrue([
       for r in values(aws_vpc_security_group_ingress_rule.internal) :
@@ -230,6 +250,30 @@ run "dev_single_nat_gateway" {
   }
 }
 
+# The HPA reads metrics.k8s.io (metrics-server add-on, 10251) and custom.metrics.k8s.io
+# (prometheus-adapter, 6443) through the API server, which dials those pods on the nodes.
+# The nodes carry only this module's group, so exactly the needed ports must be open from
+# the control plane, both as its egress and as the nodes' ingress.
+run "control_plane_reaches_webhooks_kubelet_and_metric_apis" {
+  command = plan
+
+  assert {
+    condition = toset([
+      for r in values(aws_vpc_security_group_ingress_rule.internal) : r.from_port
+      if r.security_group_id == aws_security_group.eks_nodes.id && r.referenced_security_group_id == aws_security_group.eks_cluster.id
+    ]) == toset([443, 6443, 9443, 10250, 10251])
+    error_message = "Nodes must accept exactly 443, 6443, 9443, 10250 and 10251 from the control plane."
+  }
+
+  assert {
+    condition = toset([
+      for r in values(aws_vpc_security_group_egress_rule.internal) : r.from_port
+      if r.security_group_id == aws_security_group.eks_cluster.id && r.referenced_security_group_id == aws_security_group.eks_nodes.id
+    ]) == toset([443, 6443, 9443, 10250, 10251])
+    error_message = "The control plane must be able to send to exactly 443, 6443, 9443, 10250 and 10251 on the nodes."
+  }
+}
+
 run "rejects_api_open_to_the_internet" {
   command = plan
 
@@ -248,4 +292,38 @@ run "rejects_short_flow_log_retention" {
   }
 
   expect_failures = [var.flow_logs_retention_days]
+}
+
+# 0.0.0.0/1 + 128.0.0.0/1 is the internet without the literal 0.0.0.0/0.
+run "rejects_wide_admin_cidrs" {
+  command = plan
+
+  variables {
+    cluster_admin_cidrs = ["10.99.0.0/16", "0.0.0.0/1"]
+  }
+
+  expect_failures = [var.cluster_admin_cidrs]
+}
+
+run "rejects_ipv6_admin_cidrs" {
+  command = plan
+
+  variables {
+    cluster_admin_cidrs = ["::/0"]
+  }
+
+  expect_failures = [var.cluster_admin_cidrs]
+}
+
+run "accepts_narrow_admin_cidrs" {
+  command = plan
+
+  variables {
+    cluster_admin_cidrs = ["10.99.0.0/16", "192.168.10.0/24", "203.0.113.7/32"]
+  }
+
+  assert {
+    condition     = length(aws_vpc_security_group_ingress_rule.cluster_from_admin) == 3
+    error_message = "Admin networks of /16 or narrower must be accepted."
+  }
 }

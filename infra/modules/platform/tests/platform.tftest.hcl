@@ -17,6 +17,9 @@ mock_provider "aws" {
       minified_json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
     }
   }
+  mock_resource "aws_iam_service_linked_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling" }
+  }
   mock_resource "aws_iam_role" {
     defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
   }
@@ -196,4 +199,86 @@ run "rejects_malformed_certificate_arn" {
   }
 
   expect_failures = [var.acm_certificate_arn]
+}
+
+run "prod_buckets_are_never_force_destroyed" {
+  command = plan
+
+  variables {
+    etl_bucket_force_destroy = true
+  }
+
+  expect_failures = [var.etl_bucket_force_destroy]
+}
+
+
+# KMS refuses a key policy that names a principal which does not exist; in a fresh account
+# the Auto Scaling service-linked role does not exist until the first Auto Scaling group,
+# which comes after the key. It must be created here and named from the resource.
+run "autoscaling_service_linked_role_exists_before_the_data_key" {
+  override_resource {
+    target = aws_iam_service_linked_role.autoscaling
+    values = { arn = "arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling-created" }
+  }
+
+  assert {
+    condition     = length(aws_iam_service_linked_role.autoscaling) == 1 && aws_iam_service_linked_role.autoscaling[0].aws_service_name == "autoscaling.amazonaws.com"
+    error_message = "The Auto Scaling service-linked role must be created by default."
+  }
+
+  assert {
+    condition     = output.autoscaling_service_linked_role_arn == "arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling-created"
+    error_message = "The data key's policy must take the role's ARN from the created resource (so the key waits for it)."
+  }
+}
+
+run "existing_autoscaling_service_linked_role" {
+  command = plan
+
+  variables {
+    create_autoscaling_service_linked_role = false
+  }
+
+  assert {
+    condition     = length(aws_iam_service_linked_role.autoscaling) == 0 && output.autoscaling_service_linked_role_arn == "arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+    error_message = "An account that has the role already must be able to name it without creating it."
+  }
+}
+
+# Node groups are sized per AZ; the deprecated totals of the former single three-AZ group
+# are split over the AZs, rounded up (the variables above: 3/12/3 in total).
+run "deprecated_total_sizes_split_per_az" {
+  command = plan
+
+  assert {
+    condition     = local.node_groups["default"].min_size_per_az == 1 && local.node_groups["default"].max_size_per_az == 4 && local.node_groups["default"].desired_size_per_az == 1
+    error_message = "Totals 3/12/3 over three AZs must become 1/4/1 per AZ."
+  }
+}
+
+run "per_az_sizes_pass_through" {
+  command = plan
+
+  variables {
+    node_groups = {
+      default = { instance_types = ["m7g.xlarge"], min_size_per_az = 3, max_size_per_az = 10, desired_size_per_az = 3 }
+    }
+  }
+
+  assert {
+    condition     = local.node_groups["default"].min_size_per_az == 3 && local.node_groups["default"].max_size_per_az == 10 && local.node_groups["default"].desired_size_per_az == 3
+    error_message = "Per-AZ sizes must reach the eks module unchanged."
+  }
+}
+
+run "rejects_mixed_node_group_sizing" {
+  command = plan
+
+  variables {
+    node_groups = {
+      default = { instance_types = ["m7g.xlarge"], min_size_per_az = 3, max_size_per_az = 10, desired_size_per_az = 3, max_size = 30 }
+    }
+  }
+
+  expect_failures = [var.node_groups]
 }

@@ -34,7 +34,11 @@ mock_provider "aws" {
     defaults = { arn = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:mock-AbCdEf" }
   }
   mock_resource "aws_s3_bucket" {
-    defaults = { arn = "arn:aws:s3:::mock-bucket" }
+    defaults = { id = "mock-bucket", arn = "arn:aws:s3:::mock-bucket" }
+  }
+  # As in AWS, a bucket policy's id is its bucket's name.
+  mock_resource "aws_s3_bucket_policy" {
+    defaults = { id = "mock-bucket" }
   }
   mock_resource "aws_wafv2_web_acl" {
     defaults = { arn = "arn:aws:wafv2:eu-central-1:123456789012:regional/webacl/mock/11111111-2222-3333-4444-555555555555" }
@@ -146,4 +150,96 @@ run "rejects_short_access_log_retention" {
   }
 
   expect_failures = [var.access_log_retention_days]
+}
+
+# Uploads that rely on the bucket's default encryption (the S3 backend with `encrypt = true`
+# and no `kms_key_id`, the fx-rates-etl's PutObject) send no encryption headers; a deny
+# that matches a missing header refuses every one of them. Each condition of a Deny on an
+# encryption header must therefore be paired with `Null = false` on that same header, and
+# no `...IfExists` operator may appear (it is true when the key is absent).
+run "default_encryption_uploads_are_not_denied" {
+  command = plan
+
+  assert {
+    condition = alltrue(flatten([
+      for s in data.aws_iam_policy_document.this.statement : [
+        for c in s.condition :
+        anytrue([for n in s.condition : n.test == "Null" && n.variable == c.variable && toset(n.values) == toset(["false"])])
+        if startswith(c.variable, "s3:x-amz-server-side-encryption")
+      ] if s.effect == "Deny"
+    ]))
+    error_message = "A Deny on an encryption header must also require the header to be present (Null = false), or default-encrypted uploads are refused."
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for s in data.aws_iam_policy_document.this.statement : [for c in s.condition : !endswith(c.test, "IfExists")]
+    ]))
+    error_message = "No ...IfExists operator in the bucket policy: it matches requests that lack the key."
+  }
+}
+
+# ...while an upload that names another key or another algorithm is still refused.
+run "other_keys_and_algorithms_are_denied" {
+  command = plan
+
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.this.statement :
+      s.effect == "Deny" && contains(s.actions, "s3:PutObject") && anytrue([
+        for c in s.condition :
+        c.test == "StringNotEquals" && c.variable == "s3:x-amz-server-side-encryption-aws-kms-key-id" && toset(c.values) == toset([var.kms_key_arn])
+      ])
+    ])
+    error_message = "Uploads naming a KMS key other than the bucket's must be denied."
+  }
+
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.this.statement :
+      s.effect == "Deny" && contains(s.actions, "s3:PutObject") && anytrue([
+        for c in s.condition :
+        c.test == "StringNotEquals" && c.variable == "s3:x-amz-server-side-encryption" && toset(c.values) == toset(["aws:kms"])
+      ])
+    ])
+    error_message = "Uploads naming SSE-S3 or DSSE-KMS must be denied."
+  }
+}
+
+# S3 refuses to switch logging on until the target bucket's policy admits logging.s3: the
+# logging configuration must be created after that policy. The override marks the value
+# the policy resource returns (its id, the bucket's name once the policy is in place); the
+# logging configuration must read its target from it.
+run "logging_waits_for_the_log_bucket_policy" {
+  override_resource {
+    target = aws_s3_bucket_policy.access_logs
+    values = { id = "tv-test-etl-access-logs-policy-applied" }
+  }
+
+  assert {
+    condition     = aws_s3_bucket_logging.this.target_bucket == "tv-test-etl-access-logs-policy-applied"
+    error_message = "aws_s3_bucket_logging must depend on the access-log bucket's policy (first apply fails otherwise)."
+  }
+}
+
+run "kept_on_destroy_by_default" {
+  command = plan
+
+  assert {
+    condition     = !aws_s3_bucket.this.force_destroy && !aws_s3_bucket.access_logs.force_destroy
+    error_message = "Neither bucket may be force-destroyed unless asked for."
+  }
+}
+
+run "force_destroy_for_throwaway_environments" {
+  command = plan
+
+  variables {
+    force_destroy = true
+  }
+
+  assert {
+    condition     = aws_s3_bucket.this.force_destroy && aws_s3_bucket.access_logs.force_destroy
+    error_message = "force_destroy must reach both buckets (an unemptied log bucket blocks the teardown)."
+  }
 }

@@ -128,3 +128,32 @@ run "managed_rules_and_rate_limit" {
     error_message = "WAF logging must be enabled."
   }
 }
+
+# One payment gateway's NAT address must be able to send at least the service-wide
+# admission limit of dev and staging (kustomize/overlays: 300 and 800 req/s) before WAF
+# cuts it off; the service's 429s, not WAF, are the business limit.
+run "default_limit_is_a_flood_guard_not_the_business_limit" {
+  command = plan
+
+  variables {
+    rate_limit_per_5_minutes = null
+  }
+
+  assert {
+    condition = anytrue([
+      for r in aws_wafv2_web_acl.this.rule :
+      try(r.statement[0].rate_based_statement[0].limit / 300 >= 800, false)
+    ])
+    error_message = "The default per-IP limit must allow one client at least 800 req/s (staging's service-wide limit)."
+  }
+}
+
+run "rejects_limit_above_the_wafv2_maximum" {
+  command = plan
+
+  variables {
+    rate_limit_per_5_minutes = 3000000000
+  }
+
+  expect_failures = [var.rate_limit_per_5_minutes]
+}

@@ -1,0 +1,197 @@
+# The AWS identities of the CI/CD pipeline, assumed with GitHub Actions OIDC tokens (no
+# long-lived keys). Every trust policy pins the audience to STS and the token's `sub` to
+# exactly this repository and one branch or one GitHub environment, with StringEquals: a
+# StringLike wildcard would let any branch, fork PR or environment in.
+
+data "aws_partition" "current" {}
+
+locals {
+  partition     = data.aws_partition.current.partition
+  issuer_host   = "token.actions.githubusercontent.com"
+  oidc_provider = var.create_oidc_provider ? aws_iam_openid_connect_provider.github[0].arn : var.oidc_provider_arn
+  repo          = "repo:${var.github_repository}"
+
+  # role key => the only `sub` values that may assume it.
+  subjects = merge(
+    {
+      plan    = ["${local.repo}:pull_request", "${local.repo}:ref:refs/heads/${var.plan_branch}"]
+      publish = ["${local.repo}:ref:refs/heads/${var.publish_branch}"]
+    },
+    { for e in var.environments : "apply-${e}" => ["${local.repo}:environment:${e}"] },
+    var.cluster_name == null ? {} : { for e in var.environments : "deploy-${e}" => ["${local.repo}:environment:${e}"] },
+  )
+}
+
+# No thumbprint_list: IAM validates GitHub's OIDC issuer against its own trusted CAs.
+resource "aws_iam_openid_connect_provider" "github" {
+  count = var.create_oidc_provider ? 1 : 0
+
+  url            = "https://${local.issuer_host}"
+  client_id_list = ["sts.amazonaws.com"]
+  tags           = var.tags
+}
+
+data "aws_iam_policy_document" "trust" {
+  for_each = local.subjects
+
+  statement {
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+
+    principals {
+      type        = "Federated"
+      identifiers = [local.oidc_provider]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "${local.issuer_host}:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "${local.issuer_host}:sub"
+      values   = each.value
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  for_each = local.subjects
+
+  name                 = "${var.name_prefix}-ci-${each.key}"
+  description          = "CI ${each.key} of ${var.github_repository} (GitHub OIDC: ${join(", ", each.value)})"
+  assume_role_policy   = data.aws_iam_policy_document.trust[each.key].json
+  max_session_duration = 3600
+  tags                 = var.tags
+}
+
+################################################################################
+# plan: read-only
+################################################################################
+
+# ReadOnlyAccess to refresh every resource, plus decrypting the state (SSE-KMS). Nothing
+# that writes, not even the S3 lock file: plans run with `-lock=false` (a plan changes no
+# state, and a pull request must not be able to hold the apply's lock).
+resource "aws_iam_role_policy_attachment" "plan_read_only" {
+  role       = aws_iam_role.this["plan"].name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/ReadOnlyAccess"
+}
+
+data "aws_iam_policy_document" "plan_state" {
+  statement {
+    sid       = "ReadState"
+    actions   = ["s3:GetObject", "s3:ListBucket"]
+    resources = [var.state_bucket_arn, "${var.state_bucket_arn}/*"]
+  }
+
+  statement {
+    sid       = "DecryptStateThroughS3"
+    actions   = ["kms:Decrypt"]
+    resources = [var.state_kms_key_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "kms:ViaService"
+      values   = ["s3.*.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "plan_state" {
+  name   = "read-state"
+  role   = aws_iam_role.this["plan"].id
+  policy = data.aws_iam_policy_document.plan_state.json
+}
+
+################################################################################
+# apply: one role per protected environment
+################################################################################
+
+resource "aws_iam_role_policy_attachment" "apply" {
+  for_each = {
+    for pair in setproduct(var.environments, var.apply_policy_arns) : "${pair[0]}/${pair[1]}" => { env = pair[0], arn = pair[1] }
+  }
+
+  role       = aws_iam_role.this["apply-${each.value.env}"].name
+  policy_arn = each.value.arn
+}
+
+################################################################################
+# publish: push images to the given repositories only
+################################################################################
+
+data "aws_iam_policy_document" "publish" {
+  # GetAuthorizationToken has no resource-level permissions.
+  statement {
+    sid       = "EcrLogin"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid = "PushToOwnRepositories"
+    actions = [
+      "ecr:BatchCheckLayerAvailability",
+      "ecr:BatchGetImage",
+      "ecr:CompleteLayerUpload",
+      "ecr:DescribeImages",
+      "ecr:InitiateLayerUpload",
+      "ecr:PutImage",
+      "ecr:UploadLayerPart",
+    ]
+    resources = var.ecr_repository_arns
+  }
+
+  statement {
+    sid       = "RepositoryKeyThroughEcr"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.ecr_kms_key_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "kms:ViaService"
+      values   = ["ecr.*.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "publish" {
+  name   = "ecr-push"
+  role   = aws_iam_role.this["publish"].id
+  policy = data.aws_iam_policy_document.publish.json
+}
+
+################################################################################
+# deploy: an EKS access entry in a namespaced Kubernetes group, no access policy
+################################################################################
+
+data "aws_iam_policy_document" "deploy" {
+  count = var.cluster_name == null ? 0 : 1
+
+  statement {
+    sid       = "FindTheCluster"
+    actions   = ["eks:DescribeCluster"]
+    resources = ["arn:${local.partition}:eks:*:*:cluster/${var.cluster_name}"]
+  }
+}
+
+resource "aws_iam_role_policy" "deploy" {
+  for_each = var.cluster_name == null ? toset([]) : toset(var.environments)
+
+  name   = "eks-describe"
+  role   = aws_iam_role.this["deploy-${each.value}"].id
+  policy = data.aws_iam_policy_document.deploy[0].json
+}
+
+# Only a Kubernetes group, no EKS access policy association: the role's rights are exactly
+# what the RoleBinding of that group in the application namespace grants.
+resource "aws_eks_access_entry" "deploy" {
+  for_each = var.cluster_name == null ? toset([]) : toset(var.environments)
+
+  cluster_name      = var.cluster_name
+  principal_arn     = aws_iam_role.this["deploy-${each.value}"].arn
+  type              = "STANDARD"
+  kubernetes_groups = [var.deploy_kubernetes_group]
+  tags              = var.tags
+}

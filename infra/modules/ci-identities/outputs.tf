@@ -1,0 +1,24 @@
+output "oidc_provider_arn" {
+  description = "The GitHub Actions OIDC provider the roles trust."
+  value       = local.oidc_provider
+}
+
+output "plan_role_arn" {
+  description = "Read-only role for `tofu plan` (pull requests and the plan branch)."
+  value       = aws_iam_role.this["plan"].arn
+}
+
+output "publish_role_arn" {
+  description = "Role that pushes images to the given ECR repositories (publish branch only)."
+  value       = aws_iam_role.this["publish"].arn
+}
+
+output "apply_role_arns" {
+  description = "Apply role per environment (only that GitHub environment's jobs)."
+  value       = { for e in var.environments : e => aws_iam_role.this["apply-${e}"].arn }
+}
+
+output "deploy_role_arns" {
+  description = "Deploy role per environment, with its EKS access entry (empty without cluster_name)."
+  value       = var.cluster_name == null ? {} : { for e in var.environments : e => aws_iam_role.this["deploy-${e}"].arn }
+}

@@ -1,0 +1,148 @@
+# The provider still validates arguments, so mocked ARNs must look real.
+mock_provider "aws" {
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json          = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+      minified_json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+    }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
+  }
+  mock_resource "aws_iam_openid_connect_provider" {
+    defaults = { arn = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com" }
+  }
+}
+
+variables {
+  name_prefix         = "tv-prod"
+  github_repository   = "example-org/transaction-validator"
+  environments        = ["prod"]
+  state_bucket_arn    = "arn:aws:s3:::transaction-validator-tfstate-prod"
+  state_kms_key_arn   = "arn:aws:kms:eu-central-1:123456789012:key/state"
+  apply_policy_arns   = ["arn:aws:iam::123456789012:policy/tv-prod-apply"]
+  ecr_repository_arns = ["arn:aws:ecr:eu-central-1:123456789012:repository/transaction-validator"]
+  ecr_kms_key_arn     = "arn:aws:kms:eu-central-1:123456789012:key/data"
+  cluster_name        = "tv-prod"
+}
+
+# Every role: web identity from the GitHub provider only, audience STS, `sub` compared
+# exactly (no StringLike, no wildcard), and the subjects below.
+run "every_trust_is_pinned" {
+  command = plan
+
+  assert {
+    condition     = toset(keys(aws_iam_role.this)) == toset(["plan", "publish", "apply-prod", "deploy-prod"])
+    error_message = "Expected exactly the plan, publish, apply-prod and deploy-prod roles."
+  }
+
+  assert {
+    condition = alltrue([
+      for k, d in data.aws_iam_policy_document.trust : alltrue([
+        for s in d.statement :
+        toset(s.actions) == toset(["sts:AssumeRoleWithWebIdentity"]) &&
+        anytrue([for p in s.principals : p.type == "Federated" && toset(p.identifiers) == toset([aws_iam_openid_connect_provider.github[0].arn])]) &&
+        anytrue([for c in s.condition : c.test == "StringEquals" && c.variable == "token.actions.githubusercontent.com:aud" && toset(c.values) == toset(["sts.amazonaws.com"])]) &&
+        anytrue([for c in s.condition : c.test == "StringEquals" && c.variable == "token.actions.githubusercontent.com:sub"]) &&
+        alltrue([for c in s.condition : c.test == "StringEquals" && alltrue([for v in c.values : !strcontains(v, "*") && !strcontains(v, "?")])])
+      ])
+    ])
+    error_message = "Each trust policy must pin aud = sts.amazonaws.com and sub exactly (StringEquals, no wildcards) for the GitHub provider."
+  }
+
+  assert {
+    condition = alltrue([
+      for k, subs in {
+        plan        = ["repo:example-org/transaction-validator:pull_request", "repo:example-org/transaction-validator:ref:refs/heads/main"]
+        publish     = ["repo:example-org/transaction-validator:ref:refs/heads/main"]
+        apply-prod  = ["repo:example-org/transaction-validator:environment:prod"]
+        deploy-prod = ["repo:example-org/transaction-validator:environment:prod"]
+        } : anytrue([
+          for s in data.aws_iam_policy_document.trust[k].statement : anytrue([
+            for c in s.condition : c.variable == "token.actions.githubusercontent.com:sub" && toset(c.values) == toset(subs)
+          ])
+      ])
+    ])
+    error_message = "plan: PRs and main; publish: main; apply/deploy: only their protected GitHub environment."
+  }
+
+  assert {
+    condition     = aws_iam_openid_connect_provider.github[0].url == "https://token.actions.githubusercontent.com" && toset(aws_iam_openid_connect_provider.github[0].client_id_list) == toset(["sts.amazonaws.com"])
+    error_message = "The OIDC provider must be GitHub's, for the STS audience."
+  }
+}
+
+run "plan_role_reads_only" {
+  command = plan
+
+  assert {
+    condition     = aws_iam_role_policy_attachment.plan_read_only.policy_arn == "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    error_message = "The plan role must be read-only."
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for s in data.aws_iam_policy_document.plan_state.statement : [
+        for a in s.actions : contains(["s3:GetObject", "s3:ListBucket", "kms:Decrypt"], a)
+      ]
+    ]))
+    error_message = "The plan role's own policy may only read the state and decrypt it."
+  }
+
+  assert {
+    condition     = length([for a in aws_iam_role_policy_attachment.apply : a if a.role == aws_iam_role.this["plan"].name]) == 0
+    error_message = "The apply policies must never reach the plan role."
+  }
+}
+
+run "publish_pushes_to_its_repositories_only" {
+  command = plan
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.publish.statement :
+      toset(s.resources) == toset(var.ecr_repository_arns) if anytrue([for a in s.actions : a == "ecr:PutImage"])
+    ])
+    error_message = "ecr:PutImage only on the given repositories."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.publish.statement :
+      toset(s.actions) == toset(["ecr:GetAuthorizationToken"]) if contains(s.resources, "*")
+    ])
+    error_message = "Only ecr:GetAuthorizationToken (no resource-level permissions) may be on *."
+  }
+}
+
+run "deploy_is_namespaced_not_cluster_admin" {
+  command = plan
+
+  assert {
+    condition     = toset(aws_eks_access_entry.deploy["prod"].kubernetes_groups) == toset(["txv:deployers"]) && aws_eks_access_entry.deploy["prod"].type == "STANDARD"
+    error_message = "The deploy role's access entry must map to the namespaced deployers group."
+  }
+}
+
+run "rejects_cluster_wide_deploy_group" {
+  command = plan
+
+  variables {
+    deploy_kubernetes_group = "system:masters"
+  }
+
+  expect_failures = [var.deploy_kubernetes_group]
+}
+
+run "rejects_wildcard_repository" {
+  command = plan
+
+  variables {
+    github_repository = "example-org/*"
+  }
+
+  expect_failures = [var.github_repository]
+}

@@ -1,0 +1,111 @@
+variable "name_prefix" {
+  description = "Prefix of the roles' names (e.g. `tv-prod`)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9+=,.@_-]{1,32}$", var.name_prefix))
+    error_message = "Use up to 32 characters valid in IAM role names."
+  }
+}
+
+variable "github_repository" {
+  description = "The one GitHub repository (`owner/name`) whose workflows may assume these roles."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
+    error_message = "github_repository must be owner/name, without wildcards."
+  }
+}
+
+variable "create_oidc_provider" {
+  description = "Create the account's GitHub Actions OIDC provider (there is one per account and URL); false to use `oidc_provider_arn`."
+  type        = bool
+  default     = true
+}
+
+variable "oidc_provider_arn" {
+  description = "ARN of an existing `token.actions.githubusercontent.com` OIDC provider, when create_oidc_provider is false."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.oidc_provider_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/token\\.actions\\.githubusercontent\\.com$", var.oidc_provider_arn))
+    error_message = "oidc_provider_arn must be the ARN of the token.actions.githubusercontent.com provider."
+  }
+}
+
+variable "plan_branch" {
+  description = "Branch whose pushes may plan (pull requests may too); the plan role is read-only."
+  type        = string
+  default     = "main"
+}
+
+variable "publish_branch" {
+  description = "The only branch whose workflow may push images."
+  type        = string
+  default     = "main"
+}
+
+variable "environments" {
+  description = "GitHub environments (protected: required reviewers, main only) whose workflow may apply and deploy, one apply and one deploy role each. In a one-account-per-environment setup, the account's own environment."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.environments) > 0 && alltrue([for e in var.environments : can(regex("^[a-z0-9-]{1,16}$", e))])
+    error_message = "Give at least one environment name (lowercase letters, digits, hyphens)."
+  }
+}
+
+variable "state_bucket_arn" {
+  description = "ARN of the Terraform state bucket (infra/bootstrap), which the plan role reads."
+  type        = string
+}
+
+variable "state_kms_key_arn" {
+  description = "KMS key of the state bucket."
+  type        = string
+}
+
+variable "apply_policy_arns" {
+  description = "Managed policies of the apply roles: what `tofu apply` of the environment root may change (chosen by the account owner; typically a permission-boundary-limited admin policy)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.apply_policy_arns) > 0
+    error_message = "The apply roles need at least one policy."
+  }
+}
+
+variable "ecr_repository_arns" {
+  description = "The ECR repositories the publish role may push to (nothing else)."
+  type        = list(string)
+}
+
+variable "ecr_kms_key_arn" {
+  description = "KMS key of the ECR repositories (pushes write encrypted layers)."
+  type        = string
+}
+
+variable "cluster_name" {
+  description = "EKS cluster the deploy roles get an access entry in; null: no deploy roles."
+  type        = string
+  default     = null
+}
+
+variable "deploy_kubernetes_group" {
+  description = "Kubernetes group of the deploy roles' access entries; a RoleBinding in the application namespace binds it to a namespaced Role (no cluster-wide rights)."
+  type        = string
+  default     = "txv:deployers"
+
+  validation {
+    condition     = !startswith(var.deploy_kubernetes_group, "system:")
+    error_message = "system: groups (system:masters, ...) are cluster-wide; use a group bound by a namespaced RoleBinding."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
