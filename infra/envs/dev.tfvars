@@ -21,10 +21,12 @@ node_groups = {
   default = {
     instance_types = ["m7g.large", "m6g.large"]
     capacity_type  = "SPOT"
-    min_size       = 2
-    max_size       = 4
-    desired_size   = 2
-    labels         = { workload = "general" }
+    # Per AZ. The validator runs one pod per node (high-availability component): HPA max 3,
+    # plus the canary and the surge pod of a release = 5 pods, so 2 nodes per AZ at most.
+    min_size_per_az     = 0
+    desired_size_per_az = 1
+    max_size_per_az     = 2
+    labels              = { workload = "general" }
   }
 }
 

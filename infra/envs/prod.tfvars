@@ -19,11 +19,13 @@ node_groups = {
   default = {
     instance_types = ["m7g.xlarge"]
     capacity_type  = "ON_DEMAND"
-    min_size       = 3
-    max_size       = 12
-    desired_size   = 3
-    disk_size_gb   = 80
-    labels         = { workload = "general" }
+    # Per AZ. One validator pod per node: HPA max 24 + canary + surge = 26 pods, so 9 nodes
+    # per AZ, plus one spare for a node being replaced (tests/prod.tftest.hcl checks the room).
+    min_size_per_az     = 2
+    desired_size_per_az = 2
+    max_size_per_az     = 10
+    disk_size_gb        = 80
+    labels              = { workload = "general" }
   }
 }
 

@@ -18,10 +18,12 @@ node_groups = {
   default = {
     instance_types = ["m7g.large"]
     capacity_type  = "ON_DEMAND"
-    min_size       = 3
-    max_size       = 6
-    desired_size   = 3
-    labels         = { workload = "general" }
+    # Per AZ. One validator pod per node: HPA max 6 + canary + surge = 8 pods, so 3 nodes
+    # per AZ, plus one spare for a node being replaced.
+    min_size_per_az     = 1
+    desired_size_per_az = 1
+    max_size_per_az     = 4
+    labels              = { workload = "general" }
   }
 }
 

@@ -68,11 +68,13 @@ variable "node_groups" {
   type = map(object({
     instance_types = list(string)
     capacity_type  = optional(string, "ON_DEMAND")
-    min_size       = number
-    max_size       = number
-    desired_size   = number
-    disk_size_gb   = optional(number, 50)
-    labels         = optional(map(string), {})
+    # One managed node group per AZ (the zone spread's minDomains: 3 needs a group the
+    # cluster autoscaler can grow in each zone), so every size is per AZ.
+    min_size_per_az     = number
+    max_size_per_az     = number
+    desired_size_per_az = number
+    disk_size_gb        = optional(number, 50)
+    labels              = optional(map(string), {})
   }))
 }
 

@@ -1,6 +1,6 @@
 terraform {
-  # 1.6 is the oldest release both OpenTofu and Terraform share with every feature used here.
-  required_version = ">= 1.6"
+  # The backend's S3-native lock (use_lockfile) needs OpenTofu 1.10 (Terraform 1.11).
+  required_version = ">= 1.10"
 
   required_providers {
     aws = {

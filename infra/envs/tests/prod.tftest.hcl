@@ -111,8 +111,15 @@ run "prod_is_highly_available_and_protected" {
   }
 
   assert {
-    condition     = alltrue([for g in values(var.node_groups) : g.capacity_type == "ON_DEMAND" && g.min_size >= 3])
+    condition     = alltrue([for g in values(var.node_groups) : g.capacity_type == "ON_DEMAND" && g.min_size_per_az >= 1])
     error_message = "prod nodes must be on-demand with at least one per AZ."
+  }
+
+  # The validator runs one pod per node (high-availability component): prod's HPA max of 24,
+  # plus the canary and the surge pod of a release, must fit on the node groups at their max.
+  assert {
+    condition     = sum([for g in values(var.node_groups) : g.max_size_per_az * 3]) >= 24 + 2
+    error_message = "prod's node groups cannot hold the HPA's 24 validator pods plus a release's canary and surge pod."
   }
 
   assert {

@@ -20,19 +20,6 @@ locals {
 
   app_namespace = "transaction-validator"
 
-  # Node groups sized per AZ (see var.node_groups for the deprecated totals).
-  node_groups = {
-    for name, g in var.node_groups : name => {
-      instance_types      = g.instance_types
-      capacity_type       = g.capacity_type
-      min_size_per_az     = coalesce(g.min_size_per_az, ceil(coalesce(g.min_size, 0) / length(var.azs)))
-      max_size_per_az     = coalesce(g.max_size_per_az, ceil(coalesce(g.max_size, 0) / length(var.azs)))
-      desired_size_per_az = coalesce(g.desired_size_per_az, ceil(coalesce(g.desired_size, 0) / length(var.azs)))
-      disk_size_gb        = g.disk_size_gb
-      labels              = g.labels
-    }
-  }
-
   tags = merge(var.tags, {
     Environment = var.environment
     Service     = "transaction-validator"
@@ -147,7 +134,7 @@ module "eks" {
   log_retention_days          = var.log_retention_days
   deletion_protection         = var.deletion_protection
   admin_principal_arns        = var.cluster_admin_principal_arns
-  node_groups                 = local.node_groups
+  node_groups                 = var.node_groups
   tags                        = local.tags
 }
 

@@ -52,28 +52,18 @@ variable "kubernetes_version" {
 }
 
 variable "node_groups" {
-  description = "EKS managed node groups (Graviton instance types; see the eks module). Each is created once per AZ, sized by min/max/desired_size_per_az. Deprecated: min_size/max_size/desired_size, totals of the former single three-AZ group, are still accepted and split over the three AZs (rounded up) until the environments move to the per-AZ sizes."
+  description = "EKS managed node groups (Graviton instance types; see the eks module)."
   type = map(object({
-    instance_types      = list(string)
-    capacity_type       = optional(string, "ON_DEMAND")
-    min_size_per_az     = optional(number)
-    max_size_per_az     = optional(number)
-    desired_size_per_az = optional(number)
-    min_size            = optional(number)
-    max_size            = optional(number)
-    desired_size        = optional(number)
+    instance_types = list(string)
+    capacity_type  = optional(string, "ON_DEMAND")
+    # One managed node group per AZ (the zone spread's minDomains: 3 needs a group the
+    # cluster autoscaler can grow in each zone), so every size is per AZ.
+    min_size_per_az     = number
+    max_size_per_az     = number
+    desired_size_per_az = number
     disk_size_gb        = optional(number, 50)
     labels              = optional(map(string), {})
   }))
-
-  validation {
-    condition = alltrue([
-      for g in values(var.node_groups) :
-      (g.min_size_per_az != null && g.max_size_per_az != null && g.desired_size_per_az != null && g.min_size == null && g.max_size == null && g.desired_size == null) ||
-      (g.min_size_per_az == null && g.max_size_per_az == null && g.desired_size_per_az == null && g.min_size != null && g.max_size != null && g.desired_size != null)
-    ])
-    error_message = "Size each node group per AZ (min_size_per_az, max_size_per_az, desired_size_per_az), or with the deprecated totals (min_size, max_size, desired_size), not a mix."
-  }
 }
 
 variable "deletion_protection" {

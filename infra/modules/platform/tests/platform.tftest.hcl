@@ -97,10 +97,10 @@ variables {
   single_nat_gateway = false
   node_groups = {
     default = {
-      instance_types = ["m7g.xlarge"]
-      min_size       = 3
-      max_size       = 12
-      desired_size   = 3
+      instance_types      = ["m7g.xlarge"]
+      min_size_per_az     = 1
+      max_size_per_az     = 4
+      desired_size_per_az = 1
     }
   }
   deletion_protection      = true
@@ -243,42 +243,4 @@ run "existing_autoscaling_service_linked_role" {
     condition     = length(aws_iam_service_linked_role.autoscaling) == 0 && output.autoscaling_service_linked_role_arn == "arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
     error_message = "An account that has the role already must be able to name it without creating it."
   }
-}
-
-# Node groups are sized per AZ; the deprecated totals of the former single three-AZ group
-# are split over the AZs, rounded up (the variables above: 3/12/3 in total).
-run "deprecated_total_sizes_split_per_az" {
-  command = plan
-
-  assert {
-    condition     = local.node_groups["default"].min_size_per_az == 1 && local.node_groups["default"].max_size_per_az == 4 && local.node_groups["default"].desired_size_per_az == 1
-    error_message = "Totals 3/12/3 over three AZs must become 1/4/1 per AZ."
-  }
-}
-
-run "per_az_sizes_pass_through" {
-  command = plan
-
-  variables {
-    node_groups = {
-      default = { instance_types = ["m7g.xlarge"], min_size_per_az = 3, max_size_per_az = 10, desired_size_per_az = 3 }
-    }
-  }
-
-  assert {
-    condition     = local.node_groups["default"].min_size_per_az == 3 && local.node_groups["default"].max_size_per_az == 10 && local.node_groups["default"].desired_size_per_az == 3
-    error_message = "Per-AZ sizes must reach the eks module unchanged."
-  }
-}
-
-run "rejects_mixed_node_group_sizing" {
-  command = plan
-
-  variables {
-    node_groups = {
-      default = { instance_types = ["m7g.xlarge"], min_size_per_az = 3, max_size_per_az = 10, desired_size_per_az = 3, max_size = 30 }
-    }
-  }
-
-  expect_failures = [var.node_groups]
 }

@@ -100,10 +100,10 @@ variables {
   single_nat_gateway = false
   node_groups = {
     default = {
-      instance_types = ["m7g.xlarge"]
-      min_size       = 3
-      max_size       = 12
-      desired_size   = 3
+      instance_types      = ["m7g.xlarge"]
+      min_size_per_az     = 1
+      max_size_per_az     = 4
+      desired_size_per_az = 1
     }
   }
   deletion_protection      = true
