@@ -20,7 +20,11 @@
 # full run that passed, when everything still pinned has just been used.
 #
 # Entries used in the last KEEP_RECENT_MIN minutes (default 30) are never evicted: on a
-# shared machine another run may be using them right now.
+# shared machine another run may be using them right now. Nor is an entry whose builder holds
+# its lock (<entry>.lock, or its parent's for a nested one) right now, however old its stamp:
+# a rebuild of an old pin's entry writes into it, and removing the directory under a running
+# build made the build fail (seen: a suite's `free` took the Dagger cache an engine build was
+# compiling in).
 set -euo pipefail
 REPO_ROOT=${REPO_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 # shellcheck source=../scripts/lib.sh
@@ -69,6 +73,16 @@ entries() {
 
 free_kb() { df -Pk "$CACHE_ROOT" | awk 'NR == 2 {print $4}'; }
 
+# building PATH: true while a builder holds the lock of the entry or of the entry it is in.
+building() {
+  local lock
+  for lock in "$1.lock" "$(dirname "$1").lock"; do
+    [ -e "$lock" ] || continue
+    flock -n "$lock" true 2>/dev/null || return 0
+  done
+  return 1
+}
+
 human() { awk -v k="$1" 'BEGIN { if (k >= 1048576) printf "%.1f GB", k / 1048576; else printf "%.0f MB", k / 1024 }'; }
 
 report() {
@@ -108,6 +122,7 @@ free_space() {
     [ "$(free_kb)" -ge "$want_kb" ] && break
     [ "$t" -lt "$recent" ] || break # sorted: every later entry is recent too
     [ -d "$path" ] || continue      # inside an entry evicted before it
+    if building "$path"; then log "cache: keep ${path#"$CACHE_ROOT"/}: a build holds its lock"; continue; fi
     log "cache: evict ${path#"$CACHE_ROOT"/} ($(human "$kb"), last used $(date -d "@$t" +%F))"
     evict "$path"; freed=$((freed + kb))
   done < <(entries)
@@ -129,6 +144,7 @@ sweep() {
     [ -d "$path" ] || continue
     # Not tied to a pin: these two only go under disk pressure (free).
     if [ "$path" = "$GO_BUILD_CACHE" ] || [ "$path" = "$ENGINE_ROOT" ]; then continue; fi
+    building "$path" && continue
     log "cache: sweep ${path#"$CACHE_ROOT"/} ($(human "$kb"), unused since $(date -d "@$t" +%F))"
     evict "$path"; n=$((n + 1))
   done < <(entries)

@@ -78,6 +78,24 @@ check present dagger-v0.19.10/images-r4
 check test -f "$GOCACHE/blob"
 rm -rf "$GOCACHE" "$AIRGAP_STATE"
 
+log "free: an entry whose builder holds its lock stays, however old its stamp"
+fill
+exec {held}>"$CACHE_ROOT/tofu-v1.9.0.lock"; flock "$held"
+# 26 MB free; 45 MB would take the 9-day-old pin first, but a build of it is under way: the
+# 7-day-old images and the 5-day-old schemas go instead.
+check "$GC" free 45M
+check present tofu-v1.9.0
+check absent dagger-v0.19.10/images-r3
+check absent k8s-schemas-aaaa
+# The sweep after a run spares it too; released, it goes like any unused entry.
+sleep 1; stamp=$mnt/run-start; touch "$stamp"
+check "$GC" sweep "$stamp"
+check present tofu-v1.9.0
+exec {held}>&-
+check "$GC" sweep "$stamp"
+check absent tofu-v1.9.0
+rm -f "$CACHE_ROOT/tofu-v1.9.0.lock"
+
 log "free: nothing to do when there is room"
 before=$(find "$CACHE_ROOT" | sort)
 check "$GC" free 1M
