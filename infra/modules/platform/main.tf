@@ -203,6 +203,14 @@ module "secrets" {
       description     = "API key of the FX-rates provider, read by the fx-rates-etl CronJob"
       service_account = "transaction-validator/fx-rates-etl"
     }
+    # The IdP client the ALB signs operators in with ({"clientID", "clientSecret"}): the
+    # console's SecretStore syncs it into the Secret the Load Balancer Controller reads
+    # (kustomize/components/operator-console); the console's pods never mount it.
+    operator_console_oidc = {
+      name            = "${local.app_namespace}/${var.environment}/operator-console-oidc"
+      description     = "OIDC client of the operator console's ALB authentication (clientID, clientSecret)"
+      service_account = "transaction-validator/operator-console"
+    }
   }
   kms_key_arn          = module.kms_secrets.key_arn
   recovery_window_days = var.secret_recovery_window_days

@@ -138,8 +138,15 @@ module "fx_rates_etl_irsa" {
 ################################################################################
 
 # Logs in as `operator_console`, a database role that is granted SELECT only: with an IAM
-# token ("iam" mode) or with its own DATABASE_URL secret ("password" mode).
+# token ("iam" mode) or with its own DATABASE_URL secret ("password" mode). Its SecretStore
+# also syncs the IdP client of the ALB's sign-in, in both modes.
 data "aws_iam_policy_document" "operator_console" {
+  statement {
+    sid       = "ReadAlbSignInClient"
+    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    resources = [module.secrets.secret_arns["operator_console_oidc"]]
+  }
+
   dynamic "statement" {
     for_each = var.database_client_auth == "iam" ? [1] : []
 
@@ -160,19 +167,15 @@ data "aws_iam_policy_document" "operator_console" {
     }
   }
 
-  dynamic "statement" {
-    for_each = var.database_client_auth == "password" ? [1] : []
+  statement {
+    sid       = "DecryptOwnSecrets"
+    actions   = ["kms:Decrypt"]
+    resources = [module.kms_secrets.key_arn]
 
-    content {
-      sid       = "DecryptOwnDatabaseUrl"
-      actions   = ["kms:Decrypt"]
-      resources = [module.kms_secrets.key_arn]
-
-      condition {
-        test     = "StringEquals"
-        variable = "kms:ViaService"
-        values   = [local.secrets_via_secretsmanager]
-      }
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = [local.secrets_via_secretsmanager]
     }
   }
 }

@@ -147,7 +147,7 @@ run "prod_like" {
   }
 
   assert {
-    condition     = output.secret_names["redis"] == "transaction-validator/prod/redis" && output.secret_names["pan_hmac_key"] == "transaction-validator/prod/pan-hmac-key"
+    condition     = output.secret_names["redis"] == "transaction-validator/prod/redis" && output.secret_names["pan_hmac_key"] == "transaction-validator/prod/pan-hmac-key" && output.secret_names["operator_console_oidc"] == "transaction-validator/prod/operator-console-oidc"
     error_message = "Secret names must follow transaction-validator/<env>/<name>."
   }
 }

@@ -98,12 +98,14 @@ override_module {
   target = module.secrets
   outputs = {
     secret_arns = {
-      pan_hmac_key     = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:transaction-validator/prod/pan-hmac-key-PaNkEy"
-      fx_rates_api_key = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:transaction-validator/prod/fx-rates-api-key-FxKeY1"
+      pan_hmac_key          = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:transaction-validator/prod/pan-hmac-key-PaNkEy"
+      fx_rates_api_key      = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:transaction-validator/prod/fx-rates-api-key-FxKeY1"
+      operator_console_oidc = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:transaction-validator/prod/operator-console-oidc-OiDc12"
     }
     secret_names = {
-      pan_hmac_key     = "transaction-validator/prod/pan-hmac-key"
-      fx_rates_api_key = "transaction-validator/prod/fx-rates-api-key"
+      pan_hmac_key          = "transaction-validator/prod/pan-hmac-key"
+      fx_rates_api_key      = "transaction-validator/prod/fx-rates-api-key"
+      operator_console_oidc = "transaction-validator/prod/operator-console-oidc"
     }
   }
 }
@@ -227,15 +229,18 @@ run "etl_reads_exactly_one_secret_and_uses_two_keys_via_their_services" {
 run "console_reads_exactly_its_database_url" {
 
   assert {
-    # Exactly one secret, the console's own URL (the mock cannot tell the two users' URL
-    # secrets apart: one for_each resource; the reference is to the operator_console key).
+    # Exactly two secrets: the console's own URL (the mock cannot tell the two users' URL
+    # secrets apart: one for_each resource; the reference is to the operator_console key)
+    # and the IdP client of the ALB's sign-in.
     condition = (
-      length(flatten([for s in data.aws_iam_policy_document.operator_console.statement : tolist(s.resources) if anytrue([for a in s.actions : startswith(a, "secretsmanager:")])])) == 1 &&
+      length(flatten([for s in data.aws_iam_policy_document.operator_console.statement : tolist(s.resources) if anytrue([for a in s.actions : startswith(a, "secretsmanager:")])])) == 2 &&
       contains(flatten([for s in data.aws_iam_policy_document.operator_console.statement : tolist(s.resources) if anytrue([for a in s.actions : startswith(a, "secretsmanager:")])]),
       module.aurora.user_url_secret_arns["operator_console"]) &&
+      contains(flatten([for s in data.aws_iam_policy_document.operator_console.statement : tolist(s.resources) if anytrue([for a in s.actions : startswith(a, "secretsmanager:")])]),
+      module.secrets.secret_arns["operator_console_oidc"]) &&
       module.aurora.user_url_secret_arns["operator_console"] == "arn:aws:secretsmanager:eu-central-1:123456789012:secret:transaction-validator/prod/database/user/url-DbUrL1"
     )
-    error_message = "operator-console may read exactly one secret: its own (SELECT-only) DATABASE_URL."
+    error_message = "operator-console may read exactly two secrets: its own (SELECT-only) DATABASE_URL and the ALB sign-in's IdP client."
   }
 
   assert {
@@ -268,10 +273,10 @@ run "console_in_iam_mode_connects_as_itself_only" {
 
   assert {
     condition = (
-      length(data.aws_iam_policy_document.operator_console.statement) == 1 &&
-      toset(data.aws_iam_policy_document.operator_console.statement[0].actions) == toset(["rds-db:connect"]) &&
-      length(data.aws_iam_policy_document.operator_console.statement[0].resources) == 1
+      length([for s in data.aws_iam_policy_document.operator_console.statement : s if contains(s.actions, "rds-db:connect")]) == 1 &&
+      alltrue([for s in data.aws_iam_policy_document.operator_console.statement : length(s.resources) == 1 if contains(s.actions, "rds-db:connect")]) &&
+      flatten([for s in data.aws_iam_policy_document.operator_console.statement : tolist(s.resources) if anytrue([for a in s.actions : startswith(a, "secretsmanager:")])]) == [module.secrets.secret_arns["operator_console_oidc"]]
     )
-    error_message = "In iam mode the console may only rds-db:connect, as one database user, and read no secret."
+    error_message = "In iam mode the console may only rds-db:connect, as one database user, and read only the ALB sign-in's IdP client."
   }
 }
