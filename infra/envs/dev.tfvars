@@ -49,8 +49,6 @@ redis_node_type          = "cache.t4g.small"
 redis_num_shards         = 1
 redis_replicas_per_shard = 1
 
-waf_rate_limit_per_5_minutes = 1000
-
 etl_bucket_name = "transaction-validator-dev-etl-data"
 
 # Issued outside Terraform (DNS validation), then set here: null until it exists.
@@ -72,3 +70,6 @@ tags = {
   CostCenter         = "payments-platform"
   DataClassification = "synthetic"
 }
+
+# Throwaway: tofu destroy may empty and delete the ETL bucket and its access logs.
+etl_bucket_force_destroy = true

@@ -23,11 +23,13 @@ module "platform" {
   redis_replicas_per_shard                   = var.redis_replicas_per_shard
   waf_rate_limit_per_5_minutes               = var.waf_rate_limit_per_5_minutes
   etl_bucket_name                            = var.etl_bucket_name
+  etl_bucket_force_destroy                   = var.etl_bucket_force_destroy
   acm_certificate_arn                        = var.acm_certificate_arn
   alb_arn_suffix                             = var.alb_arn_suffix
   alert_emails                               = var.alert_emails
   log_retention_days                         = var.log_retention_days
   secret_recovery_window_days                = var.secret_recovery_window_days
   kms_deletion_window_days                   = var.kms_deletion_window_days
+  create_autoscaling_service_linked_role     = var.create_autoscaling_service_linked_role
   tags                                       = var.tags
 }

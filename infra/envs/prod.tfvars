@@ -48,7 +48,8 @@ redis_node_type          = "cache.r7g.large"
 redis_num_shards         = 2
 redis_replicas_per_shard = 2
 
-waf_rate_limit_per_5_minutes = 2000
+# WAF per-IP flood guard: the module default (300,000 per 5 min = 1,000 req/s), above what one
+# payment gateway sends at the service's own limit; 2,000 per 5 min blocked one at 6.7 req/s.
 
 etl_bucket_name = "transaction-validator-prod-etl-data"
 

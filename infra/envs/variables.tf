@@ -139,14 +139,25 @@ variable "redis_replicas_per_shard" {
 }
 
 variable "waf_rate_limit_per_5_minutes" {
-  description = "Requests per client IP per 5 minutes before WAF blocks it."
+  description = "Requests per client IP per 5 minutes before WAF blocks it: a flood guard that must stay above what one payment gateway sends at the service's own limit (see the waf module; 300,000 = 1,000 req/s)."
   type        = number
-  default     = 2000
+  default     = 300000
 }
 
 variable "etl_bucket_name" {
   description = "Globally unique name of the S3 bucket the fx-rates-etl job writes to (prefix `fx-rates/`)."
   type        = string
+}
+
+variable "etl_bucket_force_destroy" {
+  description = "Let `tofu destroy` empty and delete the ETL bucket and its access-log bucket (throwaway dev/staging only; refused in prod, whose data and access logs are evidence)."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !(var.etl_bucket_force_destroy && var.environment == "prod")
+    error_message = "prod buckets are never force-destroyed: empty them deliberately if they must go."
+  }
 }
 
 variable "acm_certificate_arn" {
@@ -187,6 +198,12 @@ variable "secret_recovery_window_days" {
   description = "Days a deleted secret stays recoverable (7-30)."
   type        = number
   default     = 30
+}
+
+variable "create_autoscaling_service_linked_role" {
+  description = "Create the account's AWSServiceRoleForAutoScaling (named in the data key's policy; a fresh account has none yet). false where the account already has it, or import it into `aws_iam_service_linked_role.autoscaling[0]`."
+  type        = bool
+  default     = true
 }
 
 variable "kms_deletion_window_days" {
