@@ -64,9 +64,12 @@ func (m *TransactionValidator) testEnv(ctx context.Context) (*dagger.Container, 
 	// user.daggerContentHash xattr that is part of its digest, so a checkout and a plain
 	// copy of it (or a checkout after `dagger develop`) would otherwise never share this
 	// stage's cache.
+	// One document is test input: svc/internal/monitoring checks every alert's runbook_url
+	// against the headings of docs/runbook.md.
 	src := m.Source.
 		WithoutDirectory("infra").WithoutDirectory("docs").WithoutDirectory(".github").
-		WithoutDirectory("kustomize/overlays").WithoutDirectory("ci").WithoutFile("dagger.json")
+		WithoutDirectory("kustomize/overlays").WithoutDirectory("ci").WithoutFile("dagger.json").
+		WithFile("docs/runbook.md", m.Source.File("docs/runbook.md"))
 	// The two Go tools the suite runs come from their pinned images, where the host
 	// builds them from the Go proxy: compiling Prometheus here cost minutes on every cold
 	// engine.
