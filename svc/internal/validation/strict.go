@@ -3,7 +3,11 @@ package validation
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // fields is the schema strictMembers checks a body against: the exact member names of an
@@ -22,54 +26,64 @@ var transactionFields = fields{
 // was decided on 1), and a member whose name is not exactly a field's (encoding/json
 // matches names case-insensitively, so "AMOUNT" set amount). Syntax errors are left to
 // the typed decoding, which reports them with their offset.
+//
+// The tokens come from jsontext (go-json-experiment), whose decoder finds duplicate names
+// itself, at any depth, without allocating a token per value as encoding/json's Token
+// does. Invalid UTF-8 is let through here, as encoding/json lets it through: refusing it
+// here would end the walk before the member checks, not refuse the body.
 func strictMembers(body []byte) *RequestError {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	err, _ := walk(dec, transactionFields, true, "")
+	dec := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowInvalidUTF8(true))
+	err, _ := walk(dec, transactionFields, "")
 	return err
 }
 
-// walk consumes one value. known says whether the value, if an object, must have only
-// the members of schema. The bool is false when the tokens ran out or were malformed.
-func walk(dec *json.Decoder, schema fields, known bool, path string) (*RequestError, bool) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, false
-	}
-	switch tok {
-	case json.Delim('{'):
-		seen := make(map[string]struct{}, 8)
-		for dec.More() {
-			t, err := dec.Token()
-			if err != nil {
-				return nil, false
-			}
-			name, _ := t.(string)
-			field := path + name
-			if _, dup := seen[name]; dup {
-				return memberError("duplicate_field", field, "is given more than once"), true
-			}
-			seen[name] = struct{}{}
-			sub, ok := schema[name]
-			if known && !ok {
-				return memberError("unknown_field", "", "unknown field "+quoteName(field)+" (names are case-sensitive)"), true
-			}
-			if e, ok := walk(dec, sub, known && sub != nil, field+"."); e != nil || !ok {
-				return e, ok
-			}
+// walk consumes one value. A value whose schema is an object's has only the members of
+// schema; any other is skipped, its member names still checked for duplicates by the
+// decoder. The bool is false when the tokens ran out or were malformed.
+func walk(dec *jsontext.Decoder, schema fields, path string) (*RequestError, bool) {
+	if schema == nil || dec.PeekKind() != '{' {
+		if err := dec.SkipValue(); err != nil {
+			return duplicateError(err), false
 		}
-		_, err := dec.Token()
-		return nil, err == nil
-	case json.Delim('['):
-		for dec.More() {
-			if e, ok := walk(dec, nil, false, path); e != nil || !ok {
-				return e, ok
-			}
-		}
-		_, err := dec.Token()
-		return nil, err == nil
+		return nil, true
 	}
-	return nil, true
+	if _, err := dec.ReadToken(); err != nil {
+		return duplicateError(err), false
+	}
+	for dec.PeekKind() != '}' {
+		t, err := dec.ReadToken()
+		if err != nil {
+			return duplicateError(err), false
+		}
+		name := t.String()
+		sub, ok := schema[name]
+		if !ok {
+			return memberError("unknown_field", "", "unknown field "+quoteName(path+name)+" (names are case-sensitive)"), true
+		}
+		if e, ok := walk(dec, sub, path+name+"."); e != nil || !ok {
+			return e, ok
+		}
+	}
+	_, err := dec.ReadToken()
+	return duplicateError(err), err == nil
+}
+
+// duplicateError turns the decoder's duplicate-name error into the client's answer, naming
+// the member by its path (card.number); any other error is syntax, left to the typed
+// decoding (nil).
+func duplicateError(err error) *RequestError {
+	var se *jsontext.SyntacticError
+	if err == nil || !errors.As(err, &se) || !errors.Is(se.Err, jsontext.ErrDuplicateName) {
+		return nil
+	}
+	var field strings.Builder
+	for tok := range se.JSONPointer.Tokens() {
+		if field.Len() > 0 {
+			field.WriteByte('.')
+		}
+		field.WriteString(tok)
+	}
+	return memberError("duplicate_field", field.String(), "is given more than once")
 }
 
 func memberError(code, field, msg string) *RequestError {
