@@ -7,6 +7,7 @@
 set -euo pipefail
 REPO_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 infra=${1:-$REPO_ROOT/infra}
+# shellcheck disable=SC2016 # the command to run is printed, not run
 command -v terraform-docs >/dev/null || { echo 'terraform-docs not found: eval "$(airgap/iac-tools.sh)"' >&2; exit 1; }
 n=0
 for dir in "$infra"/modules/* "$infra"/envs "$infra"/bootstrap; do
