@@ -139,7 +139,8 @@ func (m *TransactionValidator) Sbom(
 //
 // Each image's entrypoint runs once and must give its expected exit status and output:
 // the validator's version command exits 0 printing the stamped version; the console and
-// the ETL job, run without configuration, exit 1 with their own configuration error.
+// the ETL job, run without configuration, exit with their own configuration error (1 and
+// 3).
 func (m *TransactionValidator) Build(
 	ctx context.Context,
 	// Version stamped into the binaries and the image labels.
@@ -178,13 +179,15 @@ type smoke struct {
 // smokes are the workloads' smoke runs. The validator has a version command, which must
 // exit 0 and print exactly the version stamped at build time. The console and the ETL job
 // have no command that exits 0 without their configuration: run without it, they must
-// refuse to start through their main's error path (status 1, the error after the
-// command's name), never with a crash (a Go panic exits 2).
+// refuse to start through their main's configuration error path, never with a crash (a Go
+// panic exits 2). The console exits 1 naming what is missing; the ETL job exits 3
+// (fxrates.ExitConfig, which its CronJob's podFailurePolicy does not retry).
+// TestSmokesMatchTheRealBinaries builds the three binaries and holds them to these.
 func smokes(version string) map[string]smoke {
 	return map[string]smoke{
 		"transaction-validator": {args: []string{"version"}, exit: 0, output: regexp.MustCompile(`^` + regexp.QuoteMeta(version) + `$`)},
-		"operator-console":      {exit: 1, output: regexp.MustCompile(`^operator-console: .*required`)},
-		"fx-rates-etl":          {exit: 1, output: regexp.MustCompile(`^fx-rates-etl: .*required`)},
+		"operator-console":      {exit: 1, output: regexp.MustCompile(`^operator-console: console: configuration: missing [A-Z_]+`)},
+		"fx-rates-etl":          {exit: 3, output: regexp.MustCompile(`^fx-rates-etl: configuration: [A-Z0-9_]+ is required`)},
 	}
 }
 
