@@ -53,10 +53,16 @@ const (
 // trivy returns the trivy image with its cache and the secret-scanning configuration.
 // Air-gapped, trivy uses the checks embedded in its binary instead of downloading the
 // current bundle.
+//
+// The cache is LOCKED: trivy keeps it in a bbolt file that one process holds at a time,
+// and a second trivy that waits for it gives up after a few seconds ("cache may be in use
+// by another process: timeout"). scan-image scans the three images at once, so on a busy
+// machine a shared cache failed the stage; the engine now runs them one after another.
 func (m *TransactionValidator) trivy() *dagger.Container {
 	c := m.tool(pins.Trivy).
 		WithMountedFile(secretConfigPath, m.Source.File(secretConfig)).
-		WithMountedCache("/root/.cache/trivy", dag.CacheVolume("txv-trivy")).
+		WithMountedCache("/root/.cache/trivy", dag.CacheVolume("txv-trivy"),
+			dagger.ContainerWithMountedCacheOpts{Sharing: dagger.CacheSharingModeLocked}).
 		WithEnvVariable("TRIVY_CACHE_DIR", "/root/.cache/trivy").
 		WithEnvVariable("TRIVY_QUIET", "true")
 	if m.Airgapped {
