@@ -138,7 +138,7 @@ func (m *TransactionValidator) Deploy(
 	if err != nil {
 		return "", err
 	}
-	tfOutputs, err := m.terraformOutputs(ctx, doc, awsAccount)
+	tfOutputs, err := m.terraformOutputs(ctx, map[string]*dagger.File{overlay: doc}, awsAccount)
 	if err != nil {
 		return "", fmt.Errorf("deploy %s: %w", env, err)
 	}
@@ -329,9 +329,9 @@ func (k *kube) abortCanary(ctx context.Context, log *strings.Builder, reason str
 
 // renderEnv renders one overlay with its terraform-outputs.yaml and the workloads'
 // images set.
-func (m *TransactionValidator) renderEnv(overlay, tfOutputs string, images map[string]string) *dagger.File {
+func (m *TransactionValidator) renderEnv(overlay string, tfOutputs *dagger.Directory, images map[string]string) *dagger.File {
 	return m.tool(pins.Kustomize).
-		WithNewFile(outputsPath(overlay), tfOutputs).
+		WithMountedDirectory(outputsDir, tfOutputs).
 		WithExec([]string{"sh", "-ec", m.renderScript(overlay, images, "/rendered.yaml")}).
 		File("/rendered.yaml")
 }

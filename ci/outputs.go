@@ -85,27 +85,31 @@ func defaultOutputs(env string) (string, error) {
 	return "", fmt.Errorf("deploy --env %s needs --outputs: the JSON `tofu -chdir=infra/envs output -json` prints on %s's state (dagger call outputs --env %s ... export --path outputs.json)", env, env, env)
 }
 
-// terraformOutputs renders an outputs document into an overlay's terraform-outputs.yaml
-// with kustomize/tfoutputs (cmd/terraform-outputs), the renderer the manifests' tests use.
-// A document it refuses is an error carrying every reason it gave.
-func (m *TransactionValidator) terraformOutputs(ctx context.Context, doc *dagger.File, account string) (string, error) {
-	cmd := "go build -o /run/terraform-outputs ./cmd/terraform-outputs && " +
-		"/run/terraform-outputs -account=\"$TXV_ACCOUNT\" < /run/tofu-output.json > /run/terraform-outputs.yaml"
-	yaml, err := m.goEnv().
-		WithWorkdir("/src/kustomize").
-		WithMountedFile("/run/tofu-output.json", doc).
-		WithEnvVariable("TXV_ACCOUNT", account).
-		WithExec([]string{"sh", "-ec", cmd}).
-		File("/run/terraform-outputs.yaml").
-		Contents(ctx)
-	if err != nil {
+// terraformOutputs renders outputs documents (overlay -> `tofu output -json`) into the
+// overlays' terraform-outputs.yaml files, named OVERLAY.yaml in the directory it returns,
+// with kustomize/tfoutputs (cmd/terraform-outputs), the renderer the manifests' tests use:
+// one build, one container. A document it refuses is an error carrying every reason.
+func (m *TransactionValidator) terraformOutputs(ctx context.Context, docs map[string]*dagger.File, account string) (*dagger.Directory, error) {
+	c := m.goEnv().WithWorkdir("/src/kustomize").WithEnvVariable("TXV_ACCOUNT", account)
+	script := "go build -o /run/terraform-outputs ./cmd/terraform-outputs\nmkdir -p /run/out\n"
+	overlays := make([]string, 0, len(docs))
+	for overlay := range docs {
+		overlays = append(overlays, overlay)
+	}
+	sort.Strings(overlays)
+	for _, overlay := range overlays {
+		c = c.WithMountedFile("/run/in/"+overlay+".json", docs[overlay])
+		script += fmt.Sprintf("echo '%[1]s:' >&2\n/run/terraform-outputs -account=\"$TXV_ACCOUNT\" < /run/in/%[1]s.json > /run/out/%[1]s.yaml\n", overlay)
+	}
+	c = c.WithExec([]string{"sh", "-ec", script})
+	if _, err := c.Sync(ctx); err != nil {
 		var exit *dagger.ExecError
 		if errors.As(err, &exit) {
-			return "", fmt.Errorf("the Terraform outputs are not deployable, nothing was applied:\n%s", tail(exit.Stderr, 40))
+			return nil, fmt.Errorf("the Terraform outputs are not deployable, nothing was applied:\n%s", tail(exit.Stderr, 40))
 		}
-		return "", fmt.Errorf("rendering the Terraform outputs: %w", err)
+		return nil, fmt.Errorf("rendering the Terraform outputs: %w", err)
 	}
-	return yaml, nil
+	return c.Directory("/run/out"), nil
 }
 
 var (

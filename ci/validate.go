@@ -44,21 +44,27 @@ func (m *TransactionValidator) Render(
 	if err != nil {
 		return nil, err
 	}
+	docs := map[string]*dagger.File{}
 	script := "mkdir -p /out\n"
-	c := m.tool(pins.Kustomize)
 	for _, env := range envs {
-		outputs, err := m.terraformOutputs(ctx, m.Source.File(exampleOutputs(env)), "")
-		if err != nil {
-			return nil, fmt.Errorf("example outputs of %s: %w", env, err)
-		}
-		c = c.WithNewFile(outputsPath(env), outputs)
+		docs[env] = m.Source.File(exampleOutputs(env))
 		script += m.renderScript(env, map[string]string{"transaction-validator": image}, "/out/"+env+".yaml")
 	}
-	return c.WithExec([]string{"sh", "-ec", script}).Directory("/out"), nil
+	outputs, err := m.terraformOutputs(ctx, docs, "")
+	if err != nil {
+		return nil, fmt.Errorf("example outputs: %w", err)
+	}
+	return m.tool(pins.Kustomize).
+		WithMountedDirectory(outputsDir, outputs).
+		WithExec([]string{"sh", "-ec", script}).
+		Directory("/out"), nil
 }
 
-// outputsPath is where a render container holds an overlay's terraform-outputs.yaml.
-func outputsPath(overlay string) string { return "/run/terraform-outputs/" + overlay + ".yaml" }
+// outputsDir is where a render container holds the overlays' terraform-outputs.yaml
+// files, as OVERLAY.yaml (terraformOutputs).
+const outputsDir = "/run/terraform-outputs"
+
+func outputsPath(overlay string) string { return outputsDir + "/" + overlay + ".yaml" }
 
 // renderScript is the shell that renders one overlay into out, with its
 // terraform-outputs.yaml (at outputsPath) and the images given (workload name -> reference
