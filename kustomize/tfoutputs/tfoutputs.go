@@ -302,7 +302,7 @@ func Render(doc []byte, opts Options) ([]byte, error) {
 	}
 	c.subnets(data)
 	if len(c.errs) > 0 {
-		return nil, fmt.Errorf("refusing `tofu output -json`: %s", strings.Join(c.errs, "; "))
+		return nil, fmt.Errorf("refusing `tofu output -json`:\n  %s", strings.Join(c.errs, "\n  "))
 	}
 	return configMap(data), nil
 }
