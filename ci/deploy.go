@@ -48,8 +48,12 @@ func overlayFor(env string) (string, error) {
 //
 // It promotes the version only when the canary is healthy:
 //
-//  1. the overlay is rendered with the image digest; everything but the Deployment is
-//     applied (server-side);
+//  1. the overlay is rendered with the environment's Terraform outputs (--outputs, the
+//     JSON of `tofu output -json`, see the outputs function) and the image digests; a
+//     missing output, a placeholder (account 000000000000, an all-zero id), an ARN of
+//     another account, region or partition, or an image left unset stops the deploy
+//     before anything is applied; then everything but the Deployment is applied
+//     (server-side);
 //  2. a canary Deployment (one pod, labelled track=canary, in the Service) runs the new
 //     version; it must become Ready within the timeout, or it is removed;
 //  3. its health is judged from the service's own metrics by canary-check: on a real
@@ -80,6 +84,15 @@ func (m *TransactionValidator) Deploy(
 	etlImage string,
 	// Kubeconfig of the target cluster (self-contained: certificates inline), as a secret.
 	kubeconfig *dagger.Secret,
+	// The environment's Terraform outputs: the JSON `tofu -chdir=infra/envs output -json`
+	// prints on its state (dagger call outputs). Required but for "local", whose own are
+	// airgap/k8s/tofu-outputs.json.
+	// +optional
+	outputs *dagger.File,
+	// The AWS account id of the environment; when given, every ARN in the outputs must be
+	// in it (without it they must agree on one account).
+	// +optional
+	awsAccount string,
 	// The cluster's API server when only the caller's machine reaches it, e.g.
 	// tcp://127.0.0.1:26443 for the throwaway cluster; its certificate must name
 	// "kubernetes", which is the name the pipeline reaches it by.
@@ -120,6 +133,24 @@ func (m *TransactionValidator) Deploy(
 	}
 	thresholds := []string{"-max-error-ratio", maxErrorRatio, "-max-p99", maxLatency}
 
+	// Everything that can refuse the deploy runs before the cluster is touched.
+	doc, err := m.outputsFor(env, outputs)
+	if err != nil {
+		return "", err
+	}
+	tfOutputs, err := m.terraformOutputs(ctx, map[string]*dagger.File{overlay: doc}, awsAccount)
+	if err != nil {
+		return "", fmt.Errorf("deploy %s: %w", env, err)
+	}
+	manifests, err := m.renderEnv(overlay, tfOutputs, map[string]string{"transaction-validator": image,
+		"operator-console": consoleImage, "fx-rates-etl": etlImage}).Contents(ctx)
+	if err != nil {
+		return "", fmt.Errorf("render %s: %w", overlay, err)
+	}
+	if err := checkRendered(env, manifests); err != nil {
+		return "", err
+	}
+
 	k, err := m.kube(ctx, kubeconfig, kubeApi)
 	if err != nil {
 		return "", err
@@ -131,11 +162,6 @@ func (m *TransactionValidator) Deploy(
 		return "", fmt.Errorf("%w\n\ndeploy log:\n%s", err, log.String())
 	}
 
-	manifests, err := m.renderEnv(overlay, map[string]string{"transaction-validator": image,
-		"operator-console": consoleImage, "fx-rates-etl": etlImage}).Contents(ctx)
-	if err != nil {
-		return "", fmt.Errorf("render %s: %w", overlay, err)
-	}
 	rest, stable, err := splitDeployment(manifests)
 	if err != nil {
 		return "", err
@@ -301,9 +327,11 @@ func (k *kube) abortCanary(ctx context.Context, log *strings.Builder, reason str
 	return fmt.Errorf("ROLLED BACK: %s", reason)
 }
 
-// renderEnv renders one overlay with the workloads' images set.
-func (m *TransactionValidator) renderEnv(overlay string, images map[string]string) *dagger.File {
+// renderEnv renders one overlay with its terraform-outputs.yaml and the workloads'
+// images set.
+func (m *TransactionValidator) renderEnv(overlay string, tfOutputs *dagger.Directory, images map[string]string) *dagger.File {
 	return m.tool(pins.Kustomize).
+		WithMountedDirectory(outputsDir, tfOutputs).
 		WithExec([]string{"sh", "-ec", m.renderScript(overlay, images, "/rendered.yaml")}).
 		File("/rendered.yaml")
 }

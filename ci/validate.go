@@ -30,7 +30,10 @@ func (m *TransactionValidator) overlays(ctx context.Context) ([]string, error) {
 }
 
 // Render builds every kustomize overlay and returns the manifests as <env>.yaml files.
-// With an image, the validator's image is set to it first (as deploy does).
+// With an image, the validator's image is set to it first (as deploy does). The overlays
+// carry no Terraform values: each is rendered with its example outputs
+// (kustomize/testdata/tofu-output/<env>.json, through the renderer deploy uses), which is
+// what the schemas and scanners need; a deploy renders with the environment's own.
 func (m *TransactionValidator) Render(
 	ctx context.Context,
 	// Image reference for the validator, by digest (registry/repo@sha256:...).
@@ -41,18 +44,34 @@ func (m *TransactionValidator) Render(
 	if err != nil {
 		return nil, err
 	}
+	docs := map[string]*dagger.File{}
 	script := "mkdir -p /out\n"
 	for _, env := range envs {
+		docs[env] = m.Source.File(exampleOutputs(env))
 		script += m.renderScript(env, map[string]string{"transaction-validator": image}, "/out/"+env+".yaml")
 	}
-	c := m.tool(pins.Kustomize).WithExec([]string{"sh", "-ec", script})
-	return c.Directory("/out"), nil
+	outputs, err := m.terraformOutputs(ctx, docs, "")
+	if err != nil {
+		return nil, fmt.Errorf("example outputs: %w", err)
+	}
+	return m.tool(pins.Kustomize).
+		WithMountedDirectory(outputsDir, outputs).
+		WithExec([]string{"sh", "-ec", script}).
+		Directory("/out"), nil
 }
 
-// renderScript is the shell that renders one overlay into out, setting the images given
-// (workload name -> reference by digest) first. It edits a copy, never the source.
+// outputsDir is where a render container holds the overlays' terraform-outputs.yaml
+// files, as OVERLAY.yaml (terraformOutputs).
+const outputsDir = "/run/terraform-outputs"
+
+func outputsPath(overlay string) string { return outputsDir + "/" + overlay + ".yaml" }
+
+// renderScript is the shell that renders one overlay into out, with its
+// terraform-outputs.yaml (at outputsPath) and the images given (workload name -> reference
+// by digest) set first. It edits a copy, never the source.
 func (m *TransactionValidator) renderScript(env string, images map[string]string, out string) string {
-	s := "rm -rf /tmp/render && cp -r /src/kustomize /tmp/render\n"
+	s := "rm -rf /tmp/render && cp -r /src/kustomize /tmp/render\n" +
+		fmt.Sprintf("cp %s /tmp/render/overlays/%s/terraform-outputs.yaml\n", outputsPath(env), env)
 	for _, name := range workloadNames() {
 		if ref := images[name]; ref != "" {
 			s += fmt.Sprintf("(cd /tmp/render/overlays/%s && kustomize edit set image your-registry/%s=%s)\n", env, name, ref)

@@ -190,10 +190,7 @@ func TestRulesCatchMutations(t *testing.T) {
 // patches the readiness probe away and re-adds a replicas count must fail the rules, the
 // way a careless future overlay change would.
 func TestBrokenOverlayFails(t *testing.T) {
-	prodDir, err := filepath.Abs(filepath.Join("overlays", "prod"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	prodDir := overlayDir("prod")
 	dir := t.TempDir()
 	// kustomize refuses absolute resource paths; a relative one may leave the root.
 	rel, err := filepath.Rel(dir, prodDir)

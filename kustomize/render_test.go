@@ -3,6 +3,7 @@ package kustomize
 import (
 	"bytes"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -76,7 +77,12 @@ func render(t *testing.T, dir string) *manifests {
 	return m
 }
 
+// build builds dir; an overlay named by its relative path (overlays/ENV) is built from its
+// copy with example Terraform outputs (renderRoot, terraform_outputs_test.go).
 func build(dir string) ([]byte, error) {
+	if !filepath.IsAbs(dir) && strings.HasPrefix(dir, "overlays"+string(filepath.Separator)) {
+		dir = filepath.Join(renderRoot, dir)
+	}
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	res, err := k.Run(filesys.MakeFsOnDisk(), dir)
 	if err != nil {

@@ -138,3 +138,19 @@ aws_provider_dir() {
 aws_provider_bin() {
   echo "$(aws_provider_dir)/terraform-provider-aws_v${TF_PROVIDER_AWS_VERSION}_x5"
 }
+
+# example_overlays DEST copies kustomize/'s manifests to DEST and writes each overlay's
+# terraform-outputs.yaml from kustomize/testdata/tofu-output/ENV.json (example outputs in
+# the shape of `tofu output -json`), through the renderer deploy uses (kustomize/tfoutputs).
+# The committed overlays carry no Terraform values, so this is how the suites build them.
+example_overlays() {
+  local dest=$1 d env
+  mkdir -p "$dest"
+  cp -r "$REPO_ROOT/kustomize/base" "$REPO_ROOT/kustomize/components" "$REPO_ROOT/kustomize/overlays" "$dest/"
+  (cd "$REPO_ROOT/kustomize" && go build -o "$dest/terraform-outputs" ./cmd/terraform-outputs) || return 1
+  for d in "$dest"/overlays/*/; do
+    env=$(basename "$d")
+    "$dest/terraform-outputs" < "$REPO_ROOT/kustomize/testdata/tofu-output/$env.json" > "$d/terraform-outputs.yaml" ||
+      { log "example outputs of $env refused"; return 1; }
+  done
+}

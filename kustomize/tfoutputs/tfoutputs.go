@@ -1,113 +1,353 @@
-// Package tfoutputs turns `tofu output -json` for one environment into the overlay's
-// terraform-outputs.yaml (see components/terraform-outputs/README.md for the mapping).
+// Package tfoutputs turns `tofu output -json` for one environment into the
+// terraform-outputs.yaml a deploy writes into the environment's overlay before building it
+// (see components/terraform-outputs/README.md for the mapping). It is the one place the
+// manifests' AWS values come from: the committed overlays hold none.
+//
+// Every value is checked before anything is written. A missing or null output, a
+// placeholder (account 000000000000, an all-zero id), an ARN of another partition, region
+// or account than the environment's, or a subnet list that is not one CIDR per zone inside
+// the VPC is an error naming the output: a deploy must stop before it applies anything,
+// not ship a manifest that points at nothing, or at someone else's account.
 package tfoutputs
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
+	"net/netip"
+	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 )
 
-// Generate reads `tofu output -json` from r and returns the terraform-outputs.yaml an
-// overlay lists among its resources. apiHost and consoleHost are the values infra/ does
-// not output.
-func Generate(r io.Reader, apiHost, consoleHost string) (string, error) {
-	var outputs map[string]struct {
-		Value json.RawMessage `json:"value"`
+// Needed lists the root outputs (infra/envs/outputs.tf) Render reads. A test holds it to
+// the outputs the root declares, so a renamed output fails there, not at deploy time.
+var Needed = []string{
+	"alb_certificate_arn",
+	"alb_security_group_id",
+	"application_log_group_name",
+	"cluster_name",
+	"database_subnet_cidrs",
+	"database_url_secret_name",
+	"etl_bucket_name",
+	"etl_bucket_prefix",
+	"fluent_bit_role_arn",
+	"fx_rates_etl_role_arn",
+	"operator_console_database_url_secret_name",
+	"operator_console_role_arn",
+	"otel_collector_role_arn",
+	"public_subnet_cidrs",
+	"redis_configuration_endpoint",
+	"region",
+	"secret_names",
+	"transaction_validator_role_arn",
+	"vpc_cidr",
+	"waf_web_acl_arn",
+}
+
+// Options are what the caller knows about the environment beyond its outputs.
+type Options struct {
+	// Account, when set, is the AWS account id every ARN must be in. Without it the
+	// ARNs must still agree on one account.
+	Account string
+}
+
+// zeroAccount is the account id placeholders use; no AWS account has it.
+const zeroAccount = "000000000000"
+
+var (
+	accountID = regexp.MustCompile(`^[0-9]{12}$`)
+	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
+	sgID      = regexp.MustCompile(`^sg-([0-9a-f]{8}|[0-9a-f]{17})$`)
+	// dnsName is a host name of lower-case labels (what AWS returns for endpoints).
+	dnsName = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	// bucketName is S3's rule for general purpose buckets, less the rarer exceptions.
+	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	// clusterName is EKS's rule for cluster names (also the ALB's name here).
+	clusterName = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$`)
+	// secretName is Secrets Manager's character set for names.
+	secretName = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
+	// zeroID is an id made of zeros only: 00000000-0000-0000-0000-000000000000, sg-000...
+	zeroID = regexp.MustCompile(`(^|[^0-9a-z])0{8}(-0{4}){3}-0{12}($|[^0-9a-z])|^sg-0+$`)
+)
+
+// partitionOf returns the ARN partition of a region.
+func partitionOf(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	case strings.HasPrefix(region, "us-isob-"):
+		return "aws-iso-b"
+	case strings.HasPrefix(region, "us-iso-"):
+		return "aws-iso"
+	case strings.HasPrefix(region, "eusc-"):
+		return "aws-eusc"
 	}
-	if err := json.NewDecoder(r).Decode(&outputs); err != nil {
-		return "", fmt.Errorf("reading `tofu output -json`: %w", err)
+	return "aws"
+}
+
+// output is one entry of `tofu output -json`.
+type output struct {
+	Sensitive bool            `json:"sensitive"`
+	Type      json.RawMessage `json:"type"`
+	Value     json.RawMessage `json:"value"`
+}
+
+// checker collects every problem, so one run names all of them.
+type checker struct {
+	outputs map[string]output
+	errs    []string
+	// accounts maps each account id seen in an ARN to the outputs that carry it.
+	accounts map[string][]string
+}
+
+func (c *checker) errorf(format string, args ...any) {
+	c.errs = append(c.errs, fmt.Sprintf(format, args...))
+}
+
+// decode unmarshals output name's value into v; false (and an error recorded) when the
+// output is missing, null or of another type.
+func (c *checker) decode(name string, v any, what string) bool {
+	o, ok := c.outputs[name]
+	switch {
+	case !ok:
+		c.errorf("output %s is missing (does infra/envs/outputs.tf still declare it?)", name)
+		return false
+	case len(o.Value) == 0 || string(o.Value) == "null":
+		c.errorf("output %s is null", name)
+		return false
+	case json.Unmarshal(o.Value, v) != nil:
+		c.errorf("output %s is not %s: %s", name, what, o.Value)
+		return false
 	}
-	var errs []string
-	str := func(name string) string {
-		o, ok := outputs[name]
-		var s string
-		if !ok || json.Unmarshal(o.Value, &s) != nil || s == "" {
-			errs = append(errs, fmt.Sprintf("output %s is missing, null or not a string", name))
-		}
+	return true
+}
+
+// placeholder reports whether s is one of the shapes placeholders take.
+func placeholder(s string) bool {
+	return strings.Contains(s, zeroAccount) || zeroID.MatchString(s) || strings.Contains(s, "TF_OUTPUT_MISSING")
+}
+
+// str returns output name, a non-empty string that is not a placeholder and matches re.
+func (c *checker) str(name string, re *regexp.Regexp, what string) string {
+	var s string
+	if !c.decode(name, &s, "a string") {
+		return ""
+	}
+	return c.value(name, s, re, what)
+}
+
+func (c *checker) value(name, s string, re *regexp.Regexp, what string) string {
+	switch {
+	case s == "":
+		c.errorf("output %s is empty", name)
+	case placeholder(s):
+		c.errorf("output %s = %q is a placeholder, not a value Terraform created", name, s)
+	case re != nil && !re.MatchString(s):
+		c.errorf("output %s = %q is not %s", name, s, what)
+	default:
 		return s
 	}
-	mapKey := func(name, key string) string {
-		var m map[string]string
-		if o, ok := outputs[name]; ok {
-			_ = json.Unmarshal(o.Value, &m)
-		}
-		if m[key] == "" {
-			errs = append(errs, fmt.Sprintf("output %s has no key %q", name, key))
-		}
-		return m[key]
+	return ""
+}
+
+// arn returns output name, an ARN of service in the environment's partition and region
+// ("" for global services like IAM), whose resource starts with resourcePrefix.
+func (c *checker) arn(name, service, region, resourcePrefix string) string {
+	s := c.str(name, nil, "")
+	if s == "" {
+		return ""
 	}
+	a, err := arn.Parse(s)
+	if err != nil {
+		c.errorf("output %s = %q is not an ARN: %v", name, s, err)
+		return ""
+	}
+	ok := true
+	if a.Service != service || !strings.HasPrefix(a.Resource, resourcePrefix) || len(a.Resource) == len(resourcePrefix) {
+		c.errorf("output %s = %q is not a %s ARN of a %s...", name, s, service, resourcePrefix)
+		ok = false
+	}
+	if region != "" {
+		if want := partitionOf(region); a.Partition != want {
+			c.errorf("output %s = %q is in partition %s, the environment's region %s is in %s", name, s, a.Partition, region, want)
+			ok = false
+		}
+		wantRegion := region
+		if service == "iam" {
+			wantRegion = ""
+		}
+		if a.Region != wantRegion {
+			c.errorf("output %s = %q is in region %q, the environment's is %q", name, s, a.Region, wantRegion)
+			ok = false
+		}
+	}
+	if !accountID.MatchString(a.AccountID) {
+		c.errorf("output %s = %q has no 12-digit account id", name, s)
+		ok = false
+	} else {
+		c.accounts[a.AccountID] = append(c.accounts[a.AccountID], name)
+	}
+	if !ok {
+		return ""
+	}
+	return s
+}
+
+// account checks that every ARN is in one account (opts.Account when given) and returns it.
+func (c *checker) account(want string) string {
+	if want != "" && !accountID.MatchString(want) {
+		c.errorf("expected account %q is not a 12-digit account id", want)
+		return ""
+	}
+	ids := make([]string, 0, len(c.accounts))
+	for id := range c.accounts {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	switch {
+	case want != "":
+		for _, id := range ids {
+			if id != want {
+				c.errorf("outputs %s are in account %s, the environment's account is %s",
+					strings.Join(c.accounts[id], ", "), id, want)
+			}
+		}
+		return want
+	case len(ids) > 1:
+		var parts []string
+		for _, id := range ids {
+			parts = append(parts, id+" ("+strings.Join(c.accounts[id], ", ")+")")
+		}
+		c.errorf("the outputs' ARNs are in more than one account: %s", strings.Join(parts, "; "))
+	case len(ids) == 1:
+		return ids[0]
+	}
+	return ""
+}
+
+// Render reads `tofu output -json` and returns the terraform-outputs.yaml an overlay lists
+// among its resources, or an error that names every output that is missing or wrong.
+func Render(doc []byte, opts Options) ([]byte, error) {
+	c := &checker{accounts: map[string][]string{}}
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c.outputs); err != nil {
+		return nil, fmt.Errorf("reading `tofu output -json`: %w", err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("reading `tofu output -json`: more than one JSON document")
+	}
+	if c.outputs == nil {
+		return nil, fmt.Errorf("reading `tofu output -json`: not an object of outputs")
+	}
+
+	region := c.str("region", regionRE, "an AWS region")
+	roleARN := func(name string) string { return c.arn(name, "iam", region, "role/") }
+	var secrets map[string]string
+	c.decode("secret_names", &secrets, "a map of strings")
+	secret := func(key string) string {
+		if secrets == nil {
+			return ""
+		}
+		s, ok := secrets[key]
+		if !ok {
+			c.errorf("output secret_names has no key %q", key)
+			return ""
+		}
+		return c.value("secret_names."+key, s, secretName, "a Secrets Manager name")
+	}
+	cluster := c.str("cluster_name", clusterName, "an EKS cluster name")
+	redis := c.str("redis_configuration_endpoint", dnsName, "a host name")
+	prefix := c.str("etl_bucket_prefix", regexp.MustCompile(`^[A-Za-z0-9!_.*'()/-]+/$`), "a key prefix ending in /")
+	logGroup := c.str("application_log_group_name", regexp.MustCompile(`^/[A-Za-z0-9_./#-]+$`), "a CloudWatch log group name")
+
 	data := map[string]string{
-		"region":                         str("region"),
-		"transaction_validator_role_arn": str("transaction_validator_role_arn"),
-		"secret_names_pan_hmac_key":      mapKey("secret_names", "pan_hmac_key"),
-		"secret_names_redis":             mapKey("secret_names", "redis"),
+		"region":                         region,
+		"transaction_validator_role_arn": roleARN("transaction_validator_role_arn"),
+		"secret_names_pan_hmac_key":      secret("pan_hmac_key"),
+		"secret_names_redis":             secret("redis"),
 		// null when infra runs database_client_auth = "iam", which svc/ cannot use yet.
-		"database_url_secret_name": str("database_url_secret_name"),
-		"alb_certificate_arn":      str("alb_certificate_arn"),
-		"waf_web_acl_arn":          str("waf_web_acl_arn"),
-		"alb_security_group_id":    str("alb_security_group_id"),
-		"redis_endpoint":           "rediss://" + str("redis_configuration_endpoint") + ":6379",
+		"database_url_secret_name": c.str("database_url_secret_name", secretName, "a Secrets Manager name"),
+		"alb_certificate_arn":      c.arn("alb_certificate_arn", "acm", region, "certificate/"),
+		"waf_web_acl_arn":          c.arn("waf_web_acl_arn", "wafv2", region, "regional/webacl/"),
+		"alb_security_group_id":    c.str("alb_security_group_id", sgID, "a security group id"),
+		"redis_endpoint":           "rediss://" + redis + ":6379",
 		// components/logging and components/tracing.
-		"fluent_bit_role_arn":        str("fluent_bit_role_arn"),
-		"application_log_group_name": str("application_log_group_name"),
-		"otel_collector_role_arn":    str("otel_collector_role_arn"),
+		"fluent_bit_role_arn":        roleARN("fluent_bit_role_arn"),
+		"application_log_group_name": logGroup,
+		"otel_collector_role_arn":    roleARN("otel_collector_role_arn"),
 		// components/operator-console and components/fx-rates-etl. The console's
 		// DATABASE_URL secret, like the validator's, exists only in "password" mode.
-		"operator_console_role_arn":                 str("operator_console_role_arn"),
-		"operator_console_database_url_secret_name": str("operator_console_database_url_secret_name"),
-		"fx_rates_etl_role_arn":                     str("fx_rates_etl_role_arn"),
-		"etl_bucket_name":                           str("etl_bucket_name"),
-		"etl_bucket_prefix":                         str("etl_bucket_prefix"),
-		"secret_names_fx_rates_api_key":             mapKey("secret_names", "fx_rates_api_key"),
+		"operator_console_role_arn":                 roleARN("operator_console_role_arn"),
+		"operator_console_database_url_secret_name": c.str("operator_console_database_url_secret_name", secretName, "a Secrets Manager name"),
+		"fx_rates_etl_role_arn":                     roleARN("fx_rates_etl_role_arn"),
+		"etl_bucket_name":                           c.str("etl_bucket_name", bucketName, "an S3 bucket name"),
+		"etl_bucket_prefix":                         prefix,
+		"secret_names_fx_rates_api_key":             secret("fx_rates_api_key"),
 		// The IdP client the ALB authenticates operators with ({clientID, clientSecret}).
-		"secret_names_operator_console_oidc": mapKey("secret_names", "operator_console_oidc"),
+		"secret_names_operator_console_oidc": secret("operator_console_oidc"),
 		// The IngressGroup's ALB is named after the cluster (load-balancer-name).
-		"alb_name": str("cluster_name"),
+		"alb_name": cluster,
 	}
+	account := c.account(opts.Account)
 	// The console accepts identities signed by that ALB only: its ARN up to the id AWS
-	// assigns, in the environment's account (read off a role ARN) and region.
-	if arn := strings.Split(data["transaction_validator_role_arn"], ":"); len(arn) == 6 && arn[0] == "arn" && len(arn[4]) == 12 {
-		data["console_alb_arn"] = fmt.Sprintf("arn:%s:elasticloadbalancing:%s:%s:loadbalancer/app/%s", arn[1], data["region"], arn[4], data["alb_name"])
-	} else if data["transaction_validator_role_arn"] != "" {
-		errs = append(errs, "output transaction_validator_role_arn is not an IAM role ARN (the account id comes from it)")
+	// assigns, in the environment's account and region.
+	if account != "" && region != "" && cluster != "" {
+		data["console_alb_arn"] = fmt.Sprintf("arn:%s:elasticloadbalancing:%s:%s:loadbalancer/app/%s", partitionOf(region), region, account, cluster)
 	}
-	if apiHost == "" {
-		errs = append(errs, "flag -api-hostname is required (infra/ does not output it)")
+	c.subnets(data)
+	if len(c.errs) > 0 {
+		return nil, fmt.Errorf("refusing `tofu output -json`:\n  %s", strings.Join(c.errs, "\n  "))
 	}
-	data["api_hostname"] = apiHost
-	switch {
-	case consoleHost == "":
-		errs = append(errs, "flag -console-hostname is required (infra/ does not output it)")
-	case consoleHost == apiHost:
-		errs = append(errs, "-console-hostname must differ from -api-hostname: the API's host has no authentication")
+	return configMap(data), nil
+}
+
+// subnets checks the per-zone subnet lists: three CIDRs each (the NetworkPolicies name
+// one per zone), all inside the VPC.
+func (c *checker) subnets(data map[string]string) {
+	var vpcText string
+	var vpc netip.Prefix
+	if c.decode("vpc_cidr", &vpcText, "a string") {
+		p, err := netip.ParsePrefix(vpcText)
+		if err != nil {
+			c.errorf("output vpc_cidr = %q is not a CIDR", vpcText)
+		}
+		vpc = p
 	}
-	data["console_hostname"] = consoleHost
-	// One subnet per zone; the NetworkPolicies name each, so the count is fixed at three.
 	for _, name := range []string{"public_subnet_cidrs", "database_subnet_cidrs"} {
 		var cidrs []string
-		if o, ok := outputs[name]; ok {
-			_ = json.Unmarshal(o.Value, &cidrs)
-		}
-		if len(cidrs) != 3 {
-			errs = append(errs, fmt.Sprintf("output %s must list 3 CIDRs (one per zone), has %d", name, len(cidrs)))
+		if !c.decode(name, &cidrs, "a list of strings") {
 			continue
 		}
-		for i, c := range cidrs {
-			if _, _, err := net.ParseCIDR(c); err != nil {
-				errs = append(errs, fmt.Sprintf("output %s[%d] = %q is not a CIDR", name, i, c))
+		if len(cidrs) != 3 {
+			c.errorf("output %s must list 3 CIDRs (one per zone), has %d", name, len(cidrs))
+			continue
+		}
+		for i, s := range cidrs {
+			p, err := netip.ParsePrefix(s)
+			switch {
+			case err != nil:
+				c.errorf("output %s[%d] = %q is not a CIDR", name, i, s)
+			case p != p.Masked():
+				c.errorf("output %s[%d] = %q has host bits set", name, i, s)
+			case vpc.IsValid() && (!vpc.Contains(p.Addr()) || p.Bits() < vpc.Bits()):
+				c.errorf("output %s[%d] = %s is outside the VPC %s", name, i, s, vpc)
+			default:
+				data[fmt.Sprintf("%s_%d", name, i)] = s
 			}
-			data[fmt.Sprintf("%s_%d", name, i)] = c
 		}
 	}
-	if len(errs) > 0 {
-		return "", fmt.Errorf("%s", strings.Join(errs, "; "))
-	}
-	var b strings.Builder
-	b.WriteString(`# Written by kustomize/cmd/terraform-outputs from ` + "`tofu output -json`" + `; do not edit.
+}
+
+// configMap writes data as the local-config ConfigMap the component's replacements read.
+func configMap(data map[string]string) []byte {
+	var b bytes.Buffer
+	b.WriteString(`# Written by kustomize/tfoutputs from ` + "`tofu output -json`" + ` at deploy time; never committed.
 apiVersion: v1
 kind: ConfigMap
 metadata:
@@ -127,5 +367,5 @@ data:
 		q, _ := json.Marshal(data[k])
 		fmt.Fprintf(&b, "  %s: %s\n", k, q)
 	}
-	return b.String(), nil
+	return b.Bytes()
 }

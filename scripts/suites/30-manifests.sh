@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Suite 30: the Kubernetes manifests in kustomize/, checked offline.
-#   1. every overlay builds with the pinned kustomize;
+#   1. every overlay builds with the pinned kustomize, with example Terraform outputs
+#      (kustomize/testdata/tofu-output, rendered by kustomize/tfoutputs as deploy does);
 #   2. kubeconform -strict against schemas generated from the Kubernetes swagger and the
 #      CRDs in use (and a deliberately misspelt copy must be rejected, proving the schemas
 #      are strict and really loaded);
@@ -25,13 +26,20 @@ trap 'rm -rf "$out"' EXIT
 
 overlays=()
 for d in kustomize/overlays/*/; do overlays+=("$(basename "$d")"); done
+# The committed overlays hold no Terraform values: a plain build must stop at the missing
+# terraform-outputs.yaml rather than render made-up ARNs.
+if "$KUSTOMIZE" build "kustomize/overlays/${overlays[0]}" > /dev/null 2> "$out/bare.log"; then
+  die "overlay ${overlays[0]} builds without terraform-outputs.yaml: it must not carry Terraform values"
+fi
+grep -q "terraform-outputs.yaml" "$out/bare.log" || { cat "$out/bare.log"; die "a bare build failed, but not on terraform-outputs.yaml"; }
+example_overlays "$out/kustomize" || die "rendering the example Terraform outputs failed"
 [ ${#overlays[@]} -gt 0 ] || die "no overlays under kustomize/overlays"
 
 # Flat files named after the overlay: trivy's directory walk silently skips any directory
 # called "dev" (it treats it like /dev), so out/dev/manifests.yaml would never be scanned.
 mkdir -p "$out/rendered"
 for env in "${overlays[@]}"; do
-  "$KUSTOMIZE" build "kustomize/overlays/$env" > "$out/rendered/$env.yaml" || die "kustomize build $env failed"
+  "$KUSTOMIZE" build "$out/kustomize/overlays/$env" > "$out/rendered/$env.yaml" || die "kustomize build $env failed"
   log "built $env: $(grep -c '^kind:' "$out/rendered/$env.yaml") objects"
 done
 

@@ -122,7 +122,10 @@ reset_stranded_pods() { # [NAMESPACE SELECTOR], default the service's pods
   k -n "$rns" delete pod $stranded --wait=false >/dev/null || true
 }
 
-for d in kustomize/overlays/*/; do
+# With example Terraform outputs (example_overlays, scripts/lib.sh): the committed
+# overlays carry none.
+example_overlays "$out/kustomize" || die "rendering the example Terraform outputs failed"
+for d in "$out"/kustomize/overlays/*/; do
   env=$(basename "$d")
   te=$(date +%s)
   "$KUSTOMIZE" build "$d" > "$out/$env.yaml" || die "kustomize build $env failed"
