@@ -119,6 +119,18 @@ func TestRulesCatchMutations(t *testing.T) {
 		{"hpa", func(m *manifests) { m.HPAs[0].Spec.MaxReplicas = 100 }},
 		{"hpa", func(m *manifests) { m.HPAs[0].Spec.Metrics = m.HPAs[0].Spec.Metrics[:1] }},
 		{"hpa", func(m *manifests) { appConfigOf(m).Data["MAX_TRANSACTIONS_PER_SECOND"] = "5000" }},
+		{"load-shedding", func(m *manifests) { delete(appConfigOf(m).Data, "MAX_IN_FLIGHT") }},
+		{"load-shedding", func(m *manifests) { appConfigOf(m).Data["MAX_IN_FLIGHT"] = "128" }}, // > REDIS_POOL_SIZE
+		{"load-shedding", func(m *manifests) { // 100 / 150 req/s drains within 1 s; 200 / 150 would not
+			appConfigOf(m).Data["MAX_IN_FLIGHT"], appConfigOf(m).Data["REDIS_POOL_SIZE"] = "200", "256"
+		}},
+		{"load-shedding", func(m *manifests) {
+			delete(appConfigOf(m).Data, "REDIS_POOL_SIZE")
+			appConfigOf(m).Data["MAX_IN_FLIGHT"] = "100"
+		}},
+		{"load-shedding", func(m *manifests) { appConfigOf(m).Data["DB_POOL_MAX_CONNS"] = "2" }},
+		{"load-shedding", func(m *manifests) { appConfigOf(m).Data["DB_TIMEOUT"] = "3s" }},
+		{"load-shedding", func(m *manifests) { appConfigOf(m).Data["REQUEST_TIMEOUT"] = "30s" }},
 		{"pdb", func(m *manifests) { m.PDBs[0].Spec.MaxUnavailable = ptr.To(intstr.FromString("50%")) }},
 		{"serviceaccount-irsa", func(m *manifests) { delete(m.ServiceAccounts[0].Annotations, "eks.amazonaws.com/role-arn") }},
 		{"externalsecret", func(m *manifests) {

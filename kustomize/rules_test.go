@@ -50,6 +50,8 @@ var internalClients = map[string]string{
 var configKeys = []string{
 	"LOG_LEVEL", "MAX_TRANSACTIONS_PER_SECOND", "REDIS_ENDPOINT", "REDIS_CLUSTER_MODE",
 	"DB_STATEMENT_MODE", "DB_POOL_MAX_CONNS", "SHUTDOWN_DRAIN_DELAY", "SHUTDOWN_TIMEOUT",
+	// Load shedding, the Redis pool and the time budget (rules_overload_test.go).
+	"MAX_IN_FLIGHT", "REDIS_POOL_SIZE", "REDIS_TIMEOUT", "DB_TIMEOUT", "REQUEST_TIMEOUT",
 	// components/tracing: the collector's in-cluster URL and the head-sampling ratio.
 	"OTEL_EXPORTER_OTLP_ENDPOINT", "TRACE_SAMPLE_RATIO",
 }
@@ -74,6 +76,7 @@ var rules = []rule{
 	{"graceful-shutdown", checkGrace},
 	{"configmap", checkConfigMap},
 	{"hpa", checkHPA},
+	{"load-shedding", checkLoadShedding},
 	{"pdb", checkPDB},
 	{"serviceaccount-irsa", checkServiceAccount},
 	{"externalsecret", checkExternalSecret},

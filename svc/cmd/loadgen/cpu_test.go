@@ -3,6 +3,8 @@ package main
 import (
 	"crypto/sha256"
 	"os"
+	"os/exec"
+	"slices"
 	"testing"
 	"time"
 )
@@ -30,5 +32,20 @@ func TestCPUSamplesCountThisProcess(t *testing.T) {
 	}
 	if sampleCPU(-1).ok {
 		t.Fatal("a missing process was sampled")
+	}
+}
+
+// TestDescendantsFindsAChild: the stores are found as processes below the generator.
+func TestDescendantsFindsAChild(t *testing.T) {
+	cmd := exec.Command("sleep", "5")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if !slices.Contains(descendants(os.Getpid()), cmd.Process.Pid) {
+		t.Fatalf("child %d not among %v", cmd.Process.Pid, descendants(os.Getpid()))
+	}
+	if slices.Contains(descendants(cmd.Process.Pid), os.Getpid()) {
+		t.Fatal("the parent is listed below its child")
 	}
 }

@@ -40,6 +40,9 @@ type Config struct {
 
 	MaxTransactionsPerSecond int
 	// MaxInFlight bounds the requests one replica decides at once; more are shed with 503.
+	// The default equals RedisPoolSize's, so an admitted request never waits for a Redis
+	// connection (each needs one at a time); kustomize's tests hold the deployed values to
+	// that and to the HPA's per-pod rate (a full queue drains within 1 s).
 	MaxInFlight int
 
 	// PANHMACKey keys the hash that replaces card numbers in storage. Empty only in
@@ -100,7 +103,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		RedisCAFile:               getenv("REDIS_CA_FILE"),
 		RedisPoolSize:             r.positiveInt("REDIS_POOL_SIZE", 64),
 		MaxTransactionsPerSecond:  r.positiveInt("MAX_TRANSACTIONS_PER_SECOND", 1000),
-		MaxInFlight:               r.positiveInt("MAX_IN_FLIGHT", 256),
+		MaxInFlight:               r.positiveInt("MAX_IN_FLIGHT", 64),
 		PANHMACKey:                r.hexKey("PAN_HMAC_KEY"),
 		DBTimeout:                 r.duration("DB_TIMEOUT", 2*time.Second),
 		RedisTimeout:              r.duration("REDIS_TIMEOUT", 250*time.Millisecond),
