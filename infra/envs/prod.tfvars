@@ -54,7 +54,6 @@ redis_replicas_per_shard = 2
 etl_bucket_name = "transaction-validator-prod-etl-data"
 
 acm_certificate_arn = null
-alb_arn_suffix      = null
 
 alert_emails = []
 
