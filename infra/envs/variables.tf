@@ -181,6 +181,12 @@ variable "alert_emails" {
   description = "E-mail subscribers of the alert topic."
   type        = list(string)
   default     = []
+
+  # An alarm that reaches nobody is no alarm: prod refuses to plan without a subscriber.
+  validation {
+    condition     = var.environment != "prod" || length(var.alert_emails) + length(var.alert_https_endpoints) > 0
+    error_message = "prod needs at least one alert subscriber: set alert_emails or alert_https_endpoints (e.g. TF_VAR_alert_emails='[\"oncall@example.com\"]'), or every alarm reaches nobody."
+  }
 }
 
 variable "alert_https_endpoints" {
