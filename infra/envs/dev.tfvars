@@ -53,8 +53,8 @@ etl_bucket_name = "transaction-validator-dev-etl-data"
 
 # Issued outside Terraform (DNS validation), then set here: null until it exists.
 acm_certificate_arn = null
-# Set after the first deployment (`aws elbv2 describe-load-balancers`) to turn on ALB alarms.
-alb_arn_suffix = null
+# No alb_arn_suffix: the ALB alarms watch the account's ALB (the Load Balancer Controller's)
+# from the first apply on, before it exists.
 
 alert_emails = []
 

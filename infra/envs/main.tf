@@ -27,6 +27,7 @@ module "platform" {
   acm_certificate_arn                        = var.acm_certificate_arn
   alb_arn_suffix                             = var.alb_arn_suffix
   alert_emails                               = var.alert_emails
+  alert_https_endpoints                      = var.alert_https_endpoints
   log_retention_days                         = var.log_retention_days
   secret_recovery_window_days                = var.secret_recovery_window_days
   kms_deletion_window_days                   = var.kms_deletion_window_days

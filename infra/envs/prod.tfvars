@@ -54,9 +54,11 @@ redis_replicas_per_shard = 2
 etl_bucket_name = "transaction-validator-prod-etl-data"
 
 acm_certificate_arn = null
-alb_arn_suffix      = null
 
-alert_emails = []
+# Alert subscribers are not committed here: give the on-call address(es) as
+# TF_VAR_alert_emails='["..."]' and/or a pager/chat integration as
+# TF_VAR_alert_https_endpoints (its URL carries a token). prod refuses to plan without one
+# (variables.tf; tests/prod.tftest.hcl).
 
 log_retention_days = 365
 

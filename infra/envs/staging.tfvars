@@ -49,7 +49,6 @@ redis_replicas_per_shard = 1
 etl_bucket_name = "transaction-validator-staging-etl-data"
 
 acm_certificate_arn = null
-alb_arn_suffix      = null
 
 alert_emails = []
 

@@ -172,7 +172,7 @@ variable "acm_certificate_arn" {
 }
 
 variable "alb_arn_suffix" {
-  description = "ARN suffix of the ALB created by the Load Balancer Controller; set after the first deployment to enable ALB alarms."
+  description = "Narrows the ALB alarms to one load balancer (`app/<name>/<id>`). Not needed: null alarms on every ALB of the account and region, the Load Balancer Controller's one per environment, from the first apply on."
   type        = string
   default     = null
 }
@@ -181,6 +181,19 @@ variable "alert_emails" {
   description = "E-mail subscribers of the alert topic."
   type        = list(string)
   default     = []
+
+  # An alarm that reaches nobody is no alarm: prod refuses to plan without a subscriber.
+  validation {
+    condition     = var.environment != "prod" || length(var.alert_emails) + length(var.alert_https_endpoints) > 0
+    error_message = "prod needs at least one alert subscriber: set alert_emails or alert_https_endpoints (e.g. TF_VAR_alert_emails='[\"oncall@example.com\"]'), or every alarm reaches nobody."
+  }
+}
+
+variable "alert_https_endpoints" {
+  description = "HTTPS subscribers of the alert topic (pager or chat integrations that confirm SNS subscriptions themselves). Sensitive: the URLs carry tokens."
+  type        = list(string)
+  default     = []
+  sensitive   = true
 }
 
 variable "log_retention_days" {

@@ -109,4 +109,10 @@ run "dev_is_cheap_but_multi_az" {
     condition     = var.deletion_protection == false
     error_message = "dev must stay destroyable."
   }
+
+  # The subscriber rule is prod's alone: dev.tfvars has none and still plans.
+  assert {
+    condition     = length(var.alert_emails) == 0 && length(var.alert_https_endpoints) == 0
+    error_message = "dev.tfvars is expected to carry no alert subscriber (this run shows dev plans without one)."
+  }
 }

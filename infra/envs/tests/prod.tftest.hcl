@@ -88,6 +88,34 @@ mock_provider "aws" {
   }
 }
 
+# prod.tfvars commits no subscriber (TF_VAR_alert_emails or TF_VAR_alert_https_endpoints at
+# plan time): these stand in for them.
+variables {
+  alert_emails          = ["oncall@example.com"]
+  alert_https_endpoints = ["https://events.example.com/integration/0123456789abcdef/enqueue"]
+}
+
+# With no subscriber at all, prod must not even plan: every alarm would reach nobody.
+run "prod_refuses_to_plan_without_alert_subscriber" {
+  command = plan
+
+  variables {
+    alert_emails          = []
+    alert_https_endpoints = []
+  }
+
+  expect_failures = [var.alert_emails]
+}
+
+# One kind of subscriber is enough: a pager integration alone, no e-mail.
+run "prod_plans_with_a_pager_endpoint_only" {
+  command = plan
+
+  variables {
+    alert_emails = []
+  }
+}
+
 run "prod_is_highly_available_and_protected" {
   # Guards the invocation: these assertions are about prod.tfvars, not another environment's.
   assert {

@@ -18,12 +18,16 @@ output "alarm_names" {
       aws_cloudwatch_metric_alarm.aurora_connections.alarm_name,
       aws_cloudwatch_metric_alarm.failed_nodes.alarm_name,
       aws_cloudwatch_metric_alarm.node_cpu.alarm_name,
+      aws_cloudwatch_metric_alarm.alb_5xx_ratio.alarm_name,
+      aws_cloudwatch_metric_alarm.alb_latency.alarm_name,
+      aws_cloudwatch_metric_alarm.etl_run_failed.alarm_name,
+      aws_cloudwatch_metric_alarm.etl_rates_stale.alarm_name,
+      aws_cloudwatch_metric_alarm.etl_run_missing.alarm_name,
+      aws_cloudwatch_metric_alarm.pan_redacted.alarm_name,
     ],
     [for a in aws_cloudwatch_metric_alarm.redis_engine_cpu : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.redis_memory : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.redis_evictions : a.alarm_name],
-    [for a in aws_cloudwatch_metric_alarm.alb_5xx : a.alarm_name],
-    aws_cloudwatch_metric_alarm.alb_latency_p99[*].alarm_name,
   )
 }
 

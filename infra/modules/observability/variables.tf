@@ -36,9 +36,26 @@ variable "metrics_log_retention_days" {
 }
 
 variable "alert_emails" {
-  description = "E-mail addresses subscribed to the alert topic (each must confirm). Pager integrations subscribe out of band."
+  description = "E-mail addresses subscribed to the alert topic (each must confirm)."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = alltrue([for e in var.alert_emails : can(regex("^[^@ ]+@[^@ ]+[.][^@ ]+$", e))])
+    error_message = "Every alert_emails entry must be an e-mail address."
+  }
+}
+
+variable "alert_https_endpoints" {
+  description = "HTTPS endpoints subscribed to the alert topic: a pager or chat integration that confirms SNS subscriptions itself (PagerDuty, Opsgenie, a chat bridge). Sensitive: such URLs carry a token."
+  type        = list(string)
+  default     = []
+  sensitive   = true
+
+  validation {
+    condition     = alltrue([for u in var.alert_https_endpoints : can(regex("^https://[^ ]+$", u))])
+    error_message = "Every alert_https_endpoints entry must be an https:// URL (SNS would send alerts in clear text over http)."
+  }
 }
 
 variable "aurora_cluster_identifier" {
@@ -80,7 +97,7 @@ variable "redis" {
 }
 
 variable "alb_arn_suffix" {
-  description = "ARN suffix (`app/<name>/<id>`) of the ALB the Load Balancer Controller created for the Ingress. The ALB exists only after the first deployment, so ALB alarms are created once this is set; null until then."
+  description = "Narrows the ALB alarms to one load balancer (`app/<name>/<id>`). Not needed: null alarms on the load-balancer metrics of every ALB in the account and region, which per environment is the one the Load Balancer Controller creates for the IngressGroup, so the alarms exist before that ALB does."
   type        = string
   default     = null
 
@@ -90,16 +107,67 @@ variable "alb_arn_suffix" {
   }
 }
 
-variable "alb_5xx_threshold" {
-  description = "5xx responses per minute that page."
+variable "alb_5xx_ratio_percent" {
+  description = "Share of the ALB's requests answered 5xx (ELB and target together), in percent, that pages."
   type        = number
-  default     = 5
+  default     = 1
+
+  validation {
+    condition     = var.alb_5xx_ratio_percent > 0 && var.alb_5xx_ratio_percent < 100
+    error_message = "Give a percentage between 0 and 100 (exclusive)."
+  }
 }
 
-variable "alb_p99_latency_seconds" {
-  description = "p99 target response time (seconds) that pages."
+variable "alb_5xx_min_requests_per_minute" {
+  description = "Requests a minute below which the 5xx ratio is not evaluated (one failed probe is not an outage)."
   type        = number
-  default     = 0.5
+  default     = 30
+
+  validation {
+    condition     = var.alb_5xx_min_requests_per_minute >= 1
+    error_message = "The minimum request count must be at least 1 (the ratio divides by it)."
+  }
+}
+
+variable "alb_average_latency_seconds" {
+  description = "Average ALB target response time (seconds) that pages."
+  type        = number
+  default     = 0.2
+}
+
+variable "etl_metric_namespace" {
+  description = "CloudWatch namespace of the FX-rates ETL's EMF metrics (svc/internal/fxrates MetricNamespace)."
+  type        = string
+  default     = "TransactionValidator/FxRatesEtl"
+}
+
+variable "etl_attempts" {
+  description = "Pods one FX-rates ETL run may use: the CronJob's backoffLimit + 1. That many failed attempts within two hours page."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.etl_attempts >= 1
+    error_message = "A run has at least one attempt."
+  }
+}
+
+variable "etl_max_hours_without_success" {
+  description = "Hours without a successful FX-rates ETL run that page. The job runs on weekdays, so this must cover a weekend: Friday's run to Monday's is 72 h, plus the run's own hour and some slack."
+  type        = number
+  default     = 76
+
+  validation {
+    # Hourly periods: CloudWatch evaluates at most 7 days of them.
+    condition     = var.etl_max_hours_without_success >= 74 && var.etl_max_hours_without_success <= 168
+    error_message = "Between 74 h (a weekend plus the run's hour) and 168 h (CloudWatch's evaluation limit)."
+  }
+}
+
+variable "logs_metric_namespace" {
+  description = "CloudWatch namespace of the metrics taken from the application logs (PanRedactedRecords)."
+  type        = string
+  default     = "TransactionValidator/Logs"
 }
 
 variable "tags" {

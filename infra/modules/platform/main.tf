@@ -262,6 +262,7 @@ module "observability" {
   logs_kms_key_arn          = module.kms_logs.key_arn
   log_retention_days        = var.log_retention_days
   alert_emails              = var.alert_emails
+  alert_https_endpoints     = var.alert_https_endpoints
   aurora_cluster_identifier = module.aurora.cluster_identifier
   redis = {
     replication_group_id = local.name

@@ -160,7 +160,7 @@ variable "acm_certificate_arn" {
 }
 
 variable "alb_arn_suffix" {
-  description = "ARN suffix of the ALB created by the Load Balancer Controller; set after the first deployment to enable ALB alarms."
+  description = "Narrows the ALB alarms to one load balancer (`app/<name>/<id>`). Not needed: null alarms on every ALB of the account and region, the Load Balancer Controller's one per environment, from the first apply on."
   type        = string
   default     = null
 }
@@ -169,6 +169,13 @@ variable "alert_emails" {
   description = "E-mail subscribers of the alert topic."
   type        = list(string)
   default     = []
+}
+
+variable "alert_https_endpoints" {
+  description = "HTTPS subscribers of the alert topic (pager or chat integrations that confirm SNS subscriptions themselves). Sensitive: the URLs carry tokens."
+  type        = list(string)
+  default     = []
+  sensitive   = true
 }
 
 variable "log_retention_days" {

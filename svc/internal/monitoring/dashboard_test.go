@@ -143,3 +143,59 @@ func TestZonePanelCountsReadyPodsPerZone(t *testing.T) {
 		t.Fatalf("promtool test rules: %v\nexpression: %s\nnode labels allowed by the values file: %v\n%s", err, expr, allowed, out)
 	}
 }
+
+// The "Top reasons for declines and reviews" panel, evaluated by promtool over the
+// validator's txv_validate_reasons_total from two pods and from another namespace: it
+// must add the pods up per decision and reason, leave approvals and other namespaces
+// out, and keep the decision and reason labels for the legend.
+func TestReasonsPanelSumsPodsPerReason(t *testing.T) {
+	bin := promtool(t)
+	const ns = "transaction-validator"
+	expr := strings.ReplaceAll(panelExpr(t, "Top reasons for declines and reviews", ns), "$__rate_interval", "5m")
+
+	var series []map[string]string
+	add := func(ns, pod, decision, reason, values string) {
+		series = append(series, map[string]string{
+			"series": fmt.Sprintf(`txv_validate_reasons_total{namespace=%q,pod=%q,job="transaction-validator",decision=%q,reason=%q}`, ns, pod, decision, reason),
+			"values": values,
+		})
+	}
+	// Counters per minute: +60/min is 1 per second.
+	add(ns, "a", "decline", "card_number_invalid", "0+60x10")
+	add(ns, "b", "decline", "card_number_invalid", "0+120x10")
+	add(ns, "a", "review", "merchant_limit_exceeded", "0+30x10")
+	add(ns, "b", "decline", "cvv_invalid", "0x10")
+	add(ns, "a", "approve", "card_number_invalid", "0+600x10") // not a label value the service uses; must not show
+	add("other", "c", "decline", "card_number_invalid", "0+600x10")
+
+	test := map[string]any{
+		"rule_files":          []string{},
+		"evaluation_interval": "1m",
+		"tests": []any{map[string]any{
+			"interval":     "1m",
+			"input_series": series,
+			"promql_expr_test": []any{map[string]any{
+				"expr":      expr,
+				"eval_time": "10m",
+				"exp_samples": []any{
+					map[string]any{"labels": `{decision="decline",reason="card_number_invalid"}`, "value": 3},
+					map[string]any{"labels": `{decision="review",reason="merchant_limit_exceeded"}`, "value": 0.5},
+					map[string]any{"labels": `{decision="decline",reason="cvv_invalid"}`, "value": 0},
+				},
+			}},
+		}},
+	}
+	raw, err := yaml.Marshal(test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "reasons.test.yaml"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "test", "rules", "reasons.test.yaml")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("promtool test rules: %v\nexpression: %s\n%s", err, expr, out)
+	}
+}

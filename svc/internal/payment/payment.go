@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -60,6 +61,23 @@ var severity = map[Reason]Decision{
 	ReasonCountryUnsupported: Decline,
 	ReasonMerchantLimit:      Review,
 	ReasonVelocityMerchant:   Review,
+}
+
+// Known reports whether r is one of the reason codes above. The service's metrics label
+// only known codes by name, so no input and no bug can grow their cardinality.
+func (r Reason) Known() bool {
+	_, ok := severity[r]
+	return ok
+}
+
+// Reasons returns every reason code, sorted.
+func Reasons() []Reason {
+	out := make([]Reason, 0, len(severity))
+	for r := range severity {
+		out = append(out, r)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Decide turns a list of reasons into a decision: any decline reason declines, any review

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/transaction-validator/transaction-validator/svc/internal/payment"
 )
 
 // Metric names are part of the service's contract with its dashboards, alerts and the
@@ -15,13 +17,19 @@ const (
 	MetricRequests    = "txv_validate_requests_total"
 	MetricDuration    = "txv_validate_request_duration_seconds"
 	MetricRateLimited = "txv_rate_limited_total"
+	MetricReasons     = "txv_validate_reasons_total"
 )
+
+// otherReason labels a reason that is not one of payment's codes: the reason label has
+// at most len(payment.Reasons())+1 values whatever reaches it.
+const otherReason = "other"
 
 // Metrics instruments the validation endpoint.
 type Metrics struct {
 	requests    *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
 	rateLimited prometheus.Counter
+	reasons     *prometheus.CounterVec
 }
 
 // NewMetrics registers the endpoint's metrics with reg.
@@ -41,8 +49,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: MetricRateLimited,
 			Help: "Validation requests rejected by the service-wide rate limit.",
 		}),
+		reasons: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: MetricReasons,
+			Help: "Reasons given with validation decisions, one count per reason of each decided request (replays not counted again), by decision and reason code (\"other\" for a code the service does not know).",
+		}, []string{"decision", "reason"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.rateLimited)
+	// Every reason starts at zero with the decision it forces on its own, so rate() and
+	// the dashboard see a reason before its first occurrence.
+	for _, r := range payment.Reasons() {
+		m.reasons.WithLabelValues(string(payment.Decide([]payment.Reason{r})), string(r))
+	}
+	reg.MustRegister(m.requests, m.duration, m.rateLimited, m.reasons)
 	return m
 }
 
@@ -82,6 +99,13 @@ func (m *Metrics) instrument(next http.Handler) http.Handler {
 			m.rateLimited.Inc()
 		}
 		m.requests.WithLabelValues(o.decision, strconv.Itoa(rec.status)).Inc()
+		for _, r := range o.reasons {
+			label := string(r)
+			if !r.Known() {
+				label = otherReason
+			}
+			m.reasons.WithLabelValues(o.decision, label).Inc()
+		}
 		m.duration.WithLabelValues(o.decision).Observe(time.Since(start).Seconds())
 	})
 }

@@ -27,8 +27,11 @@ const (
 )
 
 // outcome travels in the request context so the instrumenting wrapper, which sees only
-// the http.ResponseWriter, learns which decision was answered.
-type outcome struct{ decision string }
+// the http.ResponseWriter, learns which decision was answered and for which reasons.
+type outcome struct {
+	decision string
+	reasons  []payment.Reason // nil for a replay: its reasons were counted when decided
+}
 
 // RequestIDFrom returns the request id set for ctx by the HTTP transport.
 func RequestIDFrom(ctx context.Context) string {
@@ -87,6 +90,9 @@ func encodeResponse(ctx context.Context, w http.ResponseWriter, response any) er
 	res := response.(payment.Result)
 	if o, ok := ctx.Value(outcomeKey).(*outcome); ok {
 		o.decision = string(res.Decision)
+		if !res.Replayed {
+			o.reasons = res.Reasons
+		}
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")

@@ -106,11 +106,6 @@ run "alarms_without_alb" {
   }
 
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.alb_5xx) == 0 && length(aws_cloudwatch_metric_alarm.alb_latency_p99) == 0
-    error_message = "ALB alarms need the ALB's ARN suffix."
-  }
-
-  assert {
     condition = alltrue([
       for a in [aws_cloudwatch_metric_alarm.aurora_cpu, aws_cloudwatch_metric_alarm.aurora_freeable_memory, aws_cloudwatch_metric_alarm.aurora_replica_lag, aws_cloudwatch_metric_alarm.failed_nodes] :
       toset(a.alarm_actions) == toset([aws_sns_topic.alerts.arn])
@@ -129,15 +124,173 @@ run "alarms_without_alb" {
   }
 }
 
-run "alarms_with_alb" {
-  variables {
-    alb_arn_suffix = "app/k8s-transact-0123456789/0123456789abcdef"
+# The ALB does not exist at the first apply and its ARN suffix is not known before: the ALB
+# alarms must exist anyway, as Metrics Insights queries over the account's ALB metrics.
+run "alb_alarms_need_no_arn_suffix" {
+  command = plan
+
+  assert {
+    condition = toset([for q in aws_cloudwatch_metric_alarm.alb_5xx_ratio.metric_query : q.expression if !q.return_data]) == toset([
+      "SELECT SUM(RequestCount) FROM SCHEMA(\"AWS/ApplicationELB\", LoadBalancer)",
+      "SELECT SUM(HTTPCode_ELB_5XX_Count) FROM SCHEMA(\"AWS/ApplicationELB\", LoadBalancer)",
+      "SELECT SUM(HTTPCode_Target_5XX_Count) FROM SCHEMA(\"AWS/ApplicationELB\", LoadBalancer)",
+    ])
+    error_message = "Without alb_arn_suffix the 5xx alarm must query requests, ELB 5xx and target 5xx of the account's ALBs."
+  }
+
+  # The ratio of ELB + target 5xx to requests, in percent, only above the minimum request
+  # count: an absolute count pages on noise at low traffic and too late at high traffic.
+  assert {
+    condition = [for q in aws_cloudwatch_metric_alarm.alb_5xx_ratio.metric_query : q.expression if q.return_data] == [
+      "IF(requests >= 30, 100 * (FILL(elb5xx, 0) + FILL(target5xx, 0)) / requests, 0)"
+    ] && aws_cloudwatch_metric_alarm.alb_5xx_ratio.threshold == 1 && aws_cloudwatch_metric_alarm.alb_5xx_ratio.comparison_operator == "GreaterThanThreshold"
+    error_message = "The 5xx alarm must be the 5xx percentage of requests, evaluated only from the minimum request count."
   }
 
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.alb_5xx) == 2 && aws_cloudwatch_metric_alarm.alb_latency_p99[0].extended_statistic == "p99"
-    error_message = "ALB 5xx (ELB and target) and p99 latency alarms are required once the ALB exists."
+    condition = [for q in aws_cloudwatch_metric_alarm.alb_latency.metric_query : q.expression] == [
+      "SELECT AVG(TargetResponseTime) FROM SCHEMA(\"AWS/ApplicationELB\", LoadBalancer)"
+    ] && aws_cloudwatch_metric_alarm.alb_latency.threshold == 0.2
+    error_message = "The latency alarm must watch the account's ALB target response time without an ARN suffix."
   }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.alb_5xx_ratio.treat_missing_data == "notBreaching" && aws_cloudwatch_metric_alarm.alb_latency.treat_missing_data == "notBreaching"
+    error_message = "Before the ALB exists (no data) the ALB alarms must not be in ALARM."
+  }
+}
+
+run "alb_alarms_narrowed_to_one_alb" {
+  command = plan
+
+  variables {
+    alb_arn_suffix                  = "app/tv-test/0123456789abcdef"
+    alb_5xx_ratio_percent           = 2.5
+    alb_5xx_min_requests_per_minute = 100
+  }
+
+  assert {
+    condition = alltrue([
+      for q in concat(tolist(aws_cloudwatch_metric_alarm.alb_5xx_ratio.metric_query), tolist(aws_cloudwatch_metric_alarm.alb_latency.metric_query)) :
+      endswith(q.expression, " WHERE LoadBalancer = 'app/tv-test/0123456789abcdef'") if startswith(q.expression, "SELECT")
+    ])
+    error_message = "With alb_arn_suffix every ALB query must be narrowed to that load balancer."
+  }
+
+  assert {
+    condition     = contains([for q in aws_cloudwatch_metric_alarm.alb_5xx_ratio.metric_query : q.expression], "IF(requests >= 100, 100 * (FILL(elb5xx, 0) + FILL(target5xx, 0)) / requests, 0)") && aws_cloudwatch_metric_alarm.alb_5xx_ratio.threshold == 2.5
+    error_message = "The ratio alarm must use the configured minimum request count and percentage."
+  }
+}
+
+# The ETL's metrics come from its EMF summary line (svc/internal/fxrates/job.go): namespace
+# TransactionValidator/FxRatesEtl, metric RunSucceeded/RatesStale, dimension Outcome.
+run "etl_alarms" {
+  command = plan
+
+  assert {
+    condition = toset([
+      for q in aws_cloudwatch_metric_alarm.etl_run_failed.metric_query : "${q.id}:${q.metric[0].namespace}:${q.metric[0].metric_name}:${q.metric[0].dimensions["Outcome"]}:${q.metric[0].stat}" if !q.return_data
+      ]) == toset([
+      "rejected:TransactionValidator/FxRatesEtl:RunSucceeded:rejected:SampleCount",
+      "failed:TransactionValidator/FxRatesEtl:RunSucceeded:failed:SampleCount",
+    ])
+    error_message = "The failed-run alarm must count the ETL's rejected and failed runs."
+  }
+
+  assert {
+    condition = [for q in aws_cloudwatch_metric_alarm.etl_run_failed.metric_query : q.expression if q.return_data] == [
+      "IF(FILL(rejected, 0) >= 1 OR FILL(failed, 0) >= 3, 1, 0)"
+    ] && aws_cloudwatch_metric_alarm.etl_run_failed.threshold == 1
+    error_message = "One rejected run, or a failure of all backoffLimit + 1 attempts, must page; a retried transient failure must not."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.etl_rates_stale.namespace == "TransactionValidator/FxRatesEtl" &&
+      aws_cloudwatch_metric_alarm.etl_rates_stale.metric_name == "RatesStale" &&
+      aws_cloudwatch_metric_alarm.etl_rates_stale.dimensions["Outcome"] == "stale" && length(aws_cloudwatch_metric_alarm.etl_rates_stale.dimensions) == 1 &&
+      aws_cloudwatch_metric_alarm.etl_rates_stale.threshold == 1
+    )
+    error_message = "A run that ended stale (exit 5) must page."
+  }
+
+  # Missing data is a missing run; the window spans a weekend (weekday schedule).
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.etl_run_missing.treat_missing_data == "breaching" &&
+      aws_cloudwatch_metric_alarm.etl_run_missing.evaluation_periods == 76 &&
+      aws_cloudwatch_metric_alarm.etl_run_missing.datapoints_to_alarm == 76 &&
+      toset([for q in aws_cloudwatch_metric_alarm.etl_run_missing.metric_query : q.metric[0].dimensions["Outcome"] if !q.return_data]) == toset(["written", "unchanged"]) &&
+      alltrue([for q in aws_cloudwatch_metric_alarm.etl_run_missing.metric_query : q.metric[0].period == 3600 if !q.return_data])
+    )
+    error_message = "No successful (written or unchanged) run for 76 hourly periods, missing data included, must page."
+  }
+}
+
+run "rejects_etl_window_shorter_than_a_weekend" {
+  command = plan
+
+  variables {
+    etl_max_hours_without_success = 26
+  }
+
+  expect_failures = [var.etl_max_hours_without_success]
+}
+
+# What the Fluent Bit Lua filter marks (kustomize/components/logging/redact-pan.lua) is
+# counted in the log group it ships to, and pages.
+run "pan_redacted_alarm" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_cloudwatch_log_metric_filter.pan_redacted.log_group_name == "/aws/containerinsights/tv-test/application" &&
+      aws_cloudwatch_log_metric_filter.pan_redacted.pattern == "{ $.pan_redacted IS TRUE }" &&
+      aws_cloudwatch_log_metric_filter.pan_redacted.metric_transformation[0].value == "1"
+    )
+    error_message = "Records the Lua filter marked pan_redacted in the application log group must be counted."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.pan_redacted.metric_name == aws_cloudwatch_log_metric_filter.pan_redacted.metric_transformation[0].name &&
+      aws_cloudwatch_metric_alarm.pan_redacted.namespace == aws_cloudwatch_log_metric_filter.pan_redacted.metric_transformation[0].namespace &&
+      aws_cloudwatch_metric_alarm.pan_redacted.statistic == "Sum" &&
+      aws_cloudwatch_metric_alarm.pan_redacted.threshold == 0 &&
+      aws_cloudwatch_metric_alarm.pan_redacted.comparison_operator == "GreaterThanThreshold"
+    )
+    error_message = "Any redacted record must page, on the metric the filter publishes."
+  }
+}
+
+run "alert_subscriptions" {
+  command = plan
+
+  variables {
+    alert_emails          = ["oncall@example.com"]
+    alert_https_endpoints = ["https://events.example.com/integration/0123456789abcdef/enqueue"]
+  }
+
+  assert {
+    condition     = aws_sns_topic_subscription.email["oncall@example.com"].protocol == "email"
+    error_message = "Every alert e-mail address must be subscribed."
+  }
+
+  assert {
+    condition     = length(aws_sns_topic_subscription.https) == 1 && aws_sns_topic_subscription.https[0].protocol == "https" && aws_sns_topic_subscription.https[0].topic_arn == aws_sns_topic.alerts.arn
+    error_message = "Every HTTPS endpoint (pager, chat) must be subscribed to the alert topic."
+  }
+}
+
+run "rejects_plain_http_endpoint" {
+  command = plan
+
+  variables {
+    alert_https_endpoints = ["http://events.example.com/enqueue"]
+  }
+
+  expect_failures = [var.alert_https_endpoints]
 }
 
 run "rejects_short_log_retention" {
@@ -150,12 +303,11 @@ run "rejects_short_log_retention" {
   expect_failures = [var.log_retention_days]
 }
 
-# Every alarm, with the ALB ones: a description that ends in a link to its runbook section,
-# and the alert topic as the target of ALARM and OK. The list is every
-# aws_cloudwatch_metric_alarm in main.tf; the count check ties it to the alarm_names output.
+# Every alarm: a description that ends in a link to its runbook section, and the alert
+# topic as the target of ALARM and OK. The list is every aws_cloudwatch_metric_alarm in
+# main.tf; the count check ties it to the alarm_names output.
 run "every_alarm_has_runbook_and_topic" {
   variables {
-    alb_arn_suffix   = "app/k8s-transact-0123456789/0123456789abcdef"
     runbook_base_url = "https://git.example.com/payments/transaction-validator/blob/v1.2.3"
   }
 
@@ -166,10 +318,12 @@ run "every_alarm_has_runbook_and_topic" {
           aws_cloudwatch_metric_alarm.aurora_cpu, aws_cloudwatch_metric_alarm.aurora_freeable_memory,
           aws_cloudwatch_metric_alarm.aurora_replica_lag, aws_cloudwatch_metric_alarm.aurora_connections,
           aws_cloudwatch_metric_alarm.failed_nodes, aws_cloudwatch_metric_alarm.node_cpu,
+          aws_cloudwatch_metric_alarm.alb_5xx_ratio, aws_cloudwatch_metric_alarm.alb_latency,
+          aws_cloudwatch_metric_alarm.etl_run_failed, aws_cloudwatch_metric_alarm.etl_rates_stale,
+          aws_cloudwatch_metric_alarm.etl_run_missing, aws_cloudwatch_metric_alarm.pan_redacted,
         ],
         values(aws_cloudwatch_metric_alarm.redis_engine_cpu), values(aws_cloudwatch_metric_alarm.redis_memory),
-        values(aws_cloudwatch_metric_alarm.redis_evictions), values(aws_cloudwatch_metric_alarm.alb_5xx),
-        aws_cloudwatch_metric_alarm.alb_latency_p99,
+        values(aws_cloudwatch_metric_alarm.redis_evictions),
       ) :
       can(regex("Runbook: https://git[.]example[.]com/payments/transaction-validator/blob/v1[.]2[.]3/docs/runbook[.]md#[a-z0-9-]+$", a.alarm_description))
     ])
@@ -183,20 +337,22 @@ run "every_alarm_has_runbook_and_topic" {
           aws_cloudwatch_metric_alarm.aurora_cpu, aws_cloudwatch_metric_alarm.aurora_freeable_memory,
           aws_cloudwatch_metric_alarm.aurora_replica_lag, aws_cloudwatch_metric_alarm.aurora_connections,
           aws_cloudwatch_metric_alarm.failed_nodes, aws_cloudwatch_metric_alarm.node_cpu,
+          aws_cloudwatch_metric_alarm.alb_5xx_ratio, aws_cloudwatch_metric_alarm.alb_latency,
+          aws_cloudwatch_metric_alarm.etl_run_failed, aws_cloudwatch_metric_alarm.etl_rates_stale,
+          aws_cloudwatch_metric_alarm.etl_run_missing, aws_cloudwatch_metric_alarm.pan_redacted,
         ],
         values(aws_cloudwatch_metric_alarm.redis_engine_cpu), values(aws_cloudwatch_metric_alarm.redis_memory),
-        values(aws_cloudwatch_metric_alarm.redis_evictions), values(aws_cloudwatch_metric_alarm.alb_5xx),
-        aws_cloudwatch_metric_alarm.alb_latency_p99,
+        values(aws_cloudwatch_metric_alarm.redis_evictions),
       ) :
       toset(a.alarm_actions) == toset([aws_sns_topic.alerts.arn]) && toset(a.ok_actions) == toset([aws_sns_topic.alerts.arn])
     ])
     error_message = "Every alarm must notify the alert topic on ALARM and OK."
   }
 
-  # 6 single alarms + 6 Redis nodes x 3 + 2 ALB 5xx + 1 ALB latency. An alarm added to
-  # main.tf without being added above (and to alarm_names) breaks this count.
+  # 12 single alarms + 6 Redis nodes x 3. An alarm added to main.tf without being added
+  # above (and to alarm_names) breaks this count.
   assert {
-    condition     = length(output.alarm_names) == 6 + 6 * 3 + 2 + 1
+    condition     = length(output.alarm_names) == 12 + 6 * 3
     error_message = "alarm_names must list every alarm, and the lists above must cover them all."
   }
 }
