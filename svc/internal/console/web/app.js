@@ -54,6 +54,18 @@ function cell(text) {
   return td;
 }
 
+// Test transactions sent from this console are shown, and marked, but not counted above.
+function testCell(isTest) {
+  const td = document.createElement("td");
+  if (isTest) {
+    const b = document.createElement("span");
+    b.className = "badge-test";
+    b.textContent = "test";
+    td.append(b);
+  }
+  return td;
+}
+
 async function refreshRecent() {
   try {
     const resp = await fetch("/console/api/recent", {redirect: "error"});
@@ -62,11 +74,12 @@ async function refreshRecent() {
     for (const d of ["approve", "review", "decline"]) {
       $("count-" + d).textContent = body.counts[d] || 0;
     }
+    $("count-test").textContent = body.tests || 0;
     const rows = body.recent.map((r) => {
       const tr = document.createElement("tr");
       tr.append(cell(new Date(r.decided_at).toLocaleTimeString()), cell(r.merchant_id),
         cell(`${r.amount_minor} ${r.currency}`), cell(`${r.card_brand} ${r.card_last4 ? "••" + r.card_last4 : ""}`),
-        cell(r.decision), cell(r.reasons.join(", ")));
+        cell(r.decision), cell(r.reasons.join(", ")), testCell(r.test));
       tr.className = r.decision;
       return tr;
     });
