@@ -109,6 +109,8 @@ func (s *Server) Handler() http.Handler {
 	})
 	app.Handle("POST /console/api/test-transaction", albauth.RequireTester(http.HandlerFunc(s.testTransaction)))
 	app.HandleFunc("GET /console/api/recent", s.recent)
+	app.HandleFunc("GET /console/api/decisions", s.search)
+	app.HandleFunc("GET /console/api/decisions/{id}", s.detail)
 
 	mux := http.NewServeMux()
 	// The kubelet's probes carry no identity; they reveal nothing but up or down.
@@ -131,6 +133,7 @@ var actions = map[string]string{
 	"GET /console/":                      "page_view",
 	"GET /console/api/recent":            "recent",
 	"POST /console/api/test-transaction": "test_transaction",
+	"GET /console/api/decisions":         "search",
 }
 
 // statusRecorder remembers the status a handler answered with.
@@ -163,6 +166,9 @@ func (s *Server) audit(next http.Handler) http.Handler {
 			return
 		}
 		action, ok := actions[r.Method+" "+r.URL.Path]
+		if !ok && r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/console/api/decisions/") {
+			action, ok = "decision_detail", true
+		}
 		if !ok {
 			action = "unknown"
 		}
@@ -178,6 +184,11 @@ func (s *Server) audit(next http.Handler) http.Handler {
 			"status", rec.status, "outcome", outcome(rec.status), "duration_ms", s.Now().Sub(start).Milliseconds()}
 		if id.Email != "" {
 			attrs = append(attrs, "email", id.Email)
+		}
+		// What was searched for: merchant, last four, request id, decision, reason, range.
+		// None of it is card data beyond the last four digits PCI DSS allows to show.
+		if action == "search" && r.URL.RawQuery != "" {
+			attrs = append(attrs, "query", r.URL.Query())
 		}
 		s.Log.Info("operator action", attrs...)
 	})
