@@ -152,7 +152,9 @@ const decisionColumns = `request_id::text, decided_at, txn_time, merchant_id, am
 // (decided_at DESC, request_id DESC) order, one more than the page to tell whether
 // there is a next one. The range and the keyset condition are on the indexed
 // (decided_at, request_id) (migration 00004), so a page costs the rows it returns, not
-// the rows before it, as OFFSET would.
+// the rows before it, as OFFSET would. ORDER BY names the table's columns: bare
+// request_id would be the output column request_id::text, a different order from the
+// keyset's (and one no index has).
 func (s Search) SQL() (string, []any) {
 	var where []string
 	var args []any
@@ -184,7 +186,7 @@ func (s Search) SQL() (string, []any) {
 		limit = DefaultLimit
 	}
 	return "SELECT " + decisionColumns + " FROM audit_decisions WHERE " + strings.Join(where, " AND ") +
-		" ORDER BY decided_at DESC, request_id DESC LIMIT " + strconv.Itoa(limit+1), args
+		" ORDER BY audit_decisions.decided_at DESC, audit_decisions.request_id DESC LIMIT " + strconv.Itoa(limit+1), args
 }
 
 // Detail is one decision as the detail view shows it.

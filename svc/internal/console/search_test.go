@@ -16,6 +16,7 @@ import (
 
 	"github.com/transaction-validator/transaction-validator/svc/internal/albauth/albauthtest"
 	"github.com/transaction-validator/transaction-validator/svc/internal/console"
+	"github.com/transaction-validator/transaction-validator/svc/internal/devserver"
 )
 
 // searchConsole is a console on a database of generated decisions, reading it as a
@@ -30,7 +31,11 @@ type searchConsole struct {
 
 func startSearchConsole(t *testing.T, rows int64) searchConsole {
 	t.Helper()
-	pg := startPostgres(t)
+	return startSearchConsoleOn(t, startPostgres(t), rows)
+}
+
+func startSearchConsoleOn(t *testing.T, pg *devserver.Postgres, rows int64) searchConsole {
+	t.Helper()
 	admin, reader := auditDB(t, pg)
 	start := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	loadDecisions(t, admin, rows, start, time.Second)
