@@ -141,6 +141,9 @@ func TestInvestigationInARealBrowser(t *testing.T) {
 	if !strings.Contains(recentErr, "audit database is unavailable") || strings.Contains(counts, "0") || staleRows != 0 {
 		t.Errorf("database down: message %q, counts %q, %d rows still listed", recentErr, counts, staleRows)
 	}
+	if r := do(t, "GET", sc.url+"/readyz", "", ""); r.StatusCode != 503 {
+		t.Errorf("/readyz with the database stopped: %d, want 503", r.StatusCode)
+	}
 	if !strings.Contains(searchErr, "audit database is unavailable") {
 		t.Errorf("search with the database down: %q", searchErr)
 	}
