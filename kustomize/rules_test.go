@@ -30,12 +30,14 @@ var envs = []env{
 }
 
 const (
-	appName      = "transaction-validator"
-	namespace    = "transaction-validator"
-	httpPort     = 8080
-	metricsPort  = 9090
-	uid          = 65532
-	customMetric = "txv_validate_requests_per_second"
+	appName   = "transaction-validator"
+	namespace = "transaction-validator"
+	httpPort  = 8080
+	// consoleTestPort is the validator's console-test listener (components/operator-console).
+	consoleTestPort = 8082
+	metricsPort     = 9090
+	uid             = 65532
+	customMetric    = "txv_validate_requests_per_second"
 )
 
 // Namespaces (and their pods) allowed to call the service directly, and scrape it.

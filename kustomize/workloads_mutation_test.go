@@ -83,6 +83,14 @@ func TestWorkloadRulesCatchMutations(t *testing.T) {
 				}
 			}
 		}},
+		{"workload-env", func(m *manifests) {
+			for i, ev := range con(m).Env {
+				if ev.Name == "VALIDATOR_URL" {
+					// The public API port: the console's transactions would not be marked test.
+					con(m).Env[i].Value = "http://transaction-validator.transaction-validator.svc:8080"
+				}
+			}
+		}},
 		{"console-replicas-hpa-pdb", func(m *manifests) { m.Workloads.HPAs[0].Spec.MinReplicas = ptr.To[int32](1) }},
 		{"console-replicas-hpa-pdb", func(m *manifests) { consoleDeployment(m.Workloads).Spec.Replicas = ptr.To[int32](2) }},
 		{"console-replicas-hpa-pdb", func(m *manifests) { m.Workloads.PDBs = nil }},
@@ -118,6 +126,25 @@ func TestWorkloadRulesCatchMutations(t *testing.T) {
 			m.NetworkPolicies = slices.DeleteFunc(m.NetworkPolicies, func(np networkingv1.NetworkPolicy) bool {
 				return np.Name == "ingress-from-operator-console"
 			})
+		}},
+		// The console's test transactions: only via the validator's console-test port, and
+		// only the console may reach that port.
+		{"console-networkpolicies", func(m *manifests) {
+			np := policy(m, "operator-console-egress-to-validator")
+			np.Spec.Egress[0].Ports[0].Port = ptr.To(intstr.FromInt32(httpPort))
+		}},
+		{"console-networkpolicies", func(m *manifests) {
+			for i := range m.NetworkPolicies {
+				if m.NetworkPolicies[i].Name == "ingress-from-internal-clients" {
+					r := &m.NetworkPolicies[i].Spec.Ingress[0]
+					r.Ports = append(r.Ports, networkingv1.NetworkPolicyPort{Port: ptr.To(intstr.FromString("console-test"))})
+				}
+			}
+		}},
+		{"console-networkpolicies", func(m *manifests) {
+			d, _ := deployment(m)
+			c := container(d)
+			c.Env = slices.DeleteFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "CONSOLE_TEST_ADDR" })
 		}},
 		{"etl-networkpolicies", func(m *manifests) {
 			np := policy(m, "fx-rates-etl-egress-to-https")

@@ -3,6 +3,7 @@ package kustomize
 // NetworkPolicies of the opt-in workloads: the flows each may have, and no other.
 
 import (
+	"fmt"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -70,7 +71,8 @@ func workloadFlows(m *manifests, podLabels map[string]string, httpPortNum int32,
 				case p.NamespaceSelector != nil && p.PodSelector != nil &&
 					p.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] == namespace &&
 					p.PodSelector.MatchLabels["app.kubernetes.io/name"] == appName:
-					kind, allowed = "validator", []int32{httpPort}
+					// The console-test port only: the console's transactions are all tests.
+					kind, allowed = "validator", []int32{consoleTestPort}
 				case p.IPBlock != nil && p.IPBlock.CIDR == "0.0.0.0/0":
 					kind, allowed = "https", []int32{443}
 				case p.IPBlock != nil && privateCIDR(p.IPBlock.CIDR):
@@ -133,6 +135,42 @@ func checkConsoleNetworkPolicies(_ env, m *manifests) (out []string) {
 	}
 	if !admitted {
 		errorf(&out, "no validator NetworkPolicy admits the console (its test transactions would time out)")
+	}
+	// Whatever reaches the validator's console-test port marks its transactions as tests:
+	// only the console may, and the validator must listen there.
+	vd, _ := deployment(m)
+	var vc *corev1.Container
+	if vd != nil {
+		vc = container(vd)
+	}
+	if vc == nil {
+		return append(out, "no validator container")
+	}
+	if resolvePort(vc, intstr.FromString("console-test")) != consoleTestPort {
+		errorf(&out, "the validator has no console-test port %d", consoleTestPort)
+	}
+	listens := false
+	for _, ev := range vc.Env {
+		listens = listens || ev.Name == "CONSOLE_TEST_ADDR" && ev.Value == fmt.Sprintf(":%d", consoleTestPort)
+	}
+	if !listens {
+		errorf(&out, "the validator must set CONSOLE_TEST_ADDR=:%d", consoleTestPort)
+	}
+	for _, np := range m.NetworkPolicies {
+		if !selects(np.Spec.PodSelector.MatchLabels, vd.Spec.Template.Labels) || len(np.Spec.PodSelector.MatchLabels) == 0 {
+			continue
+		}
+		for _, r := range np.Spec.Ingress {
+			toTestPort := false
+			for _, p := range r.Ports {
+				toTestPort = toTestPort || p.Port != nil && resolvePort(vc, *p.Port) == consoleTestPort
+			}
+			for _, p := range r.From {
+				if toTestPort && (p.PodSelector == nil || !selects(p.PodSelector.MatchLabels, d.Spec.Template.Labels)) {
+					errorf(&out, "%s admits %+v to the validator's console-test port; only the console may", np.Name, p)
+				}
+			}
+		}
 	}
 	return out
 }

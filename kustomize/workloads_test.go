@@ -162,7 +162,7 @@ func checkWorkloadEnv(_ env, m *manifests) (out []string) {
 			}
 		}
 	}
-	// VALIDATOR_URL must be the validator's Service, on its HTTP port.
+	// VALIDATOR_URL must be the validator's Service, on its console-test port.
 	if d := consoleDeployment(m.Workloads); d != nil {
 		if c := workloadContainer(consoleName, &d.Spec.Template); c != nil {
 			for _, ev := range c.Env {
@@ -170,8 +170,8 @@ func checkWorkloadEnv(_ env, m *manifests) (out []string) {
 					continue
 				}
 				u, err := url.Parse(ev.Value)
-				if err != nil || u.Hostname() != appName+"."+namespace+".svc" || u.Port() != strconv.Itoa(httpPort) {
-					errorf(&out, "VALIDATOR_URL=%q must be http://%s.%s.svc:%d", ev.Value, appName, namespace, httpPort)
+				if err != nil || u.Hostname() != appName+"."+namespace+".svc" || u.Port() != strconv.Itoa(consoleTestPort) {
+					errorf(&out, "VALIDATOR_URL=%q must be http://%s.%s.svc:%d", ev.Value, appName, namespace, consoleTestPort)
 				}
 			}
 		}

@@ -1,7 +1,9 @@
 // Command operator-console serves the operator console on HTTP_ADDR (default :8081):
 // a web UI to submit test transactions to the validator and watch recent decisions.
 //
-// VALIDATOR_URL is the validator's in-cluster base URL; DATABASE_URL connects as a role
+// VALIDATOR_URL is the in-cluster base URL of the validator's console-test listener
+// (CONSOLE_TEST_ADDR), which marks what the console sends as test transactions;
+// DATABASE_URL connects as a role
 // that may only SELECT from audit_decisions. Operators log in at the ALB (an OIDC
 // listener rule in front of the console's own host); the console verifies the identity
 // the ALB signs (x-amzn-oidc-data) on every request but the probes: OIDC_ISSUER,

@@ -83,5 +83,17 @@ func run(args []string) error {
 		a.Close()
 		return fmt.Errorf("METRICS_ADDR: %w", err)
 	}
+	if cfg.ConsoleTestAddr != "" {
+		testLn, err := net.Listen("tcp", cfg.ConsoleTestAddr)
+		if err != nil {
+			apiLn.Close()
+			metricsLn.Close()
+			a.Close()
+			return fmt.Errorf("CONSOLE_TEST_ADDR: %w", err)
+		}
+		if err := a.ServeConsoleTests(testLn); err != nil {
+			return err
+		}
+	}
 	return a.Serve(ctx, apiLn, metricsLn)
 }

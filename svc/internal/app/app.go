@@ -41,6 +41,10 @@ type App struct {
 	probes  *health.Probes
 	api     http.Handler
 	metrics http.Handler
+	// consoleTest serves the operator console's test transactions; nil unless
+	// CONSOLE_TEST_ADDR is set. consoleTestLn is where, once ServeConsoleTests gave it.
+	consoleTest   http.Handler
+	consoleTestLn net.Listener
 
 	pool        *pgxpool.Pool
 	rdb         redis.UniversalClient
@@ -123,6 +127,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	}
 	mux.Handle("/api/", api)
 	a.api = mux
+	if cfg.ConsoleTestAddr != "" {
+		// The same endpoint, so the same shedding and time bound; only the marker differs.
+		a.consoleTest = validation.NewConsoleTestHandler(ep, a.reg, log)
+	}
 
 	metricsMux := http.NewServeMux()
 	metricsMux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
@@ -208,6 +216,20 @@ func (a *App) Probes() *health.Probes { return a.probes }
 // InMemoryAudit returns the in-memory audit log, or nil when PostgreSQL backs the service.
 func (a *App) InMemoryAudit() *inmem.AuditLog { return a.memAudit }
 
+// ConsoleTestHandler is the handler of the operator console's test transactions, or nil
+// when CONSOLE_TEST_ADDR is unset.
+func (a *App) ConsoleTestHandler() http.Handler { return a.consoleTest }
+
+// ServeConsoleTests makes the next Serve also answer the operator console's test
+// transactions on l. It is an error when CONSOLE_TEST_ADDR is unset.
+func (a *App) ServeConsoleTests(l net.Listener) error {
+	if a.consoleTest == nil {
+		return errors.New("console tests: CONSOLE_TEST_ADDR is unset")
+	}
+	a.consoleTestLn = l
+	return nil
+}
+
 // Serve answers on api and metrics until ctx ends, then shuts down in the order that
 // loses no request: readiness off, a pause for the load balancer to notice, stop
 // accepting and finish in-flight requests, flush the audit queue, close the pools.
@@ -215,9 +237,15 @@ func (a *App) Serve(ctx context.Context, api, metrics net.Listener) error {
 	apiSrv := &http.Server{Handler: a.api, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: a.cfg.ReqTimeout + 5*time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
 	metricsSrv := &http.Server{Handler: a.metrics, ReadHeaderTimeout: 5 * time.Second}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- serve(apiSrv, api) }()
 	go func() { errc <- serve(metricsSrv, metrics) }()
+	var testSrv *http.Server
+	if a.consoleTestLn != nil {
+		testSrv = &http.Server{Handler: a.consoleTest, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: a.cfg.ReqTimeout + 5*time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+		go func() { errc <- serve(testSrv, a.consoleTestLn) }()
+	}
 
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
@@ -243,6 +271,11 @@ func (a *App) Serve(ctx context.Context, api, metrics net.Listener) error {
 	defer cancel()
 	if err := apiSrv.Shutdown(sctx); err != nil {
 		a.log.Error("in-flight requests did not finish in time", "error", err)
+	}
+	if testSrv != nil {
+		if err := testSrv.Shutdown(sctx); err != nil {
+			a.log.Error("in-flight console tests did not finish in time", "error", err)
+		}
 	}
 	stopBG()
 	a.close()

@@ -22,10 +22,12 @@ const testKey = "000102030405060708091011121314151617181920212223242526272829303
 // running is one service instance serving on loopback.
 type running struct {
 	base, metrics string
-	logs          *devtest.LogBuffer
-	stop          context.CancelFunc
-	done          chan error
-	app           *app.App
+	// consoleTest is the base URL of the console-test listener, when CONSOLE_TEST_ADDR is set.
+	consoleTest string
+	logs        *devtest.LogBuffer
+	stop        context.CancelFunc
+	done        chan error
+	app         *app.App
 }
 
 // start runs the service with env (on top of fast-test defaults) until the test ends.
@@ -63,6 +65,13 @@ func start(t *testing.T, env map[string]string) *running {
 		base: "http://" + apiLn.Addr().String(), metrics: "http://" + metricsLn.Addr().String(),
 		logs: logs, stop: stop, done: make(chan error, 1), app: a,
 	}
+	if cfg.ConsoleTestAddr != "" {
+		testLn, _ := net.Listen("tcp", "127.0.0.1:0")
+		if err := a.ServeConsoleTests(testLn); err != nil {
+			t.Fatal(err)
+		}
+		r.consoleTest = "http://" + testLn.Addr().String()
+	}
 	go func() { r.done <- a.Serve(sctx, apiLn, metricsLn) }()
 	t.Cleanup(func() { r.shutdown(t) })
 	return r
@@ -98,7 +107,13 @@ func (a answer) errCode() string {
 
 func (r *running) post(t testing.TB, key, body string) answer {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, r.base+"/api/validate", strings.NewReader(body))
+	return r.postTo(t, r.base, key, body)
+}
+
+// postTo posts to /api/validate of the listener at base (r.base or r.consoleTest).
+func (r *running) postTo(t testing.TB, base, key, body string) answer {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/validate", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", key)
 	resp, err := client.Do(req)

@@ -18,7 +18,11 @@ import (
 type Config struct {
 	HTTPAddr    string
 	MetricsAddr string
-	LogLevel    slog.Level
+	// ConsoleTestAddr, when set, is where the validator takes the operator console's test
+	// transactions (validation.NewConsoleTestHandler): a port the ALB routes nothing to and
+	// only the console's pods may reach. Empty: no such listener, and no request can be a test.
+	ConsoleTestAddr string
+	LogLevel        slog.Level
 
 	// DatabaseURL and RedisEndpoint are both empty in in-memory mode.
 	DatabaseURL string
@@ -92,6 +96,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
 		HTTPAddr:                  r.str("HTTP_ADDR", ":8080"),
 		MetricsAddr:               r.str("METRICS_ADDR", ":9090"),
+		ConsoleTestAddr:           r.getenv("CONSOLE_TEST_ADDR"),
 		LogLevel:                  r.level("LOG_LEVEL", slog.LevelInfo),
 		DatabaseURL:               r.secretURL("DATABASE_URL", "postgres", "postgresql"),
 		MigrationDatabaseURL:      r.secretURL("MIGRATION_DATABASE_URL", "postgres", "postgresql"),

@@ -73,6 +73,8 @@ func TestEveryRouteNeedsAnOperator(t *testing.T) {
 		{"GET", "/console/", ""},
 		{"GET", "/console/static/app.js", ""},
 		{"GET", "/console/api/recent", ""},
+		{"GET", "/console/api/decisions?merchant=m_1", ""},
+		{"GET", "/console/api/decisions/00000000-0000-7000-8000-000000000001", ""},
 		{"POST", "/console/api/test-transaction", testForm},
 		{"GET", "/console/nowhere", ""},
 	} {

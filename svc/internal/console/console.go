@@ -31,7 +31,10 @@ var web embed.FS
 
 // Server is the console's backend.
 type Server struct {
-	// ValidatorURL is the validator's base URL inside the cluster.
+	// ValidatorURL is the base URL of the validator's console-test listener
+	// (CONSOLE_TEST_ADDR) inside the cluster: every transaction the console sends is a
+	// test, and that listener is what marks it so (stored as such, kept out of real
+	// velocity and the production metrics). The console has no route to the public API.
 	ValidatorURL string
 	// Audit reads audit_decisions; its role needs SELECT on that table and nothing else.
 	Audit  *pgxpool.Pool
@@ -106,6 +109,8 @@ func (s *Server) Handler() http.Handler {
 	})
 	app.Handle("POST /console/api/test-transaction", albauth.RequireTester(http.HandlerFunc(s.testTransaction)))
 	app.HandleFunc("GET /console/api/recent", s.recent)
+	app.HandleFunc("GET /console/api/decisions", s.search)
+	app.HandleFunc("GET /console/api/decisions/{id}", s.detail)
 
 	mux := http.NewServeMux()
 	// The kubelet's probes carry no identity; they reveal nothing but up or down.
@@ -128,6 +133,7 @@ var actions = map[string]string{
 	"GET /console/":                      "page_view",
 	"GET /console/api/recent":            "recent",
 	"POST /console/api/test-transaction": "test_transaction",
+	"GET /console/api/decisions":         "search",
 }
 
 // statusRecorder remembers the status a handler answered with.
@@ -160,6 +166,9 @@ func (s *Server) audit(next http.Handler) http.Handler {
 			return
 		}
 		action, ok := actions[r.Method+" "+r.URL.Path]
+		if !ok && r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/console/api/decisions/") {
+			action, ok = "decision_detail", true
+		}
 		if !ok {
 			action = "unknown"
 		}
@@ -175,6 +184,11 @@ func (s *Server) audit(next http.Handler) http.Handler {
 			"status", rec.status, "outcome", outcome(rec.status), "duration_ms", s.Now().Sub(start).Milliseconds()}
 		if id.Email != "" {
 			attrs = append(attrs, "email", id.Email)
+		}
+		// What was searched for: merchant, last four, request id, decision, reason, range.
+		// None of it is card data beyond the last four digits PCI DSS allows to show.
+		if action == "search" && r.URL.RawQuery != "" {
+			attrs = append(attrs, "query", r.URL.Query())
 		}
 		s.Log.Info("operator action", attrs...)
 	})
@@ -267,6 +281,8 @@ type Decision struct {
 	CardLast4   string    `json:"card_last4"`
 	Decision    string    `json:"decision"`
 	Reasons     []string  `json:"reasons"`
+	// Test marks a test transaction sent from this console.
+	Test bool `json:"test"`
 }
 
 // Window is how far back the recent view looks.
@@ -276,16 +292,23 @@ func (s *Server) recent(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	since := s.Now().Add(-Window)
+	// The counts are real traffic only; test transactions are counted on their own.
 	counts := map[string]int64{"approve": 0, "review": 0, "decline": 0}
-	rows, err := s.Audit.Query(ctx, `SELECT decision, count(*) FROM audit_decisions WHERE decided_at > $1 GROUP BY decision`, since)
+	var tests int64
+	rows, err := s.Audit.Query(ctx, `SELECT decision, test, count(*) FROM audit_decisions WHERE decided_at > $1 GROUP BY decision, test`, since)
 	if err == nil {
 		for rows.Next() {
 			var d string
+			var test bool
 			var n int64
-			if err = rows.Scan(&d, &n); err != nil {
+			if err = rows.Scan(&d, &test, &n); err != nil {
 				break
 			}
-			counts[d] = n
+			if test {
+				tests += n
+			} else {
+				counts[d] = n
+			}
 		}
 		rows.Close()
 		if err == nil {
@@ -301,11 +324,11 @@ func (s *Server) recent(w http.ResponseWriter, r *http.Request) {
 		consoleError(w, http.StatusServiceUnavailable, "audit_unavailable", "recent decisions are unavailable")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"counts": counts, "recent": recent, "window_seconds": int(Window.Seconds())})
+	writeJSON(w, http.StatusOK, map[string]any{"counts": counts, "tests": tests, "recent": recent, "window_seconds": int(Window.Seconds())})
 }
 
 func (s *Server) lastDecisions(ctx context.Context, since time.Time) ([]Decision, error) {
-	rows, err := s.Audit.Query(ctx, `SELECT decided_at, merchant_id, amount_minor, currency, card_brand, card_last4, decision, reasons
+	rows, err := s.Audit.Query(ctx, `SELECT decided_at, merchant_id, amount_minor, currency, card_brand, card_last4, decision, reasons, test
 		FROM audit_decisions WHERE decided_at > $1 ORDER BY decided_at DESC LIMIT 20`, since)
 	if err != nil {
 		return nil, err
@@ -314,7 +337,7 @@ func (s *Server) lastDecisions(ctx context.Context, since time.Time) ([]Decision
 	out := []Decision{}
 	for rows.Next() {
 		var d Decision
-		if err := rows.Scan(&d.DecidedAt, &d.MerchantID, &d.AmountMinor, &d.Currency, &d.CardBrand, &d.CardLast4, &d.Decision, &d.Reasons); err != nil {
+		if err := rows.Scan(&d.DecidedAt, &d.MerchantID, &d.AmountMinor, &d.Currency, &d.CardBrand, &d.CardLast4, &d.Decision, &d.Reasons, &d.Test); err != nil {
 			return nil, err
 		}
 		out = append(out, d)

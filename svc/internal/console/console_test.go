@@ -90,7 +90,8 @@ func startStack(t *testing.T) stack {
 	pg := devtest.Postgres(t, devserver.PostgresOptions{})
 	rds := devtest.Redis(t, devserver.RedisOptions{})
 	svc := devtest.StartService(t, map[string]string{"DATABASE_URL": pg.URL, "REDIS_ENDPOINT": rds.Endpoint,
-		"PAN_HMAC_KEY": strings.Repeat("cd", 32), "SHUTDOWN_DRAIN_DELAY": "0s", "LOG_LEVEL": "warn"})
+		"PAN_HMAC_KEY": strings.Repeat("cd", 32), "SHUTDOWN_DRAIN_DELAY": "0s", "LOG_LEVEL": "warn",
+		"CONSOLE_TEST_ADDR": "127.0.0.1:0"})
 
 	conn, err := pgx.Connect(ctx, pg.URL)
 	if err != nil {
@@ -116,7 +117,9 @@ func startStack(t *testing.T) stack {
 		t.Fatal("console role can delete audit rows")
 	}
 	ops := newOperators(t)
-	s := &console.Server{ValidatorURL: "http://" + svc.API, Audit: pool,
+	// The console sends its test transactions to the validator's console-test listener,
+	// as in the cluster; real traffic goes to the public API (validatorURL).
+	s := &console.Server{ValidatorURL: "http://" + svc.ConsoleTest, Audit: pool,
 		Client: &http.Client{Timeout: 5 * time.Second}, Log: slog.New(slog.DiscardHandler), Now: time.Now, Auth: ops.auth}
 	srv := httptest.NewUnstartedServer(nil)
 	s.Origin = "http://" + srv.Listener.Addr().String()
@@ -180,7 +183,8 @@ func TestConsoleInARealBrowser(t *testing.T) {
 				chromedp.WithPollingTimeout(20*time.Second)),
 		}
 	}
-	var reasons1, reasons2, cardField, approveCount, declineCount, pageHTML string
+	var reasons1, reasons2, cardField, approveCount, declineCount, testCount, pageHTML string
+	var testBadges int
 	var storage int
 	var shot []byte
 	// The ALB adds the operator's signed identity to every request it forwards.
@@ -195,9 +199,14 @@ func TestConsoleInARealBrowser(t *testing.T) {
 		submit("4111 1111 1111 1112", "123", "decline"),
 		chromedp.Text(`#reasons`, &reasons2, chromedp.ByQuery),
 		chromedp.Value(`input[name=card_number]`, &cardField, chromedp.ByQuery),
-		chromedp.Poll(`document.getElementById("count-decline").textContent === "1"`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+		// Real traffic, on the public API: the only decision the counts may show.
+		chromedp.ActionFunc(func(context.Context) error { return postReal(st.validatorURL, "4111111111111111") }),
+		chromedp.Poll(`document.getElementById("count-approve").textContent === "1" && document.getElementById("count-test").textContent === "2"`,
+			nil, chromedp.WithPollingTimeout(20*time.Second)),
 		chromedp.Text(`#count-approve`, &approveCount, chromedp.ByQuery),
 		chromedp.Text(`#count-decline`, &declineCount, chromedp.ByQuery),
+		chromedp.Text(`#count-test`, &testCount, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelectorAll("#recent .badge-test").length`, &testBadges),
 		chromedp.Evaluate(`localStorage.length + sessionStorage.length`, &storage),
 		chromedp.OuterHTML(`html`, &pageHTML, chromedp.ByQuery),
 		chromedp.FullScreenshot(&shot, 100), // 100 = PNG
@@ -208,8 +217,10 @@ func TestConsoleInARealBrowser(t *testing.T) {
 	if reasons1 != "none" || !strings.Contains(reasons2, "card_number_invalid") {
 		t.Fatalf("reasons on the page: %q then %q", reasons1, reasons2)
 	}
-	if approveCount != "1" || declineCount != "1" {
-		t.Fatalf("recent counts: approve %s decline %s", approveCount, declineCount)
+	// The two transactions sent from the console are tests: listed and marked, but not
+	// counted as traffic; the one real approval is.
+	if approveCount != "1" || declineCount != "0" || testCount != "2" || testBadges != 2 {
+		t.Fatalf("recent counts: approve %s decline %s test %s; rows marked test: %d", approveCount, declineCount, testCount, testBadges)
 	}
 	if cardField != "" || storage != 0 {
 		t.Fatalf("card data kept in the browser: field %q, storage entries %d", cardField, storage)
@@ -272,4 +283,25 @@ func TestConsoleAPI(t *testing.T) {
 	if rec.Code != http.StatusBadGateway {
 		t.Fatalf("validator down: %d %s", rec.Code, rec.Body)
 	}
+}
+
+// postReal sends one real transaction to the validator's public API, as a merchant would.
+func postReal(validatorURL, pan string) error {
+	body := fmt.Sprintf(`{"merchant_id":"m_real","amount":500,"currency":"EUR","country":"DE","timestamp":%q,
+		"card":{"number":%q,"expiry_month":12,"expiry_year":2031,"cvv":"123"}}`, time.Now().UTC().Format(time.RFC3339), pan)
+	req, err := http.NewRequest(http.MethodPost, validatorURL+"/api/validate", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", "real-"+pan)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("real transaction: %s", resp.Status)
+	}
+	return nil
 }

@@ -70,9 +70,20 @@ func (s *Admission) Admit(_ context.Context, a payment.Attempt) (payment.Admitte
 		s.window, s.counts = w, map[string]map[string]struct{}{}
 	}
 	return payment.Admitted{Claimed: claimed, Counts: payment.VelocityCounts{
-		Card: s.countLocked("c:"+a.CardKey, a.RequestID), Merchant: s.countLocked("m:"+a.MerchantID, a.RequestID),
+		Card: s.countLocked(cardCounter(a), a.RequestID), Merchant: s.countLocked(merchantCounter(a), a.RequestID),
 	}}, nil
 }
+
+// Test attempts are counted apart from real ones, as in redisstore.
+func counterPrefix(a payment.Attempt) string {
+	if a.Test {
+		return "test:"
+	}
+	return ""
+}
+
+func cardCounter(a payment.Attempt) string     { return counterPrefix(a) + "c:" + a.CardKey }
+func merchantCounter(a payment.Attempt) string { return counterPrefix(a) + "m:" + a.MerchantID }
 
 func (s *Admission) countLocked(key, requestID string) int64 {
 	set := s.counts[key]
@@ -94,8 +105,8 @@ func (s *Admission) Uncount(_ context.Context, a payment.Attempt) error {
 
 func (s *Admission) uncountLocked(a payment.Attempt) {
 	if a.At.Unix()/60 == s.window {
-		delete(s.counts["c:"+a.CardKey], a.RequestID)
-		delete(s.counts["m:"+a.MerchantID], a.RequestID)
+		delete(s.counts[cardCounter(a)], a.RequestID)
+		delete(s.counts[merchantCounter(a)], a.RequestID)
 	}
 }
 

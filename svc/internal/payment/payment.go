@@ -189,6 +189,10 @@ type AuditRecord struct {
 	Decision       Decision
 	Reasons        []Reason
 	DecidedAt      time.Time
+	// Test marks a test transaction an operator submitted from the operator console. It
+	// is set only by the validator's console-test listener, never from a request body,
+	// and is stored with the decision so that reports can leave it out.
+	Test bool
 }
 
 // Attempt is one request as the shared admission state sees it: the idempotency key it
@@ -201,6 +205,9 @@ type Attempt struct {
 	// CardKey identifies the card by a keyed hash; never the PAN.
 	CardKey string
 	At      time.Time
+	// Test attempts (AuditRecord.Test) are counted apart from real traffic: a test never
+	// pushes a real merchant or card over its velocity limit, nor the other way round.
+	Test bool
 }
 
 // Admitted is what Admission.Admit found.

@@ -196,9 +196,9 @@ const insertSQL = `
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::text[],
                          $7::text[], $8::int8[], $9::text[], $10::text[], $11::timestamptz[],
-                         $12::text[], $13::text[], $14::timestamptz[])
+                         $12::text[], $13::text[], $14::timestamptz[], $16::bool[])
         AS t(request_id, merchant_id, idempotency_key, fingerprint, card_hash, card_last4,
-             card_brand, amount_minor, currency, country, txn_time, decision, reasons, decided_at)
+             card_brand, amount_minor, currency, country, txn_time, decision, reasons, decided_at, test)
 ), claimed AS (
     INSERT INTO idempotency_keys AS k (merchant_id, idempotency_key, request_id, fingerprint, created_at)
     SELECT merchant_id, idempotency_key, request_id::uuid, fingerprint, decided_at FROM input
@@ -208,10 +208,10 @@ WITH input AS (
     RETURNING k.request_id
 )
 INSERT INTO audit_decisions (request_id, merchant_id, idempotency_key, fingerprint, card_hash, card_last4,
-                             card_brand, amount_minor, currency, country, txn_time, decision, reasons, decided_at)
+                             card_brand, amount_minor, currency, country, txn_time, decision, reasons, decided_at, test)
 SELECT i.request_id::uuid, i.merchant_id, i.idempotency_key, i.fingerprint, i.card_hash, i.card_last4,
        i.card_brand, i.amount_minor, i.currency, i.country, i.txn_time, i.decision,
-       string_to_array(i.reasons, ','), i.decided_at
+       string_to_array(i.reasons, ','), i.decided_at, i.test
 FROM input i JOIN claimed c ON c.request_id = i.request_id::uuid
 RETURNING request_id::text`
 
@@ -230,6 +230,7 @@ func (a *AuditLog) write(ctx context.Context, batch []*pending) ([]auditResult, 
 		amounts                                                                         = make([]int64, 0, n)
 		txnTimes                                                                        = make([]time.Time, 0, n)
 		decidedAts                                                                      = make([]time.Time, 0, n)
+		tests                                                                           = make([]bool, 0, n)
 	)
 	// A batch may hold two requests with one key (only if Redis lost a claim); ON
 	// CONFLICT cannot touch a row twice in one statement, so the second waits for lookup.
@@ -251,9 +252,10 @@ func (a *AuditLog) write(ctx context.Context, batch []*pending) ([]auditResult, 
 		amounts, currencies, countries = append(amounts, r.AmountMinor), append(currencies, r.Currency), append(countries, r.Country)
 		txnTimes, decisions = append(txnTimes, r.TxnTime), append(decisions, string(r.Decision))
 		reasons, decidedAts = append(reasons, strings.Join(rs, ",")), append(decidedAts, r.DecidedAt)
+		tests = append(tests, r.Test)
 	}
 	rows, err := a.pool.Query(ctx, insertSQL, ids, merchants, keys, fps, hashes, last4s, brands, amounts,
-		currencies, countries, txnTimes, decisions, reasons, decidedAts, a.ttl.Seconds())
+		currencies, countries, txnTimes, decisions, reasons, decidedAts, a.ttl.Seconds(), tests)
 	if err != nil {
 		return nil, fmt.Errorf("audit insert: %w", err)
 	}

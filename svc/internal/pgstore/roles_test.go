@@ -126,7 +126,7 @@ func TestConsoleRoleIsReadOnly(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM audit_decisions WHERE decided_at > $1`, since).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("console count query: %d %v", n, err)
 	}
-	rows, err := pool.Query(ctx, `SELECT decided_at, merchant_id, amount_minor, currency, card_brand, card_last4, decision, reasons
+	rows, err := pool.Query(ctx, `SELECT decided_at, merchant_id, amount_minor, currency, card_brand, card_last4, decision, reasons, test
 		FROM audit_decisions WHERE decided_at > $1 ORDER BY decided_at DESC LIMIT 20`, since)
 	if err != nil {
 		t.Fatal(err)

@@ -64,9 +64,15 @@ const windowTTL = 2 * time.Minute
 // velocityKeys name the attempt's counters. (Counters were strings under txv:vel:c: and
 // txv:vel:m: before they were kept by request id; the new names keep a rolling deploy
 // from sending HSETNX to an old string key.)
+// Test attempts have counters of their own (txv:vel:test:...), so the operator console's
+// test transactions never count toward a real merchant's or card's velocity.
 func velocityKeys(a payment.Attempt) (card, merchant string) {
 	w := strconv.FormatInt(a.At.Unix()/60, 10)
-	return "txv:vel:card:" + a.CardKey + ":" + w, "txv:vel:merchant:" + a.MerchantID + ":" + w
+	prefix := "txv:vel:"
+	if a.Test {
+		prefix = "txv:vel:test:"
+	}
+	return prefix + "card:" + a.CardKey + ":" + w, prefix + "merchant:" + a.MerchantID + ":" + w
 }
 
 func (s *Admission) monotonic() int64 { return int64(time.Since(s.epoch)) }

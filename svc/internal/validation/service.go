@@ -28,6 +28,9 @@ type Request struct {
 	RequestID      string
 	IdempotencyKey string
 	Txn            payment.Transaction
+	// Test is true for a test transaction from the operator console. Only the console-test
+	// handler (NewConsoleTestHandler) sets it; the public API's decoder has no field for it.
+	Test bool
 }
 
 // Service decides on transactions.
@@ -116,7 +119,7 @@ func (s *service) Validate(ctx context.Context, req Request) (payment.Result, er
 	// differently the first time and on a replay.
 	now := s.deps.Now().UTC().Truncate(time.Microsecond)
 	rec, cardKey := s.auditRecord(req, fp[:], now)
-	att := payment.Attempt{MerchantID: tx.MerchantID, IdempotencyKey: req.IdempotencyKey, RequestID: req.RequestID, CardKey: cardKey, At: now}
+	att := payment.Attempt{MerchantID: tx.MerchantID, IdempotencyKey: req.IdempotencyKey, RequestID: req.RequestID, CardKey: cardKey, At: now, Test: req.Test}
 	adm, err := s.admit(ctx, att)
 	if err != nil {
 		s.giveBack(ctx, att)
@@ -172,6 +175,7 @@ func (s *service) Validate(ctx context.Context, req Request) (payment.Result, er
 		slog.String("currency", tx.Currency),
 		slog.String("card_brand", rec.CardBrand),
 		slog.String("card_last4", rec.CardLast4),
+		slog.Bool("test", req.Test),
 	)
 	return res, nil
 }
@@ -199,6 +203,7 @@ func (s *service) auditRecord(req Request, fp []byte, now time.Time) (payment.Au
 		Country:        tx.Country,
 		TxnTime:        tx.Timestamp,
 		DecidedAt:      now,
+		Test:           req.Test,
 	}
 	var h [32]byte
 	if tx.Token != "" {

@@ -15,6 +15,7 @@ import (
 	"github.com/go-kit/kit/endpoint"
 	httptransport "github.com/go-kit/kit/transport/http"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/transaction-validator/transaction-validator/svc/internal/payment"
 )
@@ -24,6 +25,7 @@ type ctxKey int
 const (
 	requestIDKey ctxKey = iota
 	outcomeKey
+	consoleTestKey
 )
 
 // outcome travels in the request context so the instrumenting wrapper, which sees only
@@ -47,6 +49,42 @@ func NewHTTPHandler(ep endpoint.Endpoint, m *Metrics, logger *slog.Logger) http.
 	mux := http.NewServeMux()
 	mux.Handle("POST /api/validate", server)
 	return m.instrument(mux)
+}
+
+// MetricConsoleTests counts the operator console's test transactions. They are kept out
+// of MetricRequests and MetricDuration, which dashboards, alerts and the HPA read as
+// real traffic.
+const MetricConsoleTests = "txv_console_test_transactions_total"
+
+// NewConsoleTestHandler serves POST /api/validate for the operator console's test
+// transactions, on a listener of its own that only the console can reach (its
+// NetworkPolicy; the ALB routes nothing to it). Every request it decides is marked
+// Test: stored as such in the audit log, counted apart from real velocity, and counted
+// in MetricConsoleTests instead of the production request metrics. The body is the
+// public API's, unchanged: there is no field that could mark a request as a test.
+func NewConsoleTestHandler(ep endpoint.Endpoint, reg prometheus.Registerer, logger *slog.Logger) http.Handler {
+	answered := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: MetricConsoleTests,
+		Help: "Test transactions from the operator console answered, by decision (none when no decision was made) and HTTP status code.",
+	}, []string{"decision", "code"})
+	reg.MustRegister(answered)
+	server := httptransport.NewServer(ep, decodeRequest, encodeResponse,
+		httptransport.ServerErrorEncoder(errorEncoder(logger)),
+	)
+	mux := http.NewServeMux()
+	mux.Handle("POST /api/validate", server)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := newRequestID()
+		w.Header().Set("X-Request-Id", id)
+		o := &outcome{decision: "none"}
+		ctx := context.WithValue(context.WithValue(context.WithValue(r.Context(), requestIDKey, id), outcomeKey, o), consoleTestKey, true)
+		rec := &statusRecorder{ResponseWriter: w}
+		mux.ServeHTTP(rec, r.WithContext(ctx))
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		answered.WithLabelValues(o.decision, strconv.Itoa(rec.status)).Inc()
+	})
 }
 
 func decodeRequest(ctx context.Context, r *http.Request) (any, error) {
@@ -75,7 +113,9 @@ func decodeRequest(ctx context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Request{RequestID: RequestIDFrom(ctx), IdempotencyKey: key, Txn: tx}, nil
+	// The test marker comes from the listener the request arrived on, never from its body.
+	isTest, _ := ctx.Value(consoleTestKey).(bool)
+	return Request{RequestID: RequestIDFrom(ctx), IdempotencyKey: key, Txn: tx, Test: isTest}, nil
 }
 
 type responseBody struct {

@@ -15,6 +15,9 @@ import (
 type Service struct {
 	API     string // host:port of the API and probes
 	Metrics string // host:port of /metrics
+	// ConsoleTest is host:port of the operator console's test-transaction listener, when
+	// env sets CONSOLE_TEST_ADDR (its value is ignored: the listener is on loopback).
+	ConsoleTest string
 }
 
 // StartService runs the service configured by env (read as the environment would be)
@@ -42,9 +45,20 @@ func StartService(t testing.TB, env map[string]string) Service {
 	if err != nil {
 		t.Fatal(err)
 	}
+	svc := Service{API: api.Addr().String(), Metrics: metrics.Addr().String()}
+	if cfg.ConsoleTestAddr != "" {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.ServeConsoleTests(l); err != nil {
+			t.Fatal(err)
+		}
+		svc.ConsoleTest = l.Addr().String()
+	}
 	sctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = a.Serve(sctx, api, metrics); close(done) }()
 	t.Cleanup(func() { stop(); <-done })
-	return Service{API: api.Addr().String(), Metrics: metrics.Addr().String()}
+	return svc
 }
