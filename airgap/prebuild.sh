@@ -30,12 +30,16 @@ part() { # NAME CMD...: one part, timed, its failure noted but not fatal to the 
 }
 
 # In the order of the suites that use them (scripts/suites/): 21 the IaC tools and the AWS
-# provider, 30 the manifest tools and schemas, 31 and 40 the control plane and kwok, 45 and
-# 50 the Dagger engine, its images and the tool images (which reuse all of the above).
+# provider, 30 the manifest tools and schemas, 31 and 40 the control plane and kwok, 41 the
+# real node, 45 and 50 the Dagger engine, its images and the tool images (which reuse all
+# of the above).
 part "IaC tools and providers" "$REPO_ROOT/airgap/iac-tools.sh"
 part "manifest tools and schemas" "$REPO_ROOT/airgap/manifest-tools.sh"
 part "Kubernetes control plane and kwok" "$REPO_ROOT/airgap/k8s/build.sh"
 if [ "$(id -u)" -eq 0 ]; then
+  # Suite 41: kubelet + kube-proxy (same release as the control plane), CoreDNS, kube-router
+  # and the node's images (from Debian packages, hence root).
+  part "Kubernetes real node" "$REPO_ROOT/airgap/k8s/build.sh" --node
   # shellcheck source=dagger/common.sh
   . "$REPO_ROOT/airgap/dagger/common.sh"
   # shellcheck disable=SC2086 # a space-separated package list

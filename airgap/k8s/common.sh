@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # a library: the scripts that source it use these variables
-# Shared by up.sh, down.sh, status.sh and smoke.sh: where the throwaway cluster keeps its
+# Shared by up.sh, down.sh, status.sh and smoke.sh (and node.sh, which they source next): where the throwaway cluster keeps its
 # state, which ports it owns, and how to tell our processes from anyone else's.
 #
 # Every setting can be overridden from the environment; up.sh writes the values it used to
@@ -14,6 +14,10 @@ REPO_ROOT=${REPO_ROOT:-$(cd "$K8S_HERE/../.." && pwd)}
 
 AIRGAP_STATE=${AIRGAP_STATE:-$HOME/.local/state/txv-airgap}
 K8S_STATE=${K8S_STATE:-$AIRGAP_STATE/k8s}
+
+# What the caller asks for, before the env file of a running cluster says what it has:
+# K8S_REAL_NODE=1 wants the real node, 0 wants none, unset takes the cluster as it is.
+K8S_REAL_NODE_WANTED=${K8S_REAL_NODE-}
 
 if [ -f "$K8S_STATE/env" ]; then
   # shellcheck source=/dev/null
@@ -30,6 +34,21 @@ KCM_PORT=$((K8S_PORT_BASE + 3))
 SCHEDULER_PORT=$((K8S_PORT_BASE + 4))
 KWOK_PORT=$((K8S_PORT_BASE + 5))
 K8S_PORTS="$APISERVER_PORT $ETCD_CLIENT_PORT $ETCD_PEER_PORT $KCM_PORT $SCHEDULER_PORT $KWOK_PORT"
+
+# The real node (node.sh), opt-in: K8S_REAL_NODE=1. On the host it owns one more loopback
+# port, the kubelet's forwarder; inside its own network namespace it also uses the next
+# five (kubelet healthz, kube-proxy healthz and metrics, CoreDNS health and ready).
+K8S_REAL_NODE=${K8S_REAL_NODE:-0}
+KUBELET_PORT=$((K8S_PORT_BASE + 6))
+if [ "$K8S_REAL_NODE" = 1 ]; then K8S_PORTS="$K8S_PORTS $KUBELET_PORT"; fi
+NODE_STATE=$K8S_STATE/node
+# "localhost": the apiserver dials a node by its Hostname address first, and this one's
+# kubelet is reached through the loopback forwarder.
+NODE_NAME=localhost
+# Pod addresses of the real node; apart from kwok's fake ones (--cidr 10.244.0.0/16).
+NODE_POD_CIDR=10.246.0.0/24
+NODE_IP=10.246.0.1
+CLUSTER_DNS_IP=10.96.0.10
 
 K8S_BIN=${K8S_BIN:-$CACHE_ROOT/k8s-$KUBERNETES_VERSION/bin}
 KWOK_BIN=${KWOK_BIN:-$CACHE_ROOT/kwok-$KWOK_VERSION/bin}
@@ -72,9 +91,11 @@ stray_pids() {
     [ "${p#/proc/}" = "$$" ] && continue
     [ "${p#/proc/}" = "$BASHPID" ] && continue
     # 2> first: a process that exits between the glob and the read is not an error.
-    if tr '\0' '\n' 2>/dev/null < "$p/cmdline" | grep -qE -- "^(--[a-z-]+=)?$K8S_STATE(/|$)"; then
+    # A path argument, as is or after --flag= or a socat address type (UNIX-LISTEN:).
+    if tr '\0' '\n' 2>/dev/null < "$p/cmdline" | grep -qE -- "^(--[a-z-]+=|[A-Z-]+:)?$K8S_STATE(/|$)"; then
       case "$(readlink "$p/exe" 2>/dev/null)" in
         */etcd|*/kube-apiserver|*/kube-controller-manager|*/kube-scheduler|*/kwok) echo "${p#/proc/}" ;;
+        */kubelet|*/kube-proxy|*/kube-router|*/coredns|*/containerd|*/containerd-shim-runc-v2|*/socat|*/sleep) echo "${p#/proc/}" ;;
       esac
     fi
   done
@@ -93,3 +114,6 @@ lock_cluster() {
   fi
   export K8S_CLUSTER_LOCKED=$K8S_STATE
 }
+
+# shellcheck source=node.sh
+. "$K8S_HERE/node.sh"

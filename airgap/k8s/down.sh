@@ -43,6 +43,8 @@ main() {
     [[ " ${pids[*]} " == *" $extra "* ]] || pids+=("$extra")
   done
 
+  # The real node's containers go through containerd first (node.sh).
+  node_teardown
   if [ ${#pids[@]} -gt 0 ]; then
     log "stopping ${#pids[@]} processes: ${pids[*]}"
     for pid in "${pids[@]}"; do stop "$pid"; done
@@ -55,6 +57,10 @@ main() {
     l=$(listeners_on "$port")
     [ -z "$l" ] || { log "port $port still has a listener: $l"; fail=1; }
   done
+
+  local left
+  left=$(node_leftovers)
+  [ -z "$left" ] || { log "the real node left behind:"; echo "$left" >&2; fail=1; }
 
   if [ -e "$K8S_STATE" ]; then
     local top=$K8S_STATE

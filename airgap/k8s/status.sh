@@ -32,7 +32,10 @@ if curl -fsS "http://127.0.0.1:$KWOK_PORT/healthz" >/dev/null 2>&1; then
 else
   echo "kwok http://127.0.0.1:$KWOK_PORT/healthz: FAILING"; rc=1
 fi
+if [ "$(cat "$K8S_STATE/real-node" 2>/dev/null)" = 1 ]; then
+  node_status || rc=1
+fi
 if [ $rc = 0 ]; then
-  kc get nodes -L topology.kubernetes.io/zone
+  kc get nodes -L topology.kubernetes.io/zone,type
 fi
 exit $rc

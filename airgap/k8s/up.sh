@@ -16,7 +16,13 @@ healthy() {
   local pid name
   while read -r pid name; do pid_is_ours "$pid" "$name" || return 1; done < "$K8S_STATE/pids"
   [ "$(kc get --raw /readyz 2>/dev/null)" = ok ] || return 1
-  curl -fsS "http://127.0.0.1:$KWOK_PORT/healthz" >/dev/null 2>&1
+  curl -fsS "http://127.0.0.1:$KWOK_PORT/healthz" >/dev/null 2>&1 || return 1
+  # A cluster started without the real node is not what K8S_REAL_NODE=1 asks for, and the
+  # other way round; either way up.sh starts it again as asked.
+  local has; has=$(cat "$K8S_STATE/real-node" 2>/dev/null)
+  [ -z "$K8S_REAL_NODE_WANTED" ] || [ "$has" = "$K8S_REAL_NODE_WANTED" ] || return 1
+  [ "$has" = 1 ] || return 0
+  node_status >/dev/null
 }
 
 # start NAME ARGS...: runs the binary detached in its own session (so the caller's Ctrl-C or
@@ -26,12 +32,21 @@ healthy() {
 start() {
   local name=$1; shift
   local bin=$K8S_BIN/$name; [ "$name" = kwok ] && bin=$KWOK_BIN/kwok
+  start_cmd "$name" "$bin" "$@"
+}
+
+# start_cmd NAME CMD...: start's engine, for commands that reach the binary NAME through
+# exec (nsenter into the real node's namespaces, unshare). A second process of one name
+# (socat) gets its own pid and log file, NAME-2 and so on.
+start_cmd() {
+  local name=$1 tag=$1 i=1; shift
+  while [ -e "$K8S_STATE/run/$tag.pid" ]; do i=$((i + 1)); tag=$name-$i; done
   # shellcheck disable=SC2016 # $$ must expand in the child, which then execs the binary.
-  setsid bash -c 'echo $$ > "$0.pid"; exec "$@"' "$K8S_STATE/run/$name" "$bin" "$@" \
-    > "$K8S_STATE/logs/$name.log" 2>&1 < /dev/null 8<&- 9<&- &
+  setsid bash -c 'echo $$ > "$0.pid"; exec "$@"' "$K8S_STATE/run/$tag" "$@" \
+    > "$K8S_STATE/logs/$tag.log" 2>&1 < /dev/null 8<&- 9<&- &
   local i pid=""
-  for i in $(seq 100); do
-    [ -s "$K8S_STATE/run/$name.pid" ] && pid=$(cat "$K8S_STATE/run/$name.pid")
+  for i in $(seq 200); do
+    [ -s "$K8S_STATE/run/$tag.pid" ] && pid=$(cat "$K8S_STATE/run/$tag.pid")
     # Record the PID only once it has exec'd into the binary, so the liveness checks that
     # compare /proc/PID/exe with the name never see the short-lived bash wrapper.
     [ -n "$pid" ] && pid_is_ours "$pid" "$name" && break
@@ -39,6 +54,14 @@ start() {
   done
   [ -n "$pid" ] || die "$name did not start"
   echo "$pid $name" >> "$K8S_STATE/pids"
+}
+
+# log_of PID: the log file of the process start_cmd started as PID.
+log_of() {
+  local f
+  for f in "$K8S_STATE"/run/*.pid; do
+    [ "$(cat "$f")" = "$1" ] && { f=${f##*/}; echo "$K8S_STATE/logs/${f%.pid}.log"; return; }
+  done
 }
 
 # wait_for WHAT SECONDS CMD...: polls CMD, and on timeout shows the last log lines of every
@@ -53,7 +76,7 @@ wait_for() {
     fi
     local pid name
     while read -r pid name; do
-      pid_is_ours "$pid" "$name" || { log "--- $name exited:"; tail -n 30 "$K8S_STATE/logs/$name.log" >&2; die "$name died while waiting for $what"; }
+      pid_is_ours "$pid" "$name" || { log "--- $name ($pid) exited:"; tail -n 30 "$(log_of "$pid")" >&2; die "$name died while waiting for $what"; }
     done < "$K8S_STATE/pids"
     sleep 0.5
   done
@@ -172,6 +195,10 @@ main() {
     "$K8S_HERE/down.sh"
   fi
 
+  # From here on, what the caller asked for (down.sh above acted on what was running).
+  K8S_REAL_NODE=${K8S_REAL_NODE_WANTED:-0}; export K8S_REAL_NODE
+  K8S_PORTS="$APISERVER_PORT $ETCD_CLIENT_PORT $ETCD_PEER_PORT $KCM_PORT $SCHEDULER_PORT $KWOK_PORT"
+  if [ "$K8S_REAL_NODE" = 1 ]; then K8S_PORTS="$K8S_PORTS $KUBELET_PORT"; fi
   local port l
   for port in $K8S_PORTS; do
     l=$(listeners_on "$port")
@@ -200,7 +227,17 @@ export K8S_PORT_BASE=$K8S_PORT_BASE
 export K8S_ZONES="$K8S_ZONES"
 export K8S_NODES_PER_ZONE=$K8S_NODES_PER_ZONE
 export KUBECTL=$K8S_BIN/kubectl
+export K8S_REAL_NODE=$K8S_REAL_NODE
 EOF
+  if [ "$K8S_REAL_NODE" = 1 ]; then
+    cat >> "$K8S_STATE/env" <<EOF
+export K8S_NODE_BIN=$K8S_NODE_BIN
+export COREDNS_BIN=$COREDNS_BIN
+export KUBE_ROUTER_BIN=$KUBE_ROUTER_BIN
+export K8S_NODE_IMAGES=$K8S_NODE_IMAGES
+EOF
+  fi
+  echo "$K8S_REAL_NODE" > "$K8S_STATE/real-node"
   make_pki
   local p=$K8S_STATE/pki
 
@@ -228,7 +265,9 @@ EOF
     --service-account-key-file "$p/sa.pub" --service-account-signing-key-file "$p/sa.key" \
     --service-cluster-ip-range 10.96.0.0/16 \
     --authorization-mode Node,RBAC --allow-privileged=true \
-    --endpoint-reconciler-type none
+    --endpoint-reconciler-type none \
+    --kubelet-preferred-address-types Hostname,InternalIP,ExternalIP \
+    --kubelet-client-certificate "$p/admin.crt" --kubelet-client-key "$p/admin.key"
   # shellcheck disable=SC2016 # expanded by the inner bash, with kubectl's arguments as $@
   wait_for "kube-apiserver /readyz" 120 bash -c '[ "$("$@" get --raw /readyz)" = ok ]' _ \
     "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH"
@@ -267,6 +306,10 @@ EOF
   wait_for "healthy controller-manager" 30 curl -fsSk "https://127.0.0.1:$KCM_PORT/healthz"
   wait_for "healthy scheduler" 30 curl -fsSk "https://127.0.0.1:$SCHEDULER_PORT/healthz"
   log "cluster usable after $((SECONDS - t0))s: $(kc get nodes --no-headers | wc -l) fake nodes in zones: $K8S_ZONES"
+  if [ "$K8S_REAL_NODE" = 1 ]; then
+    node_up
+    log "real node $NODE_NAME ready after $((SECONDS - t0))s"
+  fi
   echo "$KUBECONFIG_PATH"
 }
 
