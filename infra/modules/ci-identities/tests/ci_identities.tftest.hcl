@@ -89,7 +89,41 @@ run "plan_role_reads_only" {
         for a in s.actions : contains(["s3:GetObject", "s3:ListBucket", "kms:Decrypt"], a)
       ]
     ]))
-    error_message = "The plan role's own policy may only read the state and decrypt it."
+    error_message = "Without state_key, the plan role's own policy may only read the state and decrypt it."
+  }
+}
+
+# With the state key, the one write is the lock object of that state.
+run "plan_role_writes_only_its_lock_object" {
+  command = plan
+
+  variables {
+    state_key = "envs/prod/terraform.tfstate"
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.plan_state.statement :
+      toset(s.resources) == toset(["arn:aws:s3:::transaction-validator-tfstate-prod/envs/prod/terraform.tfstate.tflock"])
+      if length(setsubtract(s.actions, ["s3:GetObject", "s3:ListBucket", "kms:Decrypt", "kms:GenerateDataKey"])) > 0
+    ])
+    error_message = "The plan role may write only the lock object of its state."
+  }
+
+  assert {
+    condition = toset(flatten([for s in data.aws_iam_policy_document.plan_state.statement : s.actions])) == toset([
+      "s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:DeleteObject", "kms:Decrypt", "kms:GenerateDataKey",
+    ])
+    error_message = "Read the state, write its lock object, use the state key through S3: nothing else."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.plan_state.statement : anytrue([
+        for c in s.condition : c.variable == "kms:ViaService" && toset(c.values) == toset(["s3.*.amazonaws.com"])
+      ]) if anytrue([for a in s.actions : startswith(a, "kms:")])
+    ])
+    error_message = "The state key only through S3."
   }
 
   assert {
