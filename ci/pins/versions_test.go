@@ -66,7 +66,9 @@ func TestDaggerVersionHasOneSource(t *testing.T) {
 
 // checkWorkflowDaggerVersion checks that a workflow names the Dagger version once, in its
 // env (DAGGER_VERSION, which dagger-for-github wants without the v), and that every step
-// installing the CLI takes it from there.
+// installing the CLI takes it from there. A workflow whose jobs only call this repository's
+// reusable workflows (infra.yml) installs nothing itself and must not name a version: the
+// called workflows are checked here like any other.
 func checkWorkflowDaggerVersion(t *testing.T, path, want string) {
 	t.Helper()
 	raw, err := os.ReadFile(path)
@@ -76,6 +78,7 @@ func checkWorkflowDaggerVersion(t *testing.T, path, want string) {
 	var wf struct {
 		Env  map[string]string
 		Jobs map[string]struct {
+			Uses  string
 			Env   map[string]string
 			Steps []struct {
 				Name string
@@ -88,8 +91,14 @@ func checkWorkflowDaggerVersion(t *testing.T, path, want string) {
 		t.Fatalf("%s: %v", path, err)
 	}
 	name := filepath.Base(path)
-	installs := 0
+	installs, calls := 0, 0
 	for job, j := range wf.Jobs {
+		if j.Uses != "" {
+			if !strings.HasPrefix(j.Uses, "./.github/workflows/") {
+				t.Errorf("%s: job %s calls %s: only this repository's reusable workflows are checked here", name, job, j.Uses)
+			}
+			calls++
+		}
 		if _, ok := j.Env["DAGGER_VERSION"]; ok {
 			t.Errorf("%s: job %s sets its own DAGGER_VERSION", name, job)
 		}
@@ -106,7 +115,12 @@ func checkWorkflowDaggerVersion(t *testing.T, path, want string) {
 	if installs > 0 && wf.Env["DAGGER_VERSION"] != want {
 		t.Errorf("%s: env DAGGER_VERSION %q, airgap/versions.env says %s", name, wf.Env["DAGGER_VERSION"], want)
 	}
-	if installs == 0 {
+	switch {
+	case installs == 0 && calls == len(wf.Jobs) && calls > 0:
+		if _, ok := wf.Env["DAGGER_VERSION"]; ok {
+			t.Errorf("%s: only calls reusable workflows, yet sets DAGGER_VERSION (a second copy)", name)
+		}
+	case installs == 0:
 		t.Errorf("%s: no step installs Dagger (dagger/dagger-for-github)", name)
 	}
 }

@@ -73,3 +73,14 @@ tags = {
 
 # Throwaway: tofu destroy may empty and delete the ETL bucket and its access logs.
 etl_bucket_force_destroy = true
+
+# CI identities (identities.tf). The account is this environment's own (ECR repository
+# names, and so the registry, are per account), so it holds its own GitHub OIDC provider.
+ci_github_repository           = "transaction-validator/transaction-validator"
+ci_create_github_oidc_provider = true
+ci_state_bucket_name           = "transaction-validator-tfstate-dev"
+# The root creates IAM roles, KMS keys and the cluster itself: its apply needs an
+# administrator's rights. Only jobs of the protected GitHub environment "dev" get them.
+ci_apply_policy_arns = ["arn:aws:iam::aws:policy/AdministratorAccess"]
+# Break-glass cluster admin (MFA): sessions of at most 4 hour(s).
+cluster_admin_role_max_session_hours = 4

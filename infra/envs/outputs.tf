@@ -184,3 +184,28 @@ output "application_log_group_name" {
   description = "CloudWatch log group Fluent Bit writes container logs to."
   value       = module.platform.application_log_group_name
 }
+
+output "ci_role_arns" {
+  description = "Roles of this environment's workflows (GitHub OIDC): plan (pull requests and main, read-only), apply and deploy (the GitHub environment of the same name), publish (main; ECR push). The values of infra.yml's and deploy.yml's AWS_*_ROLE_ARN variables."
+  value = {
+    plan    = module.ci_identities.plan_role_arn
+    apply   = module.ci_identities.apply_role_arns[var.environment]
+    publish = module.ci_identities.publish_role_arn
+    deploy  = module.ci_identities.deploy_role_arns[var.environment]
+  }
+}
+
+output "github_oidc_provider_arn" {
+  description = "The account's GitHub Actions OIDC provider."
+  value       = module.ci_identities.oidc_provider_arn
+}
+
+output "cluster_admin_role_arn" {
+  description = "Break-glass cluster-admin role (MFA) of this environment."
+  value       = aws_iam_role.cluster_admin.arn
+}
+
+output "eks_api_tunnel_tag" {
+  description = "Tag that finds the EKS API tunnel host (.github/scripts/eks-api-tunnel.sh)."
+  value       = module.eks_api_tunnel.instance_tag
+}

@@ -230,3 +230,38 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+# Inputs of this root only (not passed to modules/platform): the CI identities and the
+# cluster's break-glass admin role, in identities.tf.
+
+variable "ci_github_repository" {
+  description = "The GitHub repository (`owner/name`) whose workflows may assume this environment's CI roles (modules/ci-identities)."
+  type        = string
+}
+
+variable "ci_create_github_oidc_provider" {
+  description = "Create the account's GitHub Actions OIDC provider in this environment's state. IAM has one per account and URL: where environments share an account, exactly one of them creates it (true) and the others use it (false)."
+  type        = bool
+  default     = true
+}
+
+variable "ci_state_bucket_name" {
+  description = "This environment's state bucket (infra/bootstrap; the `bucket` of `<env>.s3.tfbackend`), which the plan role reads."
+  type        = string
+}
+
+variable "ci_apply_policy_arns" {
+  description = "Managed policies of the environment's apply role, i.e. what the infra workflow's apply may change."
+  type        = list(string)
+}
+
+variable "cluster_admin_role_max_session_hours" {
+  description = "Longest session of the environment's break-glass cluster-admin role (1-12 hours)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.cluster_admin_role_max_session_hours >= 1 && var.cluster_admin_role_max_session_hours <= 12
+    error_message = "IAM role sessions last 1 to 12 hours."
+  }
+}

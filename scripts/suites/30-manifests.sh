@@ -54,6 +54,11 @@ for env in "${overlays[@]}"; do
   printf '%s: ' "$env"
   kubeconform "$out/rendered/$env.yaml" || die "kubeconform rejected $env"
 done
+# The deploy role's RBAC (applied by the cluster admin, not part of an overlay); its rules
+# against what deploy does: kustomize/deployer_rbac_test.go.
+"$KUSTOMIZE" build kustomize/deployer-rbac > "$out/deployer-rbac.yaml" || die "kustomize build deployer-rbac failed"
+printf 'deployer-rbac: '
+kubeconform "$out/deployer-rbac.yaml" || die "kubeconform rejected kustomize/deployer-rbac"
 # A schema directory that silently matched nothing, or non-strict schemas, would let the
 # step above pass on anything; a misspelt field in a Deployment and an ExternalSecret must fail.
 sed -e 's/^  minReadySeconds:/  minReadySecond:/' -e 's/^  refreshInterval:/  refreshIntervall:/' \

@@ -3,6 +3,13 @@
 #   tofu test -var-file=prod.tfvars -filter=tests/prod.tftest.hcl
 # The provider still validates arguments, so mocked ARNs, ids and policy JSON must look real.
 mock_provider "aws" {
+  # identities.tf: the CI roles' state key and the EKS API tunnel host.
+  mock_data "aws_kms_alias" {
+    defaults = { target_key_arn = "arn:aws:kms:eu-central-1:123456789012:key/99999999-2222-3333-4444-555555555555" }
+  }
+  mock_resource "aws_iam_instance_profile" {
+    defaults = { arn = "arn:aws:iam::123456789012:instance-profile/mock" }
+  }
   mock_data "aws_caller_identity" {
     defaults = { account_id = "123456789012", arn = "arn:aws:iam::123456789012:user/mock" }
   }
@@ -153,5 +160,56 @@ run "prod_is_highly_available_and_protected" {
   assert {
     condition     = var.log_retention_days >= 365 && var.aurora_backup_retention_days >= 7
     error_message = "prod keeps logs >= 1 year and backups >= 7 days."
+  }
+}
+
+# identities.tf with prod.tfvars: this environment's CI roles trust only this repository and,
+# for apply and deploy, only the GitHub environment "prod"; deploys reach the private API
+# through the tunnel; the break-glass admin needs MFA and is the cluster-admin entry.
+run "prod_ci_identities_and_cluster_access" {
+  command = plan
+
+  assert {
+    condition = module.ci_identities.role_subjects == {
+      plan          = ["repo:transaction-validator/transaction-validator:pull_request", "repo:transaction-validator/transaction-validator:ref:refs/heads/main"]
+      publish       = ["repo:transaction-validator/transaction-validator:ref:refs/heads/main"]
+      "apply-prod"  = ["repo:transaction-validator/transaction-validator:environment:prod"]
+      "deploy-prod" = ["repo:transaction-validator/transaction-validator:environment:prod"]
+    }
+    error_message = "prod's CI roles: plan (PRs, main), publish (main), apply and deploy (GitHub environment prod only)."
+  }
+
+  assert {
+    condition     = module.ci_identities.deploy_role_names == tomap({ prod = "tv-prod-ci-deploy-prod" })
+    error_message = "One deploy role, for prod."
+  }
+
+  assert {
+    condition     = module.ci_identities.plan_lock_object_key == "${regex("(?m)^key\\s*=\\s*\"([^\"]+)\"", file("prod.s3.tfbackend"))[0]}.tflock"
+    error_message = "The plan role's lock rights must be on the lock object of prod.s3.tfbackend's state key."
+  }
+
+  assert {
+    condition     = output.eks_api_tunnel_tag == { key = "eks-api-tunnel", value = "tv-prod" }
+    error_message = "The tunnel host is tagged for prod's workflow to find."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.cluster_admin_trust.statement :
+      toset(s.actions) == toset(["sts:AssumeRole"]) &&
+      alltrue([for p in s.principals : p.type == "AWS" && toset(p.identifiers) == toset(["arn:aws:iam::123456789012:root"])]) &&
+      anytrue([for c in s.condition : c.test == "Bool" && c.variable == "aws:MultiFactorAuthPresent" && toset(c.values) == toset(["true"])])
+    ])
+    error_message = "The break-glass admin role: this account's identities only, with MFA."
+  }
+
+  assert {
+    condition = (
+      aws_eks_access_policy_association.cluster_admin.policy_arn == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy" &&
+      aws_eks_access_policy_association.cluster_admin.access_scope[0].type == "cluster" &&
+      aws_eks_access_entry.cluster_admin.type == "STANDARD"
+    )
+    error_message = "prod's admin access entry is the break-glass role's, as cluster admin."
   }
 }

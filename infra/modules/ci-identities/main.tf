@@ -70,9 +70,10 @@ resource "aws_iam_role" "this" {
 # plan: read-only
 ################################################################################
 
-# ReadOnlyAccess to refresh every resource, plus decrypting the state (SSE-KMS). Nothing
-# that writes, not even the S3 lock file: plans run with `-lock=false` (a plan changes no
-# state, and a pull request must not be able to hold the apply's lock).
+# ReadOnlyAccess to refresh every resource, plus decrypting the state (SSE-KMS). The one
+# write: the S3 lock object next to the state (`<state_key>.tflock`, backend use_lockfile),
+# because `dagger call plan` (ci/infra.go) plans under the lock, so that a plan never reads a
+# state an apply is halfway through writing. A plan holds it for its own duration only.
 resource "aws_iam_role_policy_attachment" "plan_read_only" {
   role       = aws_iam_role.this["plan"].name
   policy_arn = "arn:${local.partition}:iam::aws:policy/ReadOnlyAccess"
@@ -85,9 +86,19 @@ data "aws_iam_policy_document" "plan_state" {
     resources = [var.state_bucket_arn, "${var.state_bucket_arn}/*"]
   }
 
+  dynamic "statement" {
+    for_each = var.state_key == null ? [] : [var.state_key]
+
+    content {
+      sid       = "LockTheStateWhilePlanning"
+      actions   = ["s3:PutObject", "s3:DeleteObject"]
+      resources = ["${var.state_bucket_arn}/${statement.value}.tflock"]
+    }
+  }
+
   statement {
-    sid       = "DecryptStateThroughS3"
-    actions   = ["kms:Decrypt"]
+    sid       = "StateKeyThroughS3"
+    actions   = var.state_key == null ? ["kms:Decrypt"] : ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [var.state_kms_key_arn]
 
     condition {

@@ -22,3 +22,18 @@ output "deploy_role_arns" {
   description = "Deploy role per environment, with its EKS access entry (empty without cluster_name)."
   value       = var.cluster_name == null ? {} : { for e in var.environments : e => aws_iam_role.this["deploy-${e}"].arn }
 }
+
+output "deploy_role_names" {
+  description = "Deploy role names per environment (known at plan, unlike the ARNs: for for_each elsewhere)."
+  value       = var.cluster_name == null ? {} : { for e in var.environments : e => aws_iam_role.this["deploy-${e}"].name }
+}
+
+output "role_subjects" {
+  description = "The GitHub OIDC `sub` values each role trusts, keyed by role (plan, publish, apply-<env>, deploy-<env>)."
+  value       = local.subjects
+}
+
+output "plan_lock_object_key" {
+  description = "The one object key the plan role may write (the state's S3 lock object), or null."
+  value       = var.state_key == null ? null : "${var.state_key}.tflock"
+}

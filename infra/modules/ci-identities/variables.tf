@@ -62,6 +62,17 @@ variable "state_bucket_arn" {
   type        = string
 }
 
+variable "state_key" {
+  description = "Key of the environment's state object (the backend's `key`); the plan role may then create and delete its lock object `<state_key>.tflock` and nothing else. null: no lock rights (plans must run with -lock=false)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.state_key == null || can(regex("^[A-Za-z0-9/_.-]+$", var.state_key))
+    error_message = "state_key must be a plain object key, without wildcards."
+  }
+}
+
 variable "state_kms_key_arn" {
   description = "KMS key of the state bucket."
   type        = string

@@ -199,3 +199,23 @@ output "autoscaling_service_linked_role_arn" {
   description = "The Auto Scaling service-linked role named in the data key's policy (it encrypts the nodes' EBS volumes)."
   value       = local.autoscaling_service_linked_role_arn
 }
+
+output "private_subnet_ids" {
+  description = "Private subnets (nodes, and the CI's EKS API tunnel host), one per AZ."
+  value       = module.network.private_subnet_ids
+}
+
+output "eks_cluster_security_group_id" {
+  description = "Security group of the EKS control plane's private endpoint."
+  value       = module.network.eks_cluster_security_group_id
+}
+
+output "ecr_repository_arns" {
+  description = "ECR repository ARNs keyed by image name (the only repositories the CI publish role may push to)."
+  value       = module.ecr.repository_arns
+}
+
+output "data_kms_key_arn" {
+  description = "KMS key of Aurora, Redis, S3, ECR and EBS data."
+  value       = module.kms_data.key_arn
+}

@@ -89,7 +89,41 @@ run "plan_role_reads_only" {
         for a in s.actions : contains(["s3:GetObject", "s3:ListBucket", "kms:Decrypt"], a)
       ]
     ]))
-    error_message = "The plan role's own policy may only read the state and decrypt it."
+    error_message = "Without state_key, the plan role's own policy may only read the state and decrypt it."
+  }
+}
+
+# With the state key, the one write is the lock object of that state.
+run "plan_role_writes_only_its_lock_object" {
+  command = plan
+
+  variables {
+    state_key = "envs/prod/terraform.tfstate"
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.plan_state.statement :
+      toset(s.resources) == toset(["arn:aws:s3:::transaction-validator-tfstate-prod/envs/prod/terraform.tfstate.tflock"])
+      if length(setsubtract(s.actions, ["s3:GetObject", "s3:ListBucket", "kms:Decrypt", "kms:GenerateDataKey"])) > 0
+    ])
+    error_message = "The plan role may write only the lock object of its state."
+  }
+
+  assert {
+    condition = toset(flatten([for s in data.aws_iam_policy_document.plan_state.statement : s.actions])) == toset([
+      "s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:DeleteObject", "kms:Decrypt", "kms:GenerateDataKey",
+    ])
+    error_message = "Read the state, write its lock object, use the state key through S3: nothing else."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.plan_state.statement : anytrue([
+        for c in s.condition : c.variable == "kms:ViaService" && toset(c.values) == toset(["s3.*.amazonaws.com"])
+      ]) if anytrue([for a in s.actions : startswith(a, "kms:")])
+    ])
+    error_message = "The state key only through S3."
   }
 
   assert {
@@ -145,4 +179,95 @@ run "rejects_wildcard_repository" {
   }
 
   expect_failures = [var.github_repository]
+}
+
+# One assertion per trust condition, so that removing any one of them from main.tf fails a
+# run named after it (the combined check above would fail too, but without saying which).
+run "trust_only_web_identity_from_the_github_provider" {
+  command = plan
+
+  assert {
+    condition = alltrue([
+      for k, d in data.aws_iam_policy_document.trust : alltrue([
+        for s in d.statement : toset(s.actions) == toset(["sts:AssumeRoleWithWebIdentity"]) && length(s.principals) == 1 && alltrue([
+          for p in s.principals : p.type == "Federated" && toset(p.identifiers) == toset([aws_iam_openid_connect_provider.github[0].arn])
+        ])
+      ])
+    ])
+    error_message = "Each role is assumable only with a web identity token of the GitHub provider."
+  }
+}
+
+run "trust_pins_the_audience" {
+  command = plan
+
+  assert {
+    condition = alltrue([
+      for k, d in data.aws_iam_policy_document.trust : alltrue([
+        for s in d.statement : anytrue([
+          for c in s.condition : c.test == "StringEquals" && c.variable == "token.actions.githubusercontent.com:aud" && toset(c.values) == toset(["sts.amazonaws.com"])
+        ])
+      ])
+    ])
+    error_message = "Each trust must require aud = sts.amazonaws.com (StringEquals)."
+  }
+}
+
+run "trust_pins_repository_and_branch_or_environment" {
+  command = plan
+
+  assert {
+    condition = alltrue([
+      for k, d in data.aws_iam_policy_document.trust : alltrue([
+        for s in d.statement : anytrue([
+          for c in s.condition : c.test == "StringEquals" && c.variable == "token.actions.githubusercontent.com:sub" && length(c.values) > 0 && alltrue([
+            for v in c.values : startswith(v, "repo:example-org/transaction-validator:") && !strcontains(v, "*") && !strcontains(v, "?")
+          ])
+        ])
+      ])
+    ])
+    error_message = "Each trust must require sub = this repository's exact subjects (StringEquals, no wildcard)."
+  }
+
+  assert {
+    condition = alltrue([
+      for k in ["apply-prod", "deploy-prod"] : anytrue([
+        for s in data.aws_iam_policy_document.trust[k].statement : anytrue([
+          for c in s.condition : c.variable == "token.actions.githubusercontent.com:sub" && toset(c.values) == toset(["repo:example-org/transaction-validator:environment:prod"])
+        ])
+      ])
+    ])
+    error_message = "apply and deploy: only jobs of the protected GitHub environment prod."
+  }
+
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.trust["publish"].statement : anytrue([
+        for c in s.condition : c.variable == "token.actions.githubusercontent.com:sub" && toset(c.values) == toset(["repo:example-org/transaction-validator:ref:refs/heads/main"])
+      ])
+    ])
+    error_message = "publish: only pushes to main."
+  }
+}
+
+# Every environment gets its own apply and deploy role, trusted only by its own environment.
+run "one_apply_and_deploy_role_per_environment" {
+  command = plan
+
+  variables {
+    environments = ["staging", "prod"]
+  }
+
+  assert {
+    condition = alltrue([
+      for e in ["staging", "prod"] : alltrue([
+        for k in ["apply-${e}", "deploy-${e}"] : anytrue([
+          for s in data.aws_iam_policy_document.trust[k].statement : anytrue([
+            for c in s.condition : c.variable == "token.actions.githubusercontent.com:sub" && toset(c.values) == toset(["repo:example-org/transaction-validator:environment:${e}"])
+          ])
+        ])
+      ])
+    ])
+    error_message = "apply-<env> and deploy-<env> trust only environment:<env>."
+  }
 }
