@@ -90,12 +90,13 @@ func (r ciRun) failed() []string {
 	return names
 }
 
-// notRunLines are the NOT RUN lines (runSteps') of a stage's output: steps that could not
-// run here stay in every summary.
+// notRunLines are the NOT RUN and NOTE lines (runSteps') of a stage's output: steps that
+// could not run here, and what a passing step must say (the vulnerability database's
+// date), stay in every summary.
 func notRunLines(out string) []string {
 	var lines []string
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if strings.HasPrefix(line, "NOT RUN") {
+		if strings.HasPrefix(line, "NOT RUN") || strings.HasPrefix(line, "NOTE ") {
 			lines = append(lines, line)
 		}
 	}

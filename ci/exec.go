@@ -87,6 +87,13 @@ func runSteps(ctx context.Context, steps ...step) (string, error) {
 		switch err := o.err; {
 		case err == nil:
 			fmt.Fprintf(&report, "ok       %s\n", steps[i].name)
+			// A passing step's NOTE lines (the vulnerability database's date) stay in
+			// the summary, like NOT RUN lines.
+			for _, line := range strings.Split(o.out, "\n") {
+				if strings.HasPrefix(line, "NOTE ") {
+					fmt.Fprintf(&report, "%s\n", line)
+				}
+			}
 		case errors.As(err, &skipped):
 			fmt.Fprintf(&report, "NOT RUN  %s: %s\n", steps[i].name, skipped.reason)
 		default:

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"dagger/transaction-validator/internal/dagger"
 	"dagger/transaction-validator/pins"
@@ -272,6 +273,9 @@ func (m *TransactionValidator) Scan(ctx context.Context) (string, error) {
 			return gate(ctx, reports, "trivy")
 		}},
 		step{"trivy dependencies (vulnerabilities)", m.scanDependencies},
+		step{"govulncheck (Go vulnerabilities, offline database)", func(ctx context.Context) (string, error) {
+			return m.Vulncheck(ctx, vulndbMaxAgeDays)
+		}},
 		step{"checkov", m.scanCheckov},
 	)
 }
@@ -286,6 +290,66 @@ func (m *TransactionValidator) scanDependencies(ctx context.Context) (string, er
 	c := m.trivy().WithExec([]string{"sh", "-ec",
 		"mkdir -p /reports && trivy fs --scanners vuln --exit-code 0 --format json --output /reports/dependencies.json /src"})
 	return gate(ctx, c.Directory("/reports"), "dependencies")
+}
+
+// Vulncheck gates on reachable known vulnerabilities in the Go code, air-gapped too.
+//
+// scripts/vulncheck.sh, the same gate as suite 15: govulncheck with the Go vulnerability
+// database built from the pinned golang.org/x/vulndb module, in source mode on every Go
+// module and in binary mode on the binaries ci's images ship. Both come from the Go module
+// proxy (built once into a cache volume), never from the internet's vulnerability feeds,
+// so this runs in both modes. It prints the database's date and fails when the database
+// is older than maxAge days.
+//
+//	dagger call vulncheck
+func (m *TransactionValidator) Vulncheck(
+	ctx context.Context,
+	// Oldest acceptable database, in days (VULNDB_MAX_AGE_DAYS).
+	// +default=45
+	maxAge int,
+) (string, error) {
+	bins := dag.Directory()
+	for _, name := range workloadNames() {
+		f, err := m.Binary(name, checkVersion)
+		if err != nil {
+			return "", err
+		}
+		bins = bins.WithFile(name, f, dagger.DirectoryWithFileOpts{Permissions: 0o755})
+	}
+	c := m.goEnv().
+		WithMountedCache("/root/.cache/txv-vuln", dag.CacheVolume("txv-govulncheck")).
+		WithEnvVariable("CACHE_ROOT", "/root/.cache/txv-vuln").
+		WithEnvVariable("VULNDB_MAX_AGE_DAYS", fmt.Sprint(maxAge)).
+		// The age check compares with today: without the date among its inputs the engine
+		// would keep serving a pass cached before the database grew too old.
+		WithEnvVariable("TXV_TODAY", time.Now().UTC().Format(time.DateOnly)).
+		WithMountedDirectory("/bins", bins)
+	out, err := run(ctx, c, "govulncheck", "bash", "scripts/vulncheck.sh", "--bin-dir", "/bins")
+	if err != nil {
+		return out, err
+	}
+	return vulncheckSummary(out), nil
+}
+
+// vulndbMaxAgeDays is the oldest database scan and ci accept, in days; Vulncheck's
+// +default says the same.
+const vulndbMaxAgeDays = 45
+
+// vulncheckSummary keeps the summary of scripts/vulncheck.sh's output, from its
+// "===== govulncheck" header (the database's date, one line per scan) to the end, and
+// repeats the database's line and any scan that could not run as NOTE lines, which ci's
+// summary shows for a passing step.
+func vulncheckSummary(out string) string {
+	if i := strings.LastIndex(out, "===== govulncheck"); i >= 0 {
+		out = out[i:]
+	}
+	var notes strings.Builder
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "Go vulnerability database of ") || strings.HasPrefix(line, "NOT RUN ") {
+			notes.WriteString("NOTE " + line + "\n")
+		}
+	}
+	return notes.String() + out
 }
 
 // scanCheckov runs checkov's Terraform policies. Its community edition carries no
