@@ -29,8 +29,11 @@ type TransactionValidator struct {
 // New configures the pipeline.
 func New(
 	// The repository checkout; by default the directory holding dagger.json.
+	// Ignored: what tools write into a checkout (a change there would miss the engine's
+	// cache), e.g. the lock files `tofu init` leaves in the modules; the roots' committed
+	// lock files (infra/envs, infra/bootstrap) are inputs and stay.
 	// +defaultPath="/"
-	// +ignore=[".git", "**/.terraform", "**/*.tfstate", "**/*.tfstate.*", "**/*.tfplan", "ci/dagger.gen.go", "ci/internal/dagger", "ci/internal/querybuilder", "ci/internal/telemetry", "out"]
+	// +ignore=[".git", "**/.terraform", "infra/modules/**/.terraform.lock.hcl", "**/*.tfstate", "**/*.tfstate.*", "**/*.tfplan", "ci/dagger.gen.go", "ci/internal/dagger", "ci/internal/querybuilder", "ci/internal/telemetry", "out"]
 	source *dagger.Directory,
 	// Run without internet access (see airgap/): no vulnerability-database download, no
 	// image that only exists online.

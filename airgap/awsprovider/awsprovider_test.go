@@ -248,6 +248,28 @@ resource "aws_nosuch_thing" "c" {}
 	}
 }
 
+func TestCheckAllowsAClientOnlyServiceOnlyBesideItsUser(t *testing.T) {
+	src := fakeProvider(t)
+	tf := writeTF(t, map[string]string{"main.tf": `resource "aws_ec2_thing" "b" {}`})
+	saved := clientOnly["iam"]
+	clientOnly["iam"] = struct{ service, why string }{"ec2", "ec2 calls the IAM client"}
+	t.Cleanup(func() {
+		if saved.service == "" {
+			delete(clientOnly, "iam")
+		} else {
+			clientOnly["iam"] = saved
+		}
+	})
+	if _, err := Check(src, []string{"ec2", "iam"}, []string{tf}); err != nil {
+		t.Errorf("iam is listed for ec2's use of its client, yet: %v", err)
+	}
+	clientOnly["iam"] = struct{ service, why string }{"sns", "sns calls the IAM client"}
+	_, err := Check(src, []string{"ec2", "iam"}, []string{tf})
+	if err == nil || !strings.Contains(err.Error(), `service "iam" serves none of the types in use`) {
+		t.Errorf("iam listed without the service that needs its client: want an error, got %v", err)
+	}
+}
+
 func TestCheckRejectsBrokenHCL(t *testing.T) {
 	src := fakeProvider(t)
 	tf := writeTF(t, map[string]string{"main.tf": `resource "aws_ec2_thing" {`})

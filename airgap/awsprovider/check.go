@@ -22,6 +22,16 @@ var typeBlocks = map[string]bool{
 	"mock_resource": true, "mock_data": true,
 }
 
+// clientOnly are the services listed for their SDK client alone: another listed service
+// calls that client at run time, and a client whose service package is not registered
+// panics ("unknown service package") instead of compiling out. Each is allowed in the list
+// without a type of its own while the service that needs it is listed.
+var clientOnly = map[string]struct{ service, why string }{
+	// Creating or reading any tagged aws_s3_bucket lists its tags through S3 Control's
+	// ListTagsForResource (internal/service/s3/tags.go); without it, apply crashes.
+	"s3control": {"s3", "s3 reads bucket tags through S3 Control"},
+}
+
 // Check maps every aws_* type the Terraform files under paths use to the service package
 // that serves it, and fails when a type's service is not in services or a listed service
 // serves none of them: the list stays exactly what the configuration needs. The report
@@ -39,7 +49,7 @@ func Check(src string, services, paths []string) (string, error) {
 		return "", fmt.Errorf("no aws_* resource or data source types under %s", strings.Join(paths, " "))
 	}
 	byService := map[string][]string{}
-	var problems []string
+	var problems, clientNotes []string
 	for _, t := range slices.Sorted(maps.Keys(used)) {
 		svc, ok := owner[t]
 		switch {
@@ -52,6 +62,10 @@ func Check(src string, services, paths []string) (string, error) {
 		}
 	}
 	for _, svc := range services {
+		if user, ok := clientOnly[svc]; ok && slices.Contains(services, user.service) {
+			clientNotes = append(clientNotes, fmt.Sprintf("%-16s client only: %s\n", svc, user.why))
+			continue
+		}
 		if _, ok := byService[svc]; !ok {
 			problems = append(problems, fmt.Sprintf("service %q serves none of the types in use; drop it from the list", svc))
 		}
@@ -60,6 +74,7 @@ func Check(src string, services, paths []string) (string, error) {
 	for _, svc := range slices.Sorted(maps.Keys(byService)) {
 		fmt.Fprintf(&b, "%-16s %s\n", svc, strings.Join(byService[svc], " "))
 	}
+	b.WriteString(strings.Join(clientNotes, ""))
 	if len(problems) > 0 {
 		return b.String(), fmt.Errorf("the AWS service list does not match the configuration:\n  %s", strings.Join(problems, "\n  "))
 	}

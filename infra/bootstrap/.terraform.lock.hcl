@@ -1,0 +1,10 @@
+# This file is maintained automatically by "tofu init".
+# Manual edits may be lost in future updates.
+
+provider "registry.opentofu.org/hashicorp/aws" {
+  version     = "6.48.0"
+  constraints = "~> 6.0"
+  hashes = [
+    "h1:aqitdV0Tw+K2zPk7S3k6tT4zyKsUZhD1gKwMoomOftM=",
+  ]
+}

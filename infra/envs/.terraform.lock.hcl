@@ -1,0 +1,18 @@
+# This file is maintained automatically by "tofu init".
+# Manual edits may be lost in future updates.
+
+provider "registry.opentofu.org/hashicorp/aws" {
+  version     = "6.48.0"
+  constraints = "~> 6.0"
+  hashes = [
+    "h1:aqitdV0Tw+K2zPk7S3k6tT4zyKsUZhD1gKwMoomOftM=",
+  ]
+}
+
+provider "registry.opentofu.org/hashicorp/random" {
+  version     = "3.9.0"
+  constraints = ">= 3.6.0"
+  hashes = [
+    "h1:eInL3KWF5Duci8eV1OdnMk/bYiY20ruIWH9TMLJziKY=",
+  ]
+}
