@@ -96,6 +96,34 @@ func build(dir string) ([]byte, error) {
 func decode(all []byte) (*manifests, error) {
 	m := &manifests{raw: all, Custom: map[string][]map[string]any{}, Telemetry: map[string][]map[string]any{}}
 	m.Workloads = &manifests{Custom: map[string][]map[string]any{}}
+	err := eachObject(all, func(head object, doc []byte) error {
+		if telemetryObject(head.Kind, head.Name, head.Namespace) {
+			var obj map[string]any
+			if err := yaml.Unmarshal(doc, &obj); err != nil {
+				return err
+			}
+			m.Telemetry[head.Kind] = append(m.Telemetry[head.Kind], obj)
+			return nil
+		}
+		dst := m
+		if workloadObject(head.Name) {
+			dst = m.Workloads
+			dst.raw = append(append(dst.raw, doc...), "\n---\n"...)
+		}
+		return dst.addDoc(head.Kind, doc)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// object names one document of a rendered stream.
+type object struct{ Kind, Namespace, Name string }
+
+// eachObject calls fn with the kind, namespace and name of each document in a rendered
+// stream, and the document itself; it stops at the first error.
+func eachObject(all []byte, fn func(head object, doc []byte) error) error {
 	for _, doc := range bytes.Split(all, []byte("\n---\n")) {
 		if len(bytes.TrimSpace(doc)) == 0 {
 			continue
@@ -108,26 +136,13 @@ func decode(all []byte) (*manifests, error) {
 			} `json:"metadata"`
 		}
 		if err := yaml.Unmarshal(doc, &head); err != nil {
-			return nil, err
+			return err
 		}
-		if telemetryObject(head.Kind, head.Metadata.Name, head.Metadata.Namespace) {
-			var obj map[string]any
-			if err := yaml.Unmarshal(doc, &obj); err != nil {
-				return nil, err
-			}
-			m.Telemetry[head.Kind] = append(m.Telemetry[head.Kind], obj)
-			continue
-		}
-		dst := m
-		if workloadObject(head.Metadata.Name) {
-			dst = m.Workloads
-			dst.raw = append(append(dst.raw, doc...), "\n---\n"...)
-		}
-		if err := dst.addDoc(head.Kind, doc); err != nil {
-			return nil, err
+		if err := fn(object{head.Kind, head.Metadata.Namespace, head.Metadata.Name}, doc); err != nil {
+			return err
 		}
 	}
-	return m, nil
+	return nil
 }
 
 func (m *manifests) addDoc(kind string, doc []byte) error {
