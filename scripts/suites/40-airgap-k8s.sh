@@ -14,42 +14,14 @@ REPO_ROOT=${REPO_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 K=$REPO_ROOT/airgap/k8s
 ensure_apt iproute2   # ss, for the port checks and the host snapshot
 
-WORK=$(mktemp -d)
-export AIRGAP_STATE=$WORK/airgap-state   # does not exist yet: down.sh must remove it again
-export K8S_STATE=$AIRGAP_STATE/k8s
-# The machines are shared, and others run clusters from these same scripts: take the first
-# block of six free ports from 27443 up instead of failing on a busy one.
-ports_free() { local p; for p in $(seq "$1" $(($1 + 5))); do [ -z "$(ss -Hltn "sport = :$p")" ] || return 1; done; }
-base=${SUITE_K8S_PORT_BASE:-27443}
-until ports_free "$base"; do
-  base=$((base + 10))
-  [ "$base" -lt 28443 ] || { log "no six free ports between 27443 and 28443"; exit 1; }
-done
-export K8S_PORT_BASE=$base
-PORTS=$(seq "$K8S_PORT_BASE" $((K8S_PORT_BASE + 5)))
-
-failures=0
-check() { if "$@"; then :; else log "CHECK FAILED: $*"; failures=$((failures + 1)); fi; }
-cleanup() {
-  # Whatever happened, do not leave a cluster behind on the CI machine.
-  if [ -e "$K8S_STATE" ]; then "$K/down.sh" >/dev/null 2>&1 || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=../../airgap/k8s/suite-sandbox.sh
+. "$K/suite-sandbox.sh"
+cluster_sandbox 6 "${SUITE_K8S_PORT_BASE:-27443}"
 
 # What "the host as it was" means, in observable terms.
 snapshot() {
   local p
-  for p in $PORTS; do ss -Hltn "sport = :$p" | awk -v p="$p" '{print "listener " p " " $4}'; done
-  # Processes that name our private state dir, whatever their binary: other clusters on
-  # this shared machine (started from these same scripts) come and go during the suite
-  # and must not count.
-  for p in /proc/[0-9]*; do
-    [ "${p#/proc/}" = "$$" ] || [ "${p#/proc/}" = "$BASHPID" ] && continue
-    if tr '\0' '\n' 2>/dev/null < "$p/cmdline" | grep -qF -- "$WORK"; then
-      echo "process ${p#/proc/} $(readlink "$p/exe" 2>/dev/null)"
-    fi
-  done
+  host_snapshot_ours
   for p in "$HOME/.kube" "$HOME/.kwok" /var/run/kubernetes "$AIRGAP_STATE"; do
     if [ -e "$p" ]; then find "$p" -printf 'path %p %s\n' 2>/dev/null | sort; else echo "absent $p"; fi
   done

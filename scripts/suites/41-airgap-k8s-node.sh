@@ -19,39 +19,17 @@ fi
 # shellcheck disable=SC2086 # a space-separated package list
 ensure_apt iproute2 $K8S_NODE_APT_PACKAGES
 
-WORK=$(mktemp -d)
-export AIRGAP_STATE=$WORK/airgap-state
-export K8S_STATE=$AIRGAP_STATE/k8s
+# shellcheck source=../../airgap/k8s/suite-sandbox.sh
+. "$K/suite-sandbox.sh"
+cluster_sandbox 7 "${SUITE_K8S_PORT_BASE:-28443}"
 export K8S_REAL_NODE=1
-ports_free() { local p; for p in $(seq "$1" $(($1 + 6))); do [ -z "$(ss -Hltn "sport = :$p")" ] || return 1; done; }
-base=${SUITE_K8S_PORT_BASE:-28443}
-until ports_free "$base"; do
-  base=$((base + 10))
-  [ "$base" -lt 29443 ] || { log "no seven free ports between 28443 and 29443"; exit 1; }
-done
-export K8S_PORT_BASE=$base
-PORTS=$(seq "$K8S_PORT_BASE" $((K8S_PORT_BASE + 6)))
-
-failures=0
-check() { if "$@"; then :; else log "CHECK FAILED: $*"; failures=$((failures + 1)); fi; }
-cleanup() {
-  if [ -e "$K8S_STATE" ]; then "$K/down.sh" >/dev/null 2>&1 || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 # The host, in observable terms. Only what the node could touch, and only ours: other
 # clusters and the Dagger engine on this shared machine change links and rules of their own
 # while the suite runs.
 snapshot() {
   local p
-  for p in $PORTS; do ss -Hltn "sport = :$p" | awk -v p="$p" '{print "listener " p " " $4}'; done
-  for p in /proc/[0-9]*; do
-    [ "${p#/proc/}" = "$$" ] || [ "${p#/proc/}" = "$BASHPID" ] && continue
-    if tr '\0' '\n' 2>/dev/null < "$p/cmdline" | grep -qF -- "$WORK"; then
-      echo "process ${p#/proc/} $(readlink "$p/exe" 2>/dev/null)"
-    fi
-  done
+  host_snapshot_ours
   for p in "$HOME/.kube" "$HOME/.kwok" /var/run/kubernetes "$AIRGAP_STATE" /run/netns /run/containerd \
     /var/lib/cni /var/lib/kubelet /var/lib/containerd /var/log/pods /var/log/containers \
     /etc/cni /opt/cni /opt/containerd; do
