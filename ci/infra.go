@@ -35,8 +35,28 @@ func (e tofuEnv) initArgs() []string {
 	return []string{"tofu", "init", "-lockfile=readonly", "-backend-config=" + string(e) + ".s3.tfbackend"}
 }
 
-// varFile is the flag of every plan: the environment's values.
-func (e tofuEnv) varFile() string { return "-var-file=" + string(e) + ".tfvars" }
+// subscribersPath is where plan and apply mount an environment's alert subscribers.
+const subscribersPath = "/run/secrets/alert-subscribers.tfvars"
+
+// varFlags are the -var-file flags of every plan: the environment's committed values, then
+// its alert subscribers when they are given. Those come as a secret file, never committed
+// (a pager endpoint's URL carries its token), and prod refuses to plan without one
+// (infra/envs/variables.tf), so prod's plan and apply need them.
+func (e tofuEnv) varFlags(subscribers *dagger.Secret) string {
+	flags := "-var-file=" + string(e) + ".tfvars"
+	if subscribers != nil {
+		flags += " -var-file=" + subscribersPath
+	}
+	return flags
+}
+
+// withSubscribers mounts the alert subscribers' var file, if any, where varFlags reads it.
+func withSubscribers(c *dagger.Container, subscribers *dagger.Secret) *dagger.Container {
+	if subscribers == nil {
+		return c
+	}
+	return c.WithMountedSecret(subscribersPath, subscribers)
+}
 
 // awsCredentials are the AWS credentials of a plan or apply, as secrets. In GitHub
 // Actions they are the short-lived OIDC role credentials the configure-aws-credentials
@@ -66,9 +86,9 @@ func (m *TransactionValidator) tofuRoot(env tofuEnv, creds awsCredentials) *dagg
 }
 
 // planScript writes the plan of env and its renderings into /plan.
-func planScript(env tofuEnv) string {
+func planScript(env tofuEnv, subscribers *dagger.Secret) string {
 	return `mkdir -p /plan
-tofu plan -lock-timeout=5m ` + env.varFile() + ` -out=/plan/tfplan
+tofu plan -lock-timeout=5m ` + env.varFlags(subscribers) + ` -out=/plan/tfplan
 tofu show -no-color /plan/tfplan > /plan/plan.txt
 tofu show -json /plan/tfplan > /plan/plan.json
 sha256sum /plan/tfplan | cut -d' ' -f1 > /plan/tfplan.sha256`
@@ -97,13 +117,17 @@ func (m *TransactionValidator) Plan(
 	// AWS session token of temporary credentials, as a secret.
 	// +optional
 	awsSessionToken *dagger.Secret,
+	// The environment's alert subscribers, as a secret tfvars file (alert_emails,
+	// alert_https_endpoints; GitHub: env:ALERT_SUBSCRIBERS_TFVARS). Required by prod.
+	// +optional
+	alertSubscribers *dagger.Secret,
 ) (*dagger.Directory, error) {
 	e, err := newTofuEnv(env)
 	if err != nil {
 		return nil, err
 	}
-	c := m.tofuRoot(e, awsCredentials{awsAccessKeyId, awsSecretAccessKey, awsSessionToken}).
-		WithExec([]string{"sh", "-ec", planScript(e)})
+	c := withSubscribers(m.tofuRoot(e, awsCredentials{awsAccessKeyId, awsSecretAccessKey, awsSessionToken}), alertSubscribers).
+		WithExec([]string{"sh", "-ec", planScript(e, alertSubscribers)})
 	if _, err := c.Sync(ctx); err != nil {
 		return nil, fmt.Errorf("plan %s: %w", env, err)
 	}
@@ -134,6 +158,10 @@ func (m *TransactionValidator) Apply(
 	// AWS session token of temporary credentials, as a secret.
 	// +optional
 	awsSessionToken *dagger.Secret,
+	// The environment's alert subscribers, as a secret tfvars file (alert_emails,
+	// alert_https_endpoints; GitHub: env:ALERT_SUBSCRIBERS_TFVARS). Required by prod.
+	// +optional
+	alertSubscribers *dagger.Secret,
 ) (string, error) {
 	e, err := newTofuEnv(env)
 	if err != nil {
@@ -149,7 +177,7 @@ func (m *TransactionValidator) Apply(
 	if err := checkApproved(strings.Fields(sum)[0], approvedSha256); err != nil {
 		return "", err
 	}
-	c := m.tofuRoot(e, awsCredentials{awsAccessKeyId, awsSecretAccessKey, awsSessionToken}).
+	c := withSubscribers(m.tofuRoot(e, awsCredentials{awsAccessKeyId, awsSecretAccessKey, awsSessionToken}), alertSubscribers).
 		WithFile("/plan/tfplan", plan)
 	out, err := run(ctx, c, "apply", "tofu", "apply", "-lock-timeout=5m", "/plan/tfplan")
 	if err != nil {
@@ -157,7 +185,7 @@ func (m *TransactionValidator) Apply(
 	}
 	// Smoke test: what is deployed is what the code says (exit 0 = no changes, 2 = drift).
 	smoke, err := run(ctx, c.WithEnvVariable("TXV_NONCE", nonce()), "post-apply plan (no changes expected)",
-		"tofu", "plan", "-detailed-exitcode", "-lock-timeout=5m", e.varFile())
+		append([]string{"tofu", "plan", "-detailed-exitcode", "-lock-timeout=5m"}, strings.Fields(e.varFlags(alertSubscribers))...)...)
 	if err != nil {
 		return out + smoke, fmt.Errorf("applied, but the environment still differs from the code: %w", err)
 	}

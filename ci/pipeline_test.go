@@ -1,10 +1,14 @@
 package main
 
 import (
+	"dagger/transaction-validator/internal/dagger"
+
 	"crypto/sha256"
 	"encoding/hex"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -185,7 +189,7 @@ func TestInfraEnvsAreFilesOfTheRoot(t *testing.T) {
 			t.Fatal(err)
 		}
 		init := strings.Join(env.initArgs(), " ")
-		plan := planScript(env)
+		plan := planScript(env, nil)
 		for _, f := range []string{name + ".s3.tfbackend", name + ".tfvars", "tests/" + name + ".tftest.hcl"} {
 			if _, err := os.Stat(filepath.Join(root, f)); err != nil {
 				t.Errorf("%s: %v", name, err)
@@ -196,6 +200,13 @@ func TestInfraEnvsAreFilesOfTheRoot(t *testing.T) {
 		}
 		if !strings.Contains(plan, "tofu plan -lock-timeout=5m -var-file="+name+".tfvars ") {
 			t.Errorf("%s: plan does not read its var file:\n%s", name, plan)
+		}
+		if strings.Contains(plan, subscribersPath) {
+			t.Errorf("%s: plan reads alert subscribers nobody gave:\n%s", name, plan)
+		}
+		// Given, the subscribers come after the committed values, so they win.
+		if with := planScript(env, new(dagger.Secret)); !strings.Contains(with, "-var-file="+name+".tfvars -var-file="+subscribersPath+" ") {
+			t.Errorf("%s: plan does not read the alert subscribers it was given:\n%s", name, with)
 		}
 	}
 	varFiles, err := filepath.Glob(filepath.Join(root, "*.tfvars"))
@@ -238,5 +249,36 @@ func TestTrivyScansEachEnvironmentWithItsValues(t *testing.T) {
 		if !strings.Contains(script, want) {
 			t.Errorf("missing from the trivy script: %q\n%s", want, script)
 		}
+	}
+}
+
+// TestTestStageHasEveryFileTheTestsRead: a Go test under svc/ that reads a file from a
+// directory the test stage leaves out (infra/, docs/, .github/, the overlays, ci/) passes
+// on a checkout and fails in the engine, as the fxrates alarm test did; every such path
+// must be one of testInputs.
+func TestTestStageHasEveryFileTheTestsRead(t *testing.T) {
+	read := regexp.MustCompile(`"((?:\.\./)+)((?:infra|docs|\.github|kustomize/overlays|ci)/[^"]+)"`)
+	found := 0
+	err := filepath.WalkDir(filepath.Join("..", "svc"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range read.FindAllStringSubmatch(string(src), -1) {
+			found++
+			if !slices.Contains(testInputs, m[2]) {
+				t.Errorf("%s reads %s, which the test stage leaves out: add it to testInputs (ci/test.go)", path, m[2])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found == 0 {
+		t.Fatal("no test reads a file outside svc/: the pattern no longer finds docs/runbook.md's reader")
 	}
 }

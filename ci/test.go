@@ -46,6 +46,16 @@ func (m *TransactionValidator) Test(
 bash scripts/suites/10-service.sh`)
 }
 
+// testInputs are the files the Go tests read from directories the test stage leaves out:
+// svc/internal/monitoring checks every alert's runbook_url against docs/runbook.md, and
+// svc/internal/fxrates holds the CloudWatch alarms of infra/modules/observability to the
+// ETL's metrics. TestTestStageHasEveryFileTheTestsRead finds them in the tests' sources.
+var testInputs = []string{
+	"docs/runbook.md",
+	"infra/modules/observability/main.tf",
+	"infra/modules/observability/variables.tf",
+}
+
 // testEnv is the golang image plus the Debian packages the integration tests start
 // (DEBIAN_TEST_PACKAGES in airgap/versions.env) and gcc for the race detector, installed
 // in a layer of their own so a source change does not reinstall them.
@@ -64,12 +74,13 @@ func (m *TransactionValidator) testEnv(ctx context.Context) (*dagger.Container, 
 	// user.daggerContentHash xattr that is part of its digest, so a checkout and a plain
 	// copy of it (or a checkout after `dagger develop`) would otherwise never share this
 	// stage's cache.
-	// One document is test input: svc/internal/monitoring checks every alert's runbook_url
-	// against the headings of docs/runbook.md.
+	// The few files there that Go tests read come back one by one (testInputs).
 	src := m.Source.
 		WithoutDirectory("infra").WithoutDirectory("docs").WithoutDirectory(".github").
-		WithoutDirectory("kustomize/overlays").WithoutDirectory("ci").WithoutFile("dagger.json").
-		WithFile("docs/runbook.md", m.Source.File("docs/runbook.md"))
+		WithoutDirectory("kustomize/overlays").WithoutDirectory("ci").WithoutFile("dagger.json")
+	for _, f := range testInputs {
+		src = src.WithFile(f, m.Source.File(f))
+	}
 	// The two Go tools the suite runs come from their pinned images, where the host
 	// builds them from the Go proxy: compiling Prometheus here cost minutes on every cold
 	// engine.

@@ -57,8 +57,9 @@ acm_certificate_arn = null
 
 # Alert subscribers are not committed here: give the on-call address(es) as
 # TF_VAR_alert_emails='["..."]' and/or a pager/chat integration as
-# TF_VAR_alert_https_endpoints (its URL carries a token). prod refuses to plan without one
-# (variables.tf; tests/prod.tftest.hcl).
+# TF_VAR_alert_https_endpoints (its URL carries a token), or through the pipeline as the
+# secret var file of `plan`/`apply --alert-subscribers` (README.md). prod refuses to plan
+# without one (variables.tf; tests/prod.tftest.hcl).
 
 log_retention_days = 365
 
