@@ -129,17 +129,7 @@ func TestZonePanelCountsReadyPodsPerZone(t *testing.T) {
 			}},
 		}},
 	}
-	raw, err := yaml.Marshal(test)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "zone.test.yaml"), raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "test", "rules", "zone.test.yaml")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
+	if out, err := promtoolTest(t, bin, "zone", test); err != nil {
 		t.Fatalf("promtool test rules: %v\nexpression: %s\nnode labels allowed by the values file: %v\n%s", err, expr, allowed, out)
 	}
 }
@@ -185,17 +175,24 @@ func TestReasonsPanelSumsPodsPerReason(t *testing.T) {
 			}},
 		}},
 	}
+	if out, err := promtoolTest(t, bin, "reasons", test); err != nil {
+		t.Fatalf("promtool test rules: %v\nexpression: %s\n%s", err, expr, out)
+	}
+}
+
+// promtoolTest writes test as NAME.test.yaml in a temporary directory and runs promtool's
+// rule tests on it there, returning promtool's output.
+func promtoolTest(t *testing.T, bin, name string, test map[string]any) ([]byte, error) {
+	t.Helper()
 	raw, err := yaml.Marshal(test)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "reasons.test.yaml"), raw, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name+".test.yaml"), raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "test", "rules", "reasons.test.yaml")
+	cmd := exec.Command(bin, "test", "rules", name+".test.yaml")
 	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("promtool test rules: %v\nexpression: %s\n%s", err, expr, out)
-	}
+	return cmd.CombinedOutput()
 }
