@@ -95,6 +95,12 @@ mock_provider "aws" {
   }
 }
 
+# The account guard is per environment and not committed (TF_VAR_allowed_account_ids at plan
+# time): this stands in for it.
+variables {
+  allowed_account_ids = ["123456789012"]
+}
+
 run "dev_is_cheap_but_multi_az" {
   # Guards the invocation: these assertions are about dev.tfvars, not another environment's.
   assert {
