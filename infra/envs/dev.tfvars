@@ -13,7 +13,7 @@ vpc_cidr = "10.10.0.0/16"
 # egress (ECR pulls, AWS APIs) for the whole cluster; acceptable for dev.
 single_nat_gateway = true
 
-kubernetes_version = "1.33"
+kubernetes_version = "1.35"
 
 # Spot Graviton nodes (~70% cheaper than on-demand); pods must tolerate interruptions,
 # which dev is there to prove anyway. Two instance types widen the spot pools.

@@ -12,7 +12,7 @@ vpc_cidr = "10.20.0.0/16"
 # One NAT gateway per AZ, as in prod: AZ-failure drills must not lose egress.
 single_nat_gateway = false
 
-kubernetes_version = "1.33"
+kubernetes_version = "1.35"
 
 node_groups = {
   default = {
