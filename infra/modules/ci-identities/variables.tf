@@ -58,18 +58,29 @@ variable "environments" {
 }
 
 variable "state_bucket_arn" {
-  description = "ARN of the Terraform state bucket (infra/bootstrap), which the plan role reads."
+  description = "ARN of the Terraform state bucket (infra/bootstrap), which the plan role reads (and the deploy roles, the `state_key` object only)."
   type        = string
 }
 
 variable "state_key" {
-  description = "Key of the environment's state object (the backend's `key`); the plan role may then create and delete its lock object `<state_key>.tflock` and nothing else. null: no lock rights (plans must run with -lock=false)."
+  description = "Key of the environment's state object (the backend's `key`); the plan role may then create and delete its lock object `<state_key>.tflock` and nothing else, and the deploy roles may read that object (the environment's outputs). null: no lock rights (plans must run with -lock=false) and no state access for the deploy roles."
   type        = string
   default     = null
 
   validation {
     condition     = var.state_key == null || can(regex("^[A-Za-z0-9/_.-]+$", var.state_key))
     error_message = "state_key must be a plain object key, without wildcards."
+  }
+}
+
+variable "workspace_key_prefix" {
+  description = "The S3 backend's `workspace_key_prefix` (its default, `env:`): the one prefix the deploy roles may list, which `tofu init` and `tofu output` do to find the workspaces."
+  type        = string
+  default     = "env:"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9:_.-]+$", var.workspace_key_prefix))
+    error_message = "workspace_key_prefix must be a plain prefix, without slashes or wildcards."
   }
 }
 

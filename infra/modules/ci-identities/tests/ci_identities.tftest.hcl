@@ -271,3 +271,66 @@ run "one_apply_and_deploy_role_per_environment" {
     error_message = "apply-<env> and deploy-<env> trust only environment:<env>."
   }
 }
+
+# A deploy reads its environment's outputs from the state (ci/outputs.go): that one object,
+# the workspace listing, and the state key through S3 for this bucket only; nothing else.
+run "deploy_reads_exactly_its_state_object" {
+  command = plan
+
+  variables {
+    state_key = "envs/prod/terraform.tfstate"
+  }
+
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.deploy[0].statement :
+      toset(s.actions) == toset(["s3:GetObject"]) && toset(s.resources) == toset(["arn:aws:s3:::transaction-validator-tfstate-prod/envs/prod/terraform.tfstate"])
+    ])
+    error_message = "The deploy role must read its environment's state object."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.deploy[0].statement :
+      toset(s.resources) == toset(["arn:aws:s3:::transaction-validator-tfstate-prod/envs/prod/terraform.tfstate"])
+      if anytrue([for a in s.actions : a == "s3:GetObject"])
+    ])
+    error_message = "s3:GetObject on the state object only (no other key, no wildcard)."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.deploy[0].statement : anytrue([
+        for c in s.condition : c.test == "StringEquals" && c.variable == "s3:prefix" && toset(c.values) == toset(["env:/"])
+      ]) if anytrue([for a in s.actions : a == "s3:ListBucket"])
+    ])
+    error_message = "s3:ListBucket only for the backend's workspace prefix env:/."
+  }
+
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.deploy[0].statement :
+      toset(s.actions) == toset(["kms:Decrypt"]) && toset(s.resources) == toset([var.state_kms_key_arn]) &&
+      anytrue([for c in s.condition : c.variable == "kms:ViaService" && toset(c.values) == toset(["s3.*.amazonaws.com"])]) &&
+      anytrue([for c in s.condition : c.test == "StringEquals" && c.variable == "kms:EncryptionContext:aws:s3:arn" && toset(c.values) == toset(["arn:aws:s3:::transaction-validator-tfstate-prod"])])
+    ])
+    error_message = "The deploy role decrypts with the state key only, through S3, for the state bucket's encryption context."
+  }
+
+  assert {
+    condition = toset(flatten([for s in data.aws_iam_policy_document.deploy[0].statement : s.actions])) == toset([
+      "eks:DescribeCluster", "s3:GetObject", "s3:ListBucket", "kms:Decrypt",
+    ])
+    error_message = "Deploy: find the cluster, read the state: no writes, no lock, nothing else."
+  }
+}
+
+# Without a state key the deploy role gets no state access at all.
+run "deploy_without_state_key_reads_no_state" {
+  command = plan
+
+  assert {
+    condition = toset(flatten([for s in data.aws_iam_policy_document.deploy[0].statement : s.actions])) == toset(["eks:DescribeCluster"])
+    error_message = "Without state_key the deploy role only finds the cluster."
+  }
+}
