@@ -254,6 +254,17 @@ variable "ci_state_bucket_name" {
   type        = string
 }
 
+variable "ci_plan_reads_terraform_written_secrets" {
+  description = "Let the plan role read the values of the secrets Terraform writes (Redis user; database users in \"password\" mode), exactly those: a refreshing plan reads them (GetSecretValue), and without it the plan fails. Whoever can assume the plan role (pull requests of the repository too) can then read those passwords, so never in prod (refused)."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !(var.environment == "prod" && var.ci_plan_reads_terraform_written_secrets)
+    error_message = "prod's plan role may not read prod's passwords: pull requests assume it (infra/README.md, \"Not done\")."
+  }
+}
+
 variable "ci_apply_policy_arns" {
   description = "Managed policies of the environment's apply role, i.e. what the infra workflow's apply may change."
   type        = list(string)

@@ -235,3 +235,23 @@ run "refuses_a_malformed_account_id" {
 
   expect_failures = [var.allowed_account_ids]
 }
+
+# Pull requests assume the plan role: in prod it reads no secret value, and cannot be made to.
+run "prod_plan_role_reads_no_password" {
+  command = plan
+
+  assert {
+    condition     = length(module.ci_identities.plan_readable_secret_arns) == 0
+    error_message = "prod's plan role must read no secret value."
+  }
+}
+
+run "prod_refuses_plan_role_secret_reads" {
+  command = plan
+
+  variables {
+    ci_plan_reads_terraform_written_secrets = true
+  }
+
+  expect_failures = [var.ci_plan_reads_terraform_written_secrets]
+}

@@ -169,3 +169,14 @@ run "staging_ci_identities_and_cluster_access" {
     error_message = "staging's admin access entry is the break-glass role's, as cluster admin."
   }
 }
+
+# Synthetic data: the plan role may refresh the secrets Terraform writes (Redis, and the
+# database users' two secrets each in "password" mode), exactly those.
+run "staging_plan_role_refreshes_terraform_written_secrets" {
+  command = plan
+
+  assert {
+    condition     = length(module.ci_identities.plan_readable_secret_arns) == 5
+    error_message = "The plan role must read exactly the 5 Terraform-written secrets (Redis; credentials and URL of 2 database users)."
+  }
+}

@@ -109,6 +109,53 @@ data "aws_iam_policy_document" "plan_state" {
   }
 }
 
+# Refreshing an aws_secretsmanager_secret_version reads its value (GetSecretValue, which
+# ReadOnlyAccess lacks). OpenTofu 1.10 has neither ephemeral resources nor write-only
+# attributes, which would keep those values out of the refresh; until then the plan role may
+# read exactly the secrets Terraform writes, where the environment chooses to allow it.
+data "aws_iam_policy_document" "plan_secrets" {
+  count = length(var.plan_secret_arns) > 0 ? 1 : 0
+
+  statement {
+    sid       = "RefreshTerraformWrittenSecrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = var.plan_secret_arns
+  }
+
+  statement {
+    sid       = "SecretsKeyForThoseSecretsOnly"
+    actions   = ["kms:Decrypt"]
+    resources = [var.secrets_kms_key_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.*.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:SecretARN"
+      values   = var.plan_secret_arns
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "plan_secrets" {
+  count = length(var.plan_secret_arns) > 0 ? 1 : 0
+
+  name   = "refresh-terraform-written-secrets"
+  role   = aws_iam_role.this["plan"].id
+  policy = data.aws_iam_policy_document.plan_secrets[0].json
+
+  lifecycle {
+    precondition {
+      condition     = var.secrets_kms_key_arn != null
+      error_message = "plan_secret_arns needs secrets_kms_key_arn (their KMS key)."
+    }
+  }
+}
+
 resource "aws_iam_role_policy" "plan_state" {
   name   = "read-state"
   role   = aws_iam_role.this["plan"].id

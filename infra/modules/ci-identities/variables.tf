@@ -89,6 +89,23 @@ variable "state_kms_key_arn" {
   type        = string
 }
 
+variable "plan_secret_arns" {
+  description = "Secrets whose values Terraform itself writes (aws_secretsmanager_secret_version), which a refreshing plan must read (GetSecretValue): the plan role may read exactly these. Empty: none, and such a plan fails to refresh them. Every identity that can assume the plan role (pull requests too) can then read them: never a cardholder-data environment's."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.plan_secret_arns : can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[^*?]+$", a))])
+    error_message = "plan_secret_arns must be full secret ARNs, without wildcards."
+  }
+}
+
+variable "secrets_kms_key_arn" {
+  description = "KMS key of the `plan_secret_arns` secrets (decrypted only through Secrets Manager, only for those secrets)."
+  type        = string
+  default     = null
+}
+
 variable "apply_policy_arns" {
   description = "Managed policies of the apply roles: what `tofu apply` of the environment root may change (chosen by the account owner; typically a permission-boundary-limited admin policy)."
   type        = list(string)
