@@ -1,4 +1,4 @@
 provider "aws" {
   region              = var.region
-  allowed_account_ids = length(var.allowed_account_ids) > 0 ? var.allowed_account_ids : null
+  allowed_account_ids = var.allowed_account_ids
 }

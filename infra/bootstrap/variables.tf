@@ -26,9 +26,13 @@ variable "lock_table_name" {
 }
 
 variable "allowed_account_ids" {
-  description = "The only AWS account(s) this root may run against; empty disables the guard."
+  description = "The AWS account(s) this root may run against (the provider refuses any other, so a wrong profile cannot touch another environment). Per environment and not committed: give it as TF_VAR_allowed_account_ids='[\"<12-digit id>\"]' or -var."
   type        = list(string)
-  default     = []
+
+  validation {
+    condition     = length(var.allowed_account_ids) > 0 && alltrue([for id in var.allowed_account_ids : can(regex("^[0-9]{12}$", id))])
+    error_message = "allowed_account_ids must name at least one AWS account, each a 12-digit id (e.g. TF_VAR_allowed_account_ids='[\"111122223333\"]')."
+  }
 }
 
 variable "tags" {

@@ -13,7 +13,7 @@ vpc_cidr = "10.10.0.0/16"
 # egress (ECR pulls, AWS APIs) for the whole cluster; acceptable for dev.
 single_nat_gateway = true
 
-kubernetes_version = "1.33"
+kubernetes_version = "1.35"
 
 # Spot Graviton nodes (~70% cheaper than on-demand); pods must tolerate interruptions,
 # which dev is there to prove anyway. Two instance types widen the spot pools.
@@ -81,6 +81,9 @@ ci_create_github_oidc_provider = true
 ci_state_bucket_name           = "transaction-validator-tfstate-dev"
 # The root creates IAM roles, KMS keys and the cluster itself: its apply needs an
 # administrator's rights. Only jobs of the protected GitHub environment "dev" get them.
-ci_apply_policy_arns = ["arn:aws:iam::aws:policy/AdministratorAccess"]
+# Synthetic data only: the plan role may read the passwords Terraform generates (exactly
+# those secrets), so that plans of pull requests can refresh them (infra/README.md).
+ci_plan_reads_terraform_written_secrets = true
+ci_apply_policy_arns                    = ["arn:aws:iam::aws:policy/AdministratorAccess"]
 # Break-glass cluster admin (MFA): sessions of at most 4 hour(s).
 cluster_admin_role_max_session_hours = 4

@@ -35,9 +35,12 @@ module "ci_identities" {
   environments      = [var.environment]
   state_bucket_arn  = "arn:${local.partition}:s3:::${var.ci_state_bucket_name}"
   # The `key` of <env>.s3.tfbackend (the tests compare them): dagger call plan locks the state.
-  state_key           = "envs/${var.environment}/terraform.tfstate"
-  state_kms_key_arn   = data.aws_kms_alias.state.target_key_arn
-  apply_policy_arns   = var.ci_apply_policy_arns
+  state_key         = "envs/${var.environment}/terraform.tfstate"
+  state_kms_key_arn = data.aws_kms_alias.state.target_key_arn
+  apply_policy_arns = var.ci_apply_policy_arns
+  # Refreshing the secrets Terraform writes needs their values (see variables.tf).
+  plan_secret_arns    = var.ci_plan_reads_terraform_written_secrets ? module.platform.terraform_written_secret_arns : []
+  secrets_kms_key_arn = module.platform.secrets_kms_key_arn
   ecr_repository_arns = values(module.platform.ecr_repository_arns)
   ecr_kms_key_arn     = module.platform.data_kms_key_arn
   cluster_name        = module.platform.cluster_name

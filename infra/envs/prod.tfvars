@@ -11,7 +11,7 @@ vpc_cidr = "10.30.0.0/16"
 # One NAT gateway per AZ (~$115/month + data): an AZ outage cannot cut egress of the others.
 single_nat_gateway = false
 
-kubernetes_version = "1.33"
+kubernetes_version = "1.35"
 
 # On-demand only: spot interruptions are not acceptable in the payment path. One node per AZ
 # minimum; the cluster autoscaler adds up to 12 under load.

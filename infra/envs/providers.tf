@@ -1,7 +1,7 @@
 provider "aws" {
   region = var.region
   # Refuses to run against any other account, so a wrong AWS_PROFILE cannot touch prod.
-  allowed_account_ids = length(var.allowed_account_ids) > 0 ? var.allowed_account_ids : null
+  allowed_account_ids = var.allowed_account_ids
 
   default_tags {
     tags = {

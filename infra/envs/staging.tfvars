@@ -12,7 +12,7 @@ vpc_cidr = "10.20.0.0/16"
 # One NAT gateway per AZ, as in prod: AZ-failure drills must not lose egress.
 single_nat_gateway = false
 
-kubernetes_version = "1.33"
+kubernetes_version = "1.35"
 
 node_groups = {
   default = {
@@ -72,6 +72,9 @@ ci_create_github_oidc_provider = true
 ci_state_bucket_name           = "transaction-validator-tfstate-staging"
 # The root creates IAM roles, KMS keys and the cluster itself: its apply needs an
 # administrator's rights. Only jobs of the protected GitHub environment "staging" get them.
-ci_apply_policy_arns = ["arn:aws:iam::aws:policy/AdministratorAccess"]
+# Synthetic data only: the plan role may read the passwords Terraform generates (exactly
+# those secrets), so that plans of pull requests can refresh them (infra/README.md).
+ci_plan_reads_terraform_written_secrets = true
+ci_apply_policy_arns                    = ["arn:aws:iam::aws:policy/AdministratorAccess"]
 # Break-glass cluster admin (MFA): sessions of at most 2 hour(s).
 cluster_admin_role_max_session_hours = 2

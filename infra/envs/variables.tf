@@ -15,9 +15,13 @@ variable "environment" {
 }
 
 variable "allowed_account_ids" {
-  description = "The only AWS account(s) this root may run against; empty disables the guard."
+  description = "The AWS account(s) this root may run against (the provider refuses any other, so a wrong profile cannot touch another environment). Per environment and not committed: give it as TF_VAR_allowed_account_ids='[\"<12-digit id>\"]' or -var."
   type        = list(string)
-  default     = []
+
+  validation {
+    condition     = length(var.allowed_account_ids) > 0 && alltrue([for id in var.allowed_account_ids : can(regex("^[0-9]{12}$", id))])
+    error_message = "allowed_account_ids must name at least one AWS account, each a 12-digit id (e.g. TF_VAR_allowed_account_ids='[\"111122223333\"]')."
+  }
 }
 
 variable "azs" {
@@ -60,7 +64,7 @@ variable "cluster_admin_principal_arns" {
 variable "kubernetes_version" {
   description = "EKS Kubernetes minor version."
   type        = string
-  default     = "1.33"
+  default     = "1.35"
 }
 
 variable "node_groups" {
@@ -248,6 +252,17 @@ variable "ci_create_github_oidc_provider" {
 variable "ci_state_bucket_name" {
   description = "This environment's state bucket (infra/bootstrap; the `bucket` of `<env>.s3.tfbackend`), which the plan role reads."
   type        = string
+}
+
+variable "ci_plan_reads_terraform_written_secrets" {
+  description = "Let the plan role read the values of the secrets Terraform writes (Redis user; database users in \"password\" mode), exactly those: a refreshing plan reads them (GetSecretValue), and without it the plan fails. Whoever can assume the plan role (pull requests of the repository too) can then read those passwords, so never in prod (refused)."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !(var.environment == "prod" && var.ci_plan_reads_terraform_written_secrets)
+    error_message = "prod's plan role may not read prod's passwords: pull requests assume it (infra/README.md, \"Not done\")."
+  }
 }
 
 variable "ci_apply_policy_arns" {

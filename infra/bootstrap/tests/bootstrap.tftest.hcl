@@ -27,8 +27,9 @@ mock_provider "aws" {
 }
 
 variables {
-  environment       = "prod"
-  state_bucket_name = "transaction-validator-tfstate-prod"
+  environment         = "prod"
+  state_bucket_name   = "transaction-validator-tfstate-prod"
+  allowed_account_ids = ["123456789012"]
 }
 
 # The S3 backend locks with `use_lockfile` in the state bucket; the DynamoDB table
@@ -54,4 +55,25 @@ run "lock_table_kept_during_the_migration" {
     condition     = length(aws_dynamodb_table.lock) == 1 && aws_dynamodb_table.lock[0].deletion_protection_enabled
     error_message = "A named lock table must still be created, with deletion protection."
   }
+}
+
+# The provider's account guard is required and takes only 12-digit account ids.
+run "refuses_to_run_without_an_account_guard" {
+  command = plan
+
+  variables {
+    allowed_account_ids = []
+  }
+
+  expect_failures = [var.allowed_account_ids]
+}
+
+run "refuses_a_malformed_account_id" {
+  command = plan
+
+  variables {
+    allowed_account_ids = ["12345678901", "arn:aws:iam::123456789012:root"]
+  }
+
+  expect_failures = [var.allowed_account_ids]
 }

@@ -95,6 +95,12 @@ mock_provider "aws" {
   }
 }
 
+# The account guard is per environment and not committed (TF_VAR_allowed_account_ids at plan
+# time): this stands in for it.
+variables {
+  allowed_account_ids = ["123456789012"]
+}
+
 run "dev_is_cheap_but_multi_az" {
   # Guards the invocation: these assertions are about dev.tfvars, not another environment's.
   assert {
@@ -172,5 +178,16 @@ run "dev_ci_identities_and_cluster_access" {
       aws_eks_access_entry.cluster_admin.type == "STANDARD"
     )
     error_message = "dev's admin access entry is the break-glass role's, as cluster admin."
+  }
+}
+
+# Synthetic data: the plan role may refresh the secrets Terraform writes (Redis, and the
+# database users' two secrets each in "password" mode), exactly those.
+run "dev_plan_role_refreshes_terraform_written_secrets" {
+  command = plan
+
+  assert {
+    condition     = length(module.ci_identities.plan_readable_secret_arns) == 5
+    error_message = "The plan role must read exactly the 5 Terraform-written secrets (Redis; credentials and URL of 2 database users)."
   }
 }

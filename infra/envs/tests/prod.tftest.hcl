@@ -98,6 +98,7 @@ mock_provider "aws" {
 # prod.tfvars commits no subscriber (TF_VAR_alert_emails or TF_VAR_alert_https_endpoints at
 # plan time): these stand in for them.
 variables {
+  allowed_account_ids   = ["123456789012"]
   alert_emails          = ["oncall@example.com"]
   alert_https_endpoints = ["https://events.example.com/integration/0123456789abcdef/enqueue"]
 }
@@ -212,4 +213,45 @@ run "prod_ci_identities_and_cluster_access" {
     )
     error_message = "prod's admin access entry is the break-glass role's, as cluster admin."
   }
+}
+
+# The provider's account guard is required and takes only 12-digit account ids.
+run "refuses_to_run_without_an_account_guard" {
+  command = plan
+
+  variables {
+    allowed_account_ids = []
+  }
+
+  expect_failures = [var.allowed_account_ids]
+}
+
+run "refuses_a_malformed_account_id" {
+  command = plan
+
+  variables {
+    allowed_account_ids = ["12345678901", "arn:aws:iam::123456789012:root"]
+  }
+
+  expect_failures = [var.allowed_account_ids]
+}
+
+# Pull requests assume the plan role: in prod it reads no secret value, and cannot be made to.
+run "prod_plan_role_reads_no_password" {
+  command = plan
+
+  assert {
+    condition     = length(module.ci_identities.plan_readable_secret_arns) == 0
+    error_message = "prod's plan role must read no secret value."
+  }
+}
+
+run "prod_refuses_plan_role_secret_reads" {
+  command = plan
+
+  variables {
+    ci_plan_reads_terraform_written_secrets = true
+  }
+
+  expect_failures = [var.ci_plan_reads_terraform_written_secrets]
 }

@@ -95,6 +95,12 @@ mock_provider "aws" {
   }
 }
 
+# The account guard is per environment and not committed (TF_VAR_allowed_account_ids at plan
+# time): this stands in for it.
+variables {
+  allowed_account_ids = ["123456789012"]
+}
+
 run "staging_mirrors_prod_topology" {
   # Guards the invocation: these assertions are about staging.tfvars, not another environment's.
   assert {
@@ -161,5 +167,16 @@ run "staging_ci_identities_and_cluster_access" {
       aws_eks_access_entry.cluster_admin.type == "STANDARD"
     )
     error_message = "staging's admin access entry is the break-glass role's, as cluster admin."
+  }
+}
+
+# Synthetic data: the plan role may refresh the secrets Terraform writes (Redis, and the
+# database users' two secrets each in "password" mode), exactly those.
+run "staging_plan_role_refreshes_terraform_written_secrets" {
+  command = plan
+
+  assert {
+    condition     = length(module.ci_identities.plan_readable_secret_arns) == 5
+    error_message = "The plan role must read exactly the 5 Terraform-written secrets (Redis; credentials and URL of 2 database users)."
   }
 }

@@ -109,6 +109,53 @@ data "aws_iam_policy_document" "plan_state" {
   }
 }
 
+# Refreshing an aws_secretsmanager_secret_version reads its value (GetSecretValue, which
+# ReadOnlyAccess lacks). OpenTofu 1.10 has neither ephemeral resources nor write-only
+# attributes, which would keep those values out of the refresh; until then the plan role may
+# read exactly the secrets Terraform writes, where the environment chooses to allow it.
+data "aws_iam_policy_document" "plan_secrets" {
+  count = length(var.plan_secret_arns) > 0 ? 1 : 0
+
+  statement {
+    sid       = "RefreshTerraformWrittenSecrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = var.plan_secret_arns
+  }
+
+  statement {
+    sid       = "SecretsKeyForThoseSecretsOnly"
+    actions   = ["kms:Decrypt"]
+    resources = [var.secrets_kms_key_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.*.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:SecretARN"
+      values   = var.plan_secret_arns
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "plan_secrets" {
+  count = length(var.plan_secret_arns) > 0 ? 1 : 0
+
+  name   = "refresh-terraform-written-secrets"
+  role   = aws_iam_role.this["plan"].id
+  policy = data.aws_iam_policy_document.plan_secrets[0].json
+
+  lifecycle {
+    precondition {
+      condition     = var.secrets_kms_key_arn != null
+      error_message = "plan_secret_arns needs secrets_kms_key_arn (their KMS key)."
+    }
+  }
+}
+
 resource "aws_iam_role_policy" "plan_state" {
   name   = "read-state"
   role   = aws_iam_role.this["plan"].id
@@ -177,6 +224,12 @@ resource "aws_iam_role_policy" "publish" {
 # deploy: an EKS access entry in a namespaced Kubernetes group, no access policy
 ################################################################################
 
+# Besides finding the cluster, a deploy reads the environment's Terraform outputs from its
+# state (`dagger call outputs`, ci/outputs.go: `tofu init` + `tofu output -json`): exactly
+# the one state object, the workspace listing the S3 backend does on init (ListObjectsV2 with
+# the prefix `env:/`, nothing else of the bucket), and decryption with the state key only
+# through S3 and only for this bucket (its S3 Bucket Key makes the bucket's ARN the
+# encryption context). No lock object: `tofu output` reads without locking.
 data "aws_iam_policy_document" "deploy" {
   count = var.cluster_name == null ? 0 : 1
 
@@ -184,6 +237,54 @@ data "aws_iam_policy_document" "deploy" {
     sid       = "FindTheCluster"
     actions   = ["eks:DescribeCluster"]
     resources = ["arn:${local.partition}:eks:*:*:cluster/${var.cluster_name}"]
+  }
+
+  dynamic "statement" {
+    for_each = var.state_key == null ? [] : [var.state_key]
+
+    content {
+      sid       = "ReadTheStateObject"
+      actions   = ["s3:GetObject"]
+      resources = ["${var.state_bucket_arn}/${statement.value}"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.state_key == null ? [] : [var.state_key]
+
+    content {
+      sid       = "ListTheWorkspacesOnly"
+      actions   = ["s3:ListBucket"]
+      resources = [var.state_bucket_arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "s3:prefix"
+        values   = ["${var.workspace_key_prefix}/"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.state_key == null ? [] : [var.state_key]
+
+    content {
+      sid       = "DecryptTheStateThroughS3"
+      actions   = ["kms:Decrypt"]
+      resources = [var.state_kms_key_arn]
+
+      condition {
+        test     = "StringLike"
+        variable = "kms:ViaService"
+        values   = ["s3.*.amazonaws.com"]
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:EncryptionContext:aws:s3:arn"
+        values   = [var.state_bucket_arn]
+      }
+    }
   }
 }
 

@@ -37,3 +37,8 @@ output "plan_lock_object_key" {
   description = "The one object key the plan role may write (the state's S3 lock object), or null."
   value       = var.state_key == null ? null : "${var.state_key}.tflock"
 }
+
+output "plan_readable_secret_arns" {
+  description = "The secrets whose values the plan role may read (plan_secret_arns); empty where it may read none."
+  value       = var.plan_secret_arns
+}

@@ -58,12 +58,12 @@ variable "environments" {
 }
 
 variable "state_bucket_arn" {
-  description = "ARN of the Terraform state bucket (infra/bootstrap), which the plan role reads."
+  description = "ARN of the Terraform state bucket (infra/bootstrap), which the plan role reads (and the deploy roles, the `state_key` object only)."
   type        = string
 }
 
 variable "state_key" {
-  description = "Key of the environment's state object (the backend's `key`); the plan role may then create and delete its lock object `<state_key>.tflock` and nothing else. null: no lock rights (plans must run with -lock=false)."
+  description = "Key of the environment's state object (the backend's `key`); the plan role may then create and delete its lock object `<state_key>.tflock` and nothing else, and the deploy roles may read that object (the environment's outputs). null: no lock rights (plans must run with -lock=false) and no state access for the deploy roles."
   type        = string
   default     = null
 
@@ -73,9 +73,37 @@ variable "state_key" {
   }
 }
 
+variable "workspace_key_prefix" {
+  description = "The S3 backend's `workspace_key_prefix` (its default, `env:`): the one prefix the deploy roles may list, which `tofu init` and `tofu output` do to find the workspaces."
+  type        = string
+  default     = "env:"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9:_.-]+$", var.workspace_key_prefix))
+    error_message = "workspace_key_prefix must be a plain prefix, without slashes or wildcards."
+  }
+}
+
 variable "state_kms_key_arn" {
   description = "KMS key of the state bucket."
   type        = string
+}
+
+variable "plan_secret_arns" {
+  description = "Secrets whose values Terraform itself writes (aws_secretsmanager_secret_version), which a refreshing plan must read (GetSecretValue): the plan role may read exactly these. Empty: none, and such a plan fails to refresh them. Every identity that can assume the plan role (pull requests too) can then read them: never a cardholder-data environment's."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.plan_secret_arns : can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[^*?]+$", a))])
+    error_message = "plan_secret_arns must be full secret ARNs, without wildcards."
+  }
+}
+
+variable "secrets_kms_key_arn" {
+  description = "KMS key of the `plan_secret_arns` secrets (decrypted only through Secrets Manager, only for those secrets)."
+  type        = string
+  default     = null
 }
 
 variable "apply_policy_arns" {

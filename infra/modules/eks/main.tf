@@ -73,12 +73,36 @@ resource "aws_eks_cluster" "this" {
   enabled_cluster_log_types = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
   deletion_protection       = var.deletion_protection
 
+  # STANDARD (the default): the cluster never runs a version upstream no longer patches, and
+  # never pays the extended-support fee; the price is that AWS upgrades the control plane
+  # itself at the end of standard support, so upgrade before that date (the check below).
+  upgrade_policy {
+    support_type = var.support_type
+  }
+
+  lifecycle {
+    precondition {
+      condition     = contains(keys(var.standard_support_end_dates), var.kubernetes_version)
+      error_message = "Kubernetes ${var.kubernetes_version} is not in standard_support_end_dates: add its end of standard support from AWS's EKS version calendar."
+    }
+  }
+
   tags = var.tags
 
   depends_on = [
     aws_cloudwatch_log_group.cluster,
     aws_iam_role_policy_attachment.cluster,
   ]
+}
+
+# A warning on every plan once the version has left standard support: under STANDARD, AWS
+# is about to upgrade (or has upgraded) the control plane on its own schedule; under
+# EXTENDED, the cluster costs six times as much. Either way: upgrade.
+check "kubernetes_version_in_standard_support" {
+  assert {
+    condition     = timecmp(plantimestamp(), "${lookup(var.standard_support_end_dates, var.kubernetes_version, "9999-12-31")}T00:00:00Z") < 0
+    error_message = "EKS standard support of Kubernetes ${var.kubernetes_version} ended on ${lookup(var.standard_support_end_dates, var.kubernetes_version, "(unknown)")}: upgrade the cluster one minor version at a time (kubernetes_version)."
+  }
 }
 
 resource "aws_eks_access_entry" "admin" {

@@ -4,12 +4,38 @@ variable "name" {
 }
 
 variable "kubernetes_version" {
-  description = "Kubernetes minor version of the control plane (e.g. `1.33`)."
+  description = "Kubernetes minor version of the control plane (e.g. `1.35`); one of `standard_support_end_dates`."
   type        = string
 
   validation {
     condition     = can(regex("^1\\.[0-9]+$", var.kubernetes_version))
-    error_message = "Use a minor version such as 1.33."
+    error_message = "Use a minor version such as 1.35."
+  }
+}
+
+variable "support_type" {
+  description = "EKS upgrade policy. STANDARD: AWS upgrades the control plane itself when the version's standard support ends (no extended-support fee, never a Kubernetes version without upstream patches). EXTENDED: 12 more months at six times the hourly cluster price."
+  type        = string
+  default     = "STANDARD"
+
+  validation {
+    condition     = contains(["STANDARD", "EXTENDED"], var.support_type)
+    error_message = "support_type must be STANDARD or EXTENDED."
+  }
+}
+
+variable "standard_support_end_dates" {
+  description = "End of EKS standard support per Kubernetes minor version (YYYY-MM-DD, AWS's Kubernetes version calendar). A version not listed is refused; a plan past its date warns (check `kubernetes_version_in_standard_support`), before AWS upgrades the control plane on its own."
+  type        = map(string)
+  default = {
+    "1.33" = "2026-07-29"
+    "1.34" = "2026-12-02"
+    "1.35" = "2027-03-27"
+  }
+
+  validation {
+    condition     = alltrue([for d in values(var.standard_support_end_dates) : can(formatdate("YYYY-MM-DD", "${d}T00:00:00Z"))])
+    error_message = "Dates must be YYYY-MM-DD."
   }
 }
 

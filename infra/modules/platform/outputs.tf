@@ -219,3 +219,17 @@ output "data_kms_key_arn" {
   description = "KMS key of Aurora, Redis, S3, ECR and EBS data."
   value       = module.kms_data.key_arn
 }
+
+output "secrets_kms_key_arn" {
+  description = "KMS key of the Secrets Manager secrets (and of Kubernetes Secrets' envelope encryption)."
+  value       = module.kms_secrets.key_arn
+}
+
+output "terraform_written_secret_arns" {
+  description = "Secrets whose values Terraform writes (the Redis user's; in \"password\" mode the database users' credentials and URLs): what a refreshing plan reads with GetSecretValue."
+  value = concat(
+    [module.redis.secret_arn],
+    values(module.aurora.user_credentials_secret_arns),
+    values(module.aurora.user_url_secret_arns),
+  )
+}

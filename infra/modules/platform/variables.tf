@@ -48,7 +48,7 @@ variable "cluster_admin_principal_arns" {
 variable "kubernetes_version" {
   description = "EKS Kubernetes minor version."
   type        = string
-  default     = "1.33"
+  default     = "1.35"
 }
 
 variable "node_groups" {

@@ -271,3 +271,125 @@ run "one_apply_and_deploy_role_per_environment" {
     error_message = "apply-<env> and deploy-<env> trust only environment:<env>."
   }
 }
+
+# A deploy reads its environment's outputs from the state (ci/outputs.go): that one object,
+# the workspace listing, and the state key through S3 for this bucket only; nothing else.
+run "deploy_reads_exactly_its_state_object" {
+  command = plan
+
+  variables {
+    state_key = "envs/prod/terraform.tfstate"
+  }
+
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.deploy[0].statement :
+      toset(s.actions) == toset(["s3:GetObject"]) && toset(s.resources) == toset(["arn:aws:s3:::transaction-validator-tfstate-prod/envs/prod/terraform.tfstate"])
+    ])
+    error_message = "The deploy role must read its environment's state object."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.deploy[0].statement :
+      toset(s.resources) == toset(["arn:aws:s3:::transaction-validator-tfstate-prod/envs/prod/terraform.tfstate"])
+      if anytrue([for a in s.actions : a == "s3:GetObject"])
+    ])
+    error_message = "s3:GetObject on the state object only (no other key, no wildcard)."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.deploy[0].statement : anytrue([
+        for c in s.condition : c.test == "StringEquals" && c.variable == "s3:prefix" && toset(c.values) == toset(["env:/"])
+      ]) if anytrue([for a in s.actions : a == "s3:ListBucket"])
+    ])
+    error_message = "s3:ListBucket only for the backend's workspace prefix env:/."
+  }
+
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.deploy[0].statement :
+      toset(s.actions) == toset(["kms:Decrypt"]) && toset(s.resources) == toset([var.state_kms_key_arn]) &&
+      anytrue([for c in s.condition : c.variable == "kms:ViaService" && toset(c.values) == toset(["s3.*.amazonaws.com"])]) &&
+      anytrue([for c in s.condition : c.test == "StringEquals" && c.variable == "kms:EncryptionContext:aws:s3:arn" && toset(c.values) == toset(["arn:aws:s3:::transaction-validator-tfstate-prod"])])
+    ])
+    error_message = "The deploy role decrypts with the state key only, through S3, for the state bucket's encryption context."
+  }
+
+  assert {
+    condition = toset(flatten([for s in data.aws_iam_policy_document.deploy[0].statement : s.actions])) == toset([
+      "eks:DescribeCluster", "s3:GetObject", "s3:ListBucket", "kms:Decrypt",
+    ])
+    error_message = "Deploy: find the cluster, read the state: no writes, no lock, nothing else."
+  }
+}
+
+# Without a state key the deploy role gets no state access at all.
+run "deploy_without_state_key_reads_no_state" {
+  command = plan
+
+  assert {
+    condition     = toset(flatten([for s in data.aws_iam_policy_document.deploy[0].statement : s.actions])) == toset(["eks:DescribeCluster"])
+    error_message = "Without state_key the deploy role only finds the cluster."
+  }
+}
+
+# By default the plan role reads no secret value at all.
+run "plan_reads_no_secret_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_iam_role_policy.plan_secrets) == 0 && length(data.aws_iam_policy_document.plan_secrets) == 0
+    error_message = "Without plan_secret_arns, the plan role must read no secret."
+  }
+}
+
+# Where allowed, exactly the given secrets, and their key only through Secrets Manager and
+# only for them (encryption context SecretARN).
+run "plan_reads_exactly_the_terraform_written_secrets" {
+  command = plan
+
+  variables {
+    plan_secret_arns = [
+      "arn:aws:secretsmanager:eu-central-1:123456789012:secret:tv-dev/redis/app-AbCdEf",
+      "arn:aws:secretsmanager:eu-central-1:123456789012:secret:transaction-validator/dev/database/transaction_validator/url-AbCdEf",
+    ]
+    secrets_kms_key_arn = "arn:aws:kms:eu-central-1:123456789012:key/secrets"
+  }
+
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.plan_secrets[0].statement :
+      toset(s.actions) == toset(["secretsmanager:GetSecretValue"]) && toset(s.resources) == toset(var.plan_secret_arns)
+    ])
+    error_message = "GetSecretValue on exactly the Terraform-written secrets."
+  }
+
+  assert {
+    condition     = toset(flatten([for s in data.aws_iam_policy_document.plan_secrets[0].statement : s.actions])) == toset(["secretsmanager:GetSecretValue", "kms:Decrypt"])
+    error_message = "Read those secrets and decrypt them: nothing else."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.plan_secrets[0].statement :
+      toset(s.resources) == toset(["arn:aws:kms:eu-central-1:123456789012:key/secrets"]) &&
+      anytrue([for c in s.condition : c.variable == "kms:ViaService" && toset(c.values) == toset(["secretsmanager.*.amazonaws.com"])]) &&
+      anytrue([for c in s.condition : c.test == "StringEquals" && c.variable == "kms:EncryptionContext:SecretARN" && toset(c.values) == toset(var.plan_secret_arns)])
+      if contains(s.actions, "kms:Decrypt")
+    ])
+    error_message = "The secrets key only via Secrets Manager and only for those secrets."
+  }
+}
+
+run "rejects_wildcard_plan_secrets" {
+  command = plan
+
+  variables {
+    plan_secret_arns    = ["arn:aws:secretsmanager:eu-central-1:123456789012:secret:*"]
+    secrets_kms_key_arn = "arn:aws:kms:eu-central-1:123456789012:key/secrets"
+  }
+
+  expect_failures = [var.plan_secret_arns]
+}

@@ -87,7 +87,7 @@ mock_provider "aws" {
 
 variables {
   name                        = "tv-test"
-  kubernetes_version          = "1.33"
+  kubernetes_version          = "1.35"
   subnet_ids                  = ["subnet-a", "subnet-b", "subnet-c"]
   node_subnet_ids             = { "eu-central-1a" = "subnet-a", "eu-central-1b" = "subnet-b", "eu-central-1c" = "subnet-c" }
   cluster_security_group_id   = "sg-cluster"
@@ -256,4 +256,49 @@ run "cni_permissions_through_irsa" {
     condition     = alltrue([for a in aws_iam_role_policy_attachment.node : !endswith(a.policy_arn, "/AmazonEKS_CNI_Policy")])
     error_message = "AmazonEKS_CNI_Policy must not be on the node role."
   }
+}
+
+# Standard support only (no extended-support fee, no version upstream has stopped patching),
+# and the version's end of standard support is known.
+run "standard_support_upgrade_policy" {
+  command = plan
+
+  variables {
+    standard_support_end_dates = { "1.35" = "2999-01-01" }
+  }
+
+  assert {
+    condition     = aws_eks_cluster.this.upgrade_policy[0].support_type == "STANDARD"
+    error_message = "The cluster must stay on EKS standard support (upgrade_policy STANDARD)."
+  }
+}
+
+run "rejects_unknown_support_type" {
+  command = plan
+
+  variables {
+    support_type = "LONG_TERM"
+  }
+
+  expect_failures = [var.support_type]
+}
+
+run "refuses_a_version_without_a_support_calendar_entry" {
+  command = plan
+
+  variables {
+    kubernetes_version = "1.99"
+  }
+
+  expect_failures = [aws_eks_cluster.this]
+}
+
+run "warns_once_standard_support_has_ended" {
+  command = plan
+
+  variables {
+    standard_support_end_dates = { "1.35" = "2020-01-01" }
+  }
+
+  expect_failures = [check.kubernetes_version_in_standard_support]
 }
