@@ -14,6 +14,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/transaction-validator/transaction-validator/svc/internal/validation"
 )
 
 // Search is one investigation query: filters, a time range and a page. Every filter is
@@ -22,7 +24,10 @@ type Search struct {
 	MerchantID string
 	Last4      string
 	RequestID  string
-	Decision   string
+	// IdempotencyKey matches the key the merchant sent, exactly. The console cannot
+	// read keys, only ask which decisions carry one (migration 00005).
+	IdempotencyKey string
+	Decision       string
 	Reason     string
 	From, To   time.Time // decided_at in [From, To)
 	Limit      int
@@ -58,12 +63,19 @@ var (
 	reasonRE   = regexp.MustCompile(`^[a-z_]{1,64}$`)
 )
 
+
 // ParseSearch reads a search from the query string; now anchors the default range.
 func ParseSearch(q url.Values, now time.Time) (Search, error) {
 	s := Search{
 		MerchantID: strings.TrimSpace(q.Get("merchant")), Last4: strings.TrimSpace(q.Get("last4")),
 		RequestID: strings.TrimSpace(q.Get("request_id")), Decision: q.Get("decision"), Reason: q.Get("reason"),
-		Limit: DefaultLimit,
+		// Not trimmed: a key is the merchant's bytes, spaces included.
+		IdempotencyKey: q.Get("idempotency_key"),
+		Limit:          DefaultLimit,
+	}
+	// Only what the validator would have accepted can be stored under a key.
+	if s.IdempotencyKey != "" && !validation.ValidIdempotencyKey(s.IdempotencyKey) {
+		return s, &FieldError{"idempotency_key", "1 to 255 printable ASCII characters, as the merchant sent it"}
 	}
 	if s.MerchantID != "" && !merchantRE.MatchString(s.MerchantID) {
 		return s, &FieldError{"merchant", "1 to 64 letters, digits, '_', '.' or '-'"}
@@ -171,6 +183,9 @@ func (s Search) SQL() (string, []any) {
 	}
 	if s.RequestID != "" {
 		where = append(where, "request_id = "+arg(s.RequestID)+"::uuid")
+	}
+	if s.IdempotencyKey != "" {
+		where = append(where, "request_id IN (SELECT console_decisions_by_idempotency_key("+arg(s.IdempotencyKey)+"))")
 	}
 	if s.Decision != "" {
 		where = append(where, "decision = "+arg(s.Decision))

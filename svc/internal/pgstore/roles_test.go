@@ -135,6 +135,14 @@ func TestConsoleRoleIsReadOnly(t *testing.T) {
 	if rows.Err() != nil {
 		t.Fatalf("console latest-rows query: %v", rows.Err())
 	}
+	// The idempotency-key search: exact keys only.
+	var found int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM console_decisions_by_idempotency_key('k')`).Scan(&found); err != nil || found != 1 {
+		t.Fatalf("console key lookup: %d %v", found, err)
+	}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM console_decisions_by_idempotency_key('%')`).Scan(&found); err != nil || found != 0 {
+		t.Fatalf("console key lookup matches a pattern: %d %v", found, err)
+	}
 	for _, q := range []string{
 		`INSERT INTO audit_decisions SELECT * FROM audit_decisions`,
 		`UPDATE audit_decisions SET decision = 'decline'`,
@@ -142,6 +150,9 @@ func TestConsoleRoleIsReadOnly(t *testing.T) {
 		`TRUNCATE audit_decisions`,
 		`SELECT card_hash FROM audit_decisions`,
 		`SELECT * FROM audit_decisions`,
+		// The key is matched for it (migration 00005), never read, nor probed with LIKE.
+		`SELECT idempotency_key FROM audit_decisions`,
+		`SELECT count(*) FROM audit_decisions WHERE idempotency_key LIKE 'k%'`,
 		`SELECT count(*) FROM idempotency_keys`,
 		`DELETE FROM idempotency_keys`,
 		`SELECT count(*) FROM merchant_limits`,
