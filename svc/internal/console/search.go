@@ -28,9 +28,9 @@ type Search struct {
 	// read keys, only ask which decisions carry one (migration 00005).
 	IdempotencyKey string
 	Decision       string
-	Reason     string
-	From, To   time.Time // decided_at in [From, To)
-	Limit      int
+	Reason         string
+	From, To       time.Time // decided_at in [From, To)
+	Limit          int
 	// After is the last row of the previous page (keyset paging): the next page starts
 	// strictly below it in (decided_at, request_id) order. Nil for the first page.
 	After *Cursor
@@ -62,7 +62,6 @@ var (
 	last4RE    = regexp.MustCompile(`^[0-9]{4}$`)
 	reasonRE   = regexp.MustCompile(`^[a-z_]{1,64}$`)
 )
-
 
 // ParseSearch reads a search from the query string; now anchors the default range.
 func ParseSearch(q url.Values, now time.Time) (Search, error) {
