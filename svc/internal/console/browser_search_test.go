@@ -66,6 +66,16 @@ func poll(expr string) chromedp.Action {
 func TestInvestigationInARealBrowser(t *testing.T) {
 	pg := startPostgres(t)
 	sc := startSearchConsoleOn(t, pg, 3000)
+	// m_7's decisions were made by one replica and each replayed twice (migration 00006).
+	for _, q := range []string{
+		`UPDATE audit_decisions SET replica = 'transaction-validator-5c9d7-x2k4q' WHERE merchant_id = 'm_7'`,
+		`INSERT INTO audit_replays SELECT request_id, decided_at + make_interval(secs => n), 'transaction-validator-5c9d7-q8w7e'
+		 FROM audit_decisions, generate_series(1, 2) AS n WHERE merchant_id = 'm_7'`,
+	} {
+		if _, err := sc.admin.Exec(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx := browser(t)
 	var status, detail, amount, errText, invalid, counts, recentErr, searchErr string
 	var wide, narrow, down []byte
@@ -112,7 +122,8 @@ func TestInvestigationInARealBrowser(t *testing.T) {
 	if !strings.Contains(amount, "21.07") || !strings.Contains(amount, "€") {
 		t.Errorf("amount %q, want €21.07 (2107 minor units)", amount)
 	}
-	if !strings.Contains(detail, "m_7") || !strings.Contains(detail, "Decided at") || !strings.Contains(detail, "UTC") && !strings.Contains(detail, "GMT") {
+	if !strings.Contains(detail, "m_7") || !strings.Contains(detail, "Decided at") || !strings.Contains(detail, "UTC") && !strings.Contains(detail, "GMT") ||
+		!strings.Contains(detail, "transaction-validator-5c9d7-x2k4q") || !strings.Contains(detail, "2, the latest at") {
 		t.Errorf("detail %q", detail)
 	}
 	if !strings.Contains(errText, "last4") || invalid != "last4=true" {

@@ -154,10 +154,10 @@ func decodeCursor(s string) (Cursor, error) {
 }
 
 // decisionColumns are what the search and the detail view read: the columns the
-// console's database role may SELECT (migrations 00002 to 00004), no card hash,
+// console's database role may SELECT (migrations 00002 to 00006), no card hash,
 // fingerprint or idempotency key.
 const decisionColumns = `request_id::text, decided_at, txn_time, merchant_id, amount_minor, currency, country,
-	card_brand, card_last4, decision, reasons, test`
+	card_brand, card_last4, decision, reasons, test, replica`
 
 // SQL builds the query: only the filters that are set, every value a parameter, rows in
 // (decided_at DESC, request_id DESC) order, one more than the page to tell whether
@@ -217,12 +217,24 @@ type Detail struct {
 	Decision    string    `json:"decision"`
 	Reasons     []string  `json:"reasons"`
 	Test        bool      `json:"test"`
+	// Replica is the validator pod that decided; empty for decisions recorded before
+	// migration 00006.
+	Replica string `json:"replica"`
 }
 
-func scanDetail(row pgx.Row) (Detail, error) {
+// Investigation is what the detail view adds to a decision: how often it was replayed.
+type Investigation struct {
+	Detail
+	// Replays counts the idempotent replays answered with this decision (the merchant
+	// retried with the same key and request); LastReplayAt is the latest, if any.
+	Replays      int64      `json:"replays"`
+	LastReplayAt *time.Time `json:"last_replay_at"`
+}
+
+func scanDetail(row pgx.Row, extra ...any) (Detail, error) {
 	var d Detail
-	err := row.Scan(&d.RequestID, &d.DecidedAt, &d.TxnTime, &d.MerchantID, &d.AmountMinor, &d.Currency, &d.Country,
-		&d.CardBrand, &d.CardLast4, &d.Decision, &d.Reasons, &d.Test)
+	err := row.Scan(append([]any{&d.RequestID, &d.DecidedAt, &d.TxnTime, &d.MerchantID, &d.AmountMinor, &d.Currency, &d.Country,
+		&d.CardBrand, &d.CardLast4, &d.Decision, &d.Reasons, &d.Test, &d.Replica}, extra...)...)
 	d.Currency, d.Country = strings.TrimSpace(d.Currency), strings.TrimSpace(d.Country)
 	return d, err
 }
@@ -296,7 +308,8 @@ func (s *Server) detail(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	d, err := scanDetail(s.Audit.QueryRow(ctx, "SELECT "+decisionColumns+" FROM audit_decisions WHERE request_id = $1::uuid", id.String()))
+	var inv Investigation
+	inv.Detail, err = scanDetail(s.Audit.QueryRow(ctx, detailSQL, id.String()), &inv.Replays, &inv.LastReplayAt)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		consoleError(w, http.StatusNotFound, "not_found", "no decision with this request id")
@@ -304,6 +317,12 @@ func (s *Server) detail(w http.ResponseWriter, r *http.Request) {
 		s.Log.Warn("decision detail failed", "error", err)
 		consoleError(w, http.StatusServiceUnavailable, "audit_unavailable", "the audit database did not answer")
 	default:
-		writeJSON(w, http.StatusOK, d)
+		writeJSON(w, http.StatusOK, inv)
 	}
 }
+
+// detailSQL is one decision and its replays (audit_replays_request, migration 00006).
+const detailSQL = "SELECT " + decisionColumns + `,
+	(SELECT count(*) FROM audit_replays r WHERE r.request_id = audit_decisions.request_id),
+	(SELECT max(replayed_at) FROM audit_replays r WHERE r.request_id = audit_decisions.request_id)
+	FROM audit_decisions WHERE request_id = $1::uuid`

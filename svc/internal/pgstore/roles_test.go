@@ -62,7 +62,8 @@ func denied(err error) bool {
 func TestValidatorRoleDoesItsJobAndNoMore(t *testing.T) {
 	admin, pool := asRole(t, "transaction_validator")
 	ctx := context.Background()
-	log := pgstore.NewAuditLog(pool, pgstore.AuditOptions{Writers: 1, BatchMax: 8, Timeout: 5 * time.Second, IdempotencyTTL: 24 * time.Hour}, prometheus.NewRegistry())
+	log := pgstore.NewAuditLog(pool, pgstore.AuditOptions{Writers: 1, BatchMax: 8, Timeout: 5 * time.Second, IdempotencyTTL: 24 * time.Hour,
+		Replica: "transaction-validator-7d9f-abcde"}, prometheus.NewRegistry())
 	defer log.Close()
 	old := time.Now().UTC().Add(-25 * time.Hour)
 	if ex, err := log.Record(ctx, record(1, "k", old)); err != nil || ex != nil {
@@ -70,6 +71,16 @@ func TestValidatorRoleDoesItsJobAndNoMore(t *testing.T) {
 	}
 	if ex, err := log.Record(ctx, record(2, "k", old)); err != nil || ex == nil {
 		t.Fatalf("idempotent replay as transaction_validator: %v %v", ex, err)
+	}
+	// The replica that decided, and each replay of the decision (migration 00006).
+	for range 2 {
+		if err := log.RecordReplay(ctx, record(1, "k", old).RequestID, time.Now()); err != nil {
+			t.Fatalf("record a replay as transaction_validator: %v", err)
+		}
+	}
+	if n := count(t, admin, `SELECT count(*) FROM audit_decisions a JOIN audit_replays r USING (request_id, replica)
+		WHERE request_id = '00000000-0000-7000-8000-000000000001' AND replica = 'transaction-validator-7d9f-abcde'`); n != 2 {
+		t.Fatalf("replica and replays recorded: %d rows, want 2", n)
 	}
 	if ex, err := log.Record(ctx, record(3, "k", time.Now().UTC())); err != nil || ex != nil {
 		t.Fatalf("taking an expired key as transaction_validator: %v %v", ex, err)
@@ -95,6 +106,8 @@ func TestValidatorRoleDoesItsJobAndNoMore(t *testing.T) {
 		`UPDATE audit_decisions SET decision = 'approve'`,
 		`DELETE FROM audit_decisions`,
 		`TRUNCATE audit_decisions`,
+		`UPDATE audit_replays SET replica = 'x'`,
+		`DELETE FROM audit_replays`,
 		`UPDATE merchant_limits SET max_amount_minor = 1`,
 		`INSERT INTO merchant_limits VALUES ('m2', 'EUR', 1)`,
 		`DROP TABLE idempotency_keys`,

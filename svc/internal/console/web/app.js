@@ -215,6 +215,8 @@ async function showDetail(id) {
     ["Transaction time", formatTime(d.txn_time)], ["Decided at", formatTime(d.decided_at)],
     ["Decided after the transaction time", `${((new Date(d.decided_at) - new Date(d.txn_time)) / 1000).toFixed(3)} s`],
     ["Test transaction", d.test ? "yes (sent from this console; not counted as traffic)" : "no"],
+    ["Decided by replica", d.replica || "not recorded (decided before replicas were recorded)"],
+    ["Idempotent replays", d.replays ? `${d.replays}, the latest at ${formatTime(d.last_replay_at)}` : "none"],
   ];
   const dl = $("detail-fields");
   dl.replaceChildren();
