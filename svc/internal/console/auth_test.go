@@ -76,6 +76,9 @@ func TestEveryRouteNeedsAnOperator(t *testing.T) {
 		{"GET", "/console/api/decisions?merchant=m_1", ""},
 		{"GET", "/console/api/decisions/00000000-0000-7000-8000-000000000001", ""},
 		{"POST", "/console/api/test-transaction", testForm},
+		{"GET", "/console/api/stats", ""},
+		{"GET", "/console/charts/decisions.svg", ""},
+		{"GET", "/console/charts/reasons.svg", ""},
 		{"GET", "/console/nowhere", ""},
 	} {
 		for name, id := range map[string]string{"none": "", "malformed": "a.b.c", "expired": expired, "forged": forged} {

@@ -79,14 +79,21 @@ func TestInvestigationInARealBrowser(t *testing.T) {
 	ctx := browser(t)
 	var status, detail, amount, errText, invalid, counts, recentErr, searchErr string
 	var wide, narrow, down []byte
-	var overflow bool
-	var debugWide string
+	var overflow, chartsDrawn bool
+	var debugWide, chartAlt string
+	var chartRows int
 	var staleRows int
 	err := chromedp.Run(ctx,
 		network.Enable(),
 		network.SetExtraHTTPHeaders(network.Headers{albauth.Header: sc.viewer}),
 		chromedp.Navigate(sc.url+"/console/"),
 		chromedp.WaitVisible(`#search-form`, chromedp.ByQuery),
+		// The charts: both SVGs loaded and drawn, their numbers in the tables.
+		poll(`document.querySelectorAll("#chart-decisions-table tr").length > 0 && document.getElementById("chart-reasons").complete`),
+		poll(`document.getElementById("chart-decisions").complete && document.getElementById("chart-decisions").naturalWidth > 0`),
+		chromedp.Evaluate(`document.getElementById("chart-decisions").naturalWidth === 640 && document.getElementById("chart-reasons").naturalWidth === 640`, &chartsDrawn),
+		chromedp.Evaluate(`document.getElementById("chart-reasons").alt`, &chartAlt),
+		chromedp.Evaluate(`document.querySelectorAll("#chart-reasons-table tr").length`, &chartRows),
 		chromedp.SetValue(`#search-form input[name=merchant]`, "m_7", chromedp.ByQuery),
 		chromedp.Click(`#search-submit`, chromedp.ByQuery),
 		poll(`document.querySelectorAll("#results tr").length === 3`),
@@ -114,6 +121,9 @@ func TestInvestigationInARealBrowser(t *testing.T) {
 	)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !chartsDrawn || chartRows != 2 || !strings.HasPrefix(chartAlt, "Top reasons: card_expired ") {
+		t.Errorf("charts: drawn %v, %d reason rows, alt %q", chartsDrawn, chartRows, chartAlt)
 	}
 	if !strings.Contains(status, "3 decisions shown") {
 		t.Errorf("results status %q", status)

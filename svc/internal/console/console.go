@@ -111,6 +111,9 @@ func (s *Server) Handler() http.Handler {
 	app.HandleFunc("GET /console/api/recent", s.recent)
 	app.HandleFunc("GET /console/api/decisions", s.search)
 	app.HandleFunc("GET /console/api/decisions/{id}", s.detail)
+	app.HandleFunc("GET /console/api/stats", s.stats)
+	app.HandleFunc("GET /console/charts/decisions.svg", s.chart(DecisionsSVG))
+	app.HandleFunc("GET /console/charts/reasons.svg", s.chart(ReasonsSVG))
 
 	mux := http.NewServeMux()
 	// The kubelet's probes carry no identity; they reveal nothing but up or down.
@@ -134,6 +137,9 @@ var actions = map[string]string{
 	"GET /console/api/recent":            "recent",
 	"POST /console/api/test-transaction": "test_transaction",
 	"GET /console/api/decisions":         "search",
+	"GET /console/api/stats":             "stats",
+	"GET /console/charts/decisions.svg":  "chart",
+	"GET /console/charts/reasons.svg":    "chart",
 }
 
 // statusRecorder remembers the status a handler answered with.
