@@ -283,6 +283,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	q, err := ParseSearch(r.URL.Query(), s.Now())
 	var fe *FieldError
 	if errors.As(err, &fe) {
+		s.Metrics.searches.WithLabelValues("invalid").Inc()
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]string{
 			"code": "invalid_search", "field": fe.Field, "message": fe.Message}})
 		return
@@ -291,11 +292,13 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	page, err := Find(ctx, s.Audit, q)
 	if err != nil {
+		s.Metrics.searches.WithLabelValues("unavailable").Inc()
 		s.Log.Warn("search failed", "error", err)
 		consoleError(w, http.StatusServiceUnavailable, "audit_unavailable",
 			"the audit database did not answer; the search was not run")
 		return
 	}
+	s.Metrics.searches.WithLabelValues("ok").Inc()
 	writeJSON(w, http.StatusOK, page)
 }
 
