@@ -18,23 +18,31 @@ import (
 // an up == 0 alert for its job (the Service's name) in that namespace.
 
 // scraped lists the jobs that must be scraped: namespace/Service.
-var scraped = []string{"transaction-validator/transaction-validator", "logging/fluent-bit", "tracing/otel-collector"}
+var scraped = []string{"transaction-validator/transaction-validator", "transaction-validator/operator-console", "logging/fluent-bit", "tracing/otel-collector"}
 
 func checkScrapedWorkloads(m *manifests) (out []string) {
 	objs := func(kind string) []map[string]any {
 		all := slices.Clone(m.Telemetry[kind])
 		all = append(all, m.Custom[kind]...)
+		if m.Workloads != nil { // the operator console's ServiceMonitor
+			all = append(all, m.Workloads.Custom[kind]...)
+		}
 		return all
 	}
+	svcs, deploys := m.Services, m.Deployments
+	if m.Workloads != nil {
+		svcs = append(slices.Clone(svcs), m.Workloads.Services...)
+		deploys = append(slices.Clone(deploys), m.Workloads.Deployments...)
+	}
 	services := objs("Service")
-	for _, s := range m.Services {
+	for _, s := range svcs {
 		services = append(services, map[string]any{
 			"metadata": map[string]any{"name": s.Name, "namespace": s.Namespace, "labels": toAny(s.Labels)},
 			"spec":     map[string]any{"selector": toAny(s.Spec.Selector), "ports": servicePorts(s.Spec.Ports)},
 		})
 	}
 	workloads := append(objs("DaemonSet"), objs("Deployment")...)
-	for _, d := range m.Deployments {
+	for _, d := range deploys {
 		var ports []any
 		for _, c := range d.Spec.Template.Spec.Containers {
 			var cp []any

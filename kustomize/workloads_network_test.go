@@ -31,19 +31,36 @@ func workloadFlows(m *manifests, podLabels map[string]string, httpPortNum int32,
 			continue
 		}
 		for _, r := range s.Ingress {
+			// Prometheus (monitoring/prometheus) may reach the metrics port, and only it;
+			// everyone else is the ALB, to the http port.
+			scrape := len(r.From) > 0
 			for _, p := range r.From {
-				if p.IPBlock == nil || !privateCIDR(p.IPBlock.CIDR) || len(p.IPBlock.Except) > 0 {
-					errorf(&out, "%s: ingress peer must be the ALB's subnets (a private CIDR)", np.Name)
+				if p.NamespaceSelector != nil && p.PodSelector != nil &&
+					p.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] == "monitoring" &&
+					p.PodSelector.MatchLabels["app.kubernetes.io/name"] == "prometheus" && p.IPBlock == nil {
 					continue
 				}
-				f.ingress["alb"] = true
+				scrape = false
+			}
+			want, wantName := httpPortNum, "http"
+			if scrape {
+				f.ingress["prometheus"] = true
+				want, wantName = containerMetricsPort(c), "metrics"
+			} else {
+				for _, p := range r.From {
+					if p.IPBlock == nil || !privateCIDR(p.IPBlock.CIDR) || len(p.IPBlock.Except) > 0 {
+						errorf(&out, "%s: ingress peer must be the ALB's subnets (a private CIDR) or monitoring/prometheus alone", np.Name)
+						continue
+					}
+					f.ingress["alb"] = true
+				}
 			}
 			if len(r.From) == 0 || len(r.Ports) == 0 {
 				errorf(&out, "%s: an ingress rule without peers or ports allows everything", np.Name)
 			}
 			for _, p := range r.Ports {
-				if p.Port == nil || c == nil || resolvePort(c, *p.Port) != httpPortNum {
-					errorf(&out, "%s: ingress only to the http port %d", np.Name, httpPortNum)
+				if p.Port == nil || c == nil || want < 0 || resolvePort(c, *p.Port) != want {
+					errorf(&out, "%s: ingress only to the %s port %d", np.Name, wantName, want)
 				}
 			}
 		}
@@ -193,4 +210,16 @@ func checkETLNetworkPolicies(_ env, m *manifests) (out []string) {
 		errorf(&out, "the ETL job needs egress to DNS and to HTTPS (443)")
 	}
 	return out
+}
+
+// containerMetricsPort is the number of the container's port named metrics, -1 without one.
+func containerMetricsPort(c *corev1.Container) int32 {
+	if c != nil {
+		for _, p := range c.Ports {
+			if p.Name == "metrics" {
+				return p.ContainerPort
+			}
+		}
+	}
+	return -1
 }

@@ -82,6 +82,38 @@ promtool_bin() {
   echo "$dir/promtool"
 }
 
+# axe_core_js prints the path of axe-core's axe.min.js, AXE_CORE_VERSION from the npm
+# registry (`npm pack`), refused unless the tarball's sha512 is AXE_CORE_INTEGRITY; cached.
+axe_core_js() {
+  local dir=$CACHE_ROOT/axe-core-$AXE_CORE_VERSION tmp lock got
+  if [ ! -f "$dir/.complete" ]; then
+    mkdir -p "$CACHE_ROOT"
+    exec {lock}>"$dir.lock"
+    flock "$lock"
+    if [ ! -f "$dir/.complete" ]; then
+      log "fetching axe-core $AXE_CORE_VERSION from the npm registry (cached in $dir)"
+      tmp=$(mktemp -d "${TMPDIR:-/tmp}/axe-core.XXXXXX")
+      rm -rf "$dir"; mkdir -p "$dir"
+      if ! (cd "$tmp" && npm pack --silent "axe-core@$AXE_CORE_VERSION" >/dev/null) >&2; then
+        rm -rf "$dir" "$tmp"; flock -u "$lock"; return 1
+      fi
+      got="sha512-$(openssl dgst -sha512 -binary "$tmp/axe-core-$AXE_CORE_VERSION.tgz" | base64 -w0)"
+      if [ "$got" != "$AXE_CORE_INTEGRITY" ]; then
+        log "axe-core $AXE_CORE_VERSION: integrity $got, want $AXE_CORE_INTEGRITY"
+        rm -rf "$dir" "$tmp"; flock -u "$lock"; return 1
+      fi
+      tar -xzf "$tmp/axe-core-$AXE_CORE_VERSION.tgz" -C "$tmp" package/axe.min.js package/LICENSE &&
+        mv "$tmp/package/axe.min.js" "$tmp/package/LICENSE" "$dir/" || { rm -rf "$dir" "$tmp"; flock -u "$lock"; return 1; }
+      rm -rf "$tmp"
+      touch "$dir/.complete"
+    fi
+    flock -u "$lock"
+    exec {lock}>&-
+  fi
+  cache_used "$dir"
+  echo "$dir/axe.min.js"
+}
+
 # trivy_bin prints the path of trivy TRIVY_VERSION, built once (airgap/iac-tools.sh and
 # airgap/manifest-tools.sh both need it). Not `go install m@v`, which fails twice over on
 # these machines: it asks the proxy for the module's version list to check deprecation (the

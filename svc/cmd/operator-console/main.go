@@ -9,7 +9,9 @@
 // the ALB signs (x-amzn-oidc-data) on every request but the probes: OIDC_ISSUER,
 // ALB_ARNS, CONSOLE_VIEWER_GROUP and CONSOLE_TESTER_GROUP say what it checks against,
 // CONSOLE_ORIGIN is its public origin for the CSRF check. It does not start without
-// them, and has no unauthenticated mode. See docs/operator-console.md.
+// them, and has no unauthenticated mode. Prometheus metrics are served on METRICS_ADDR
+// (default :9090), a listener of their own that no Ingress routes to. See
+// docs/operator-console.md.
 package main
 
 import (
@@ -24,6 +26,10 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/transaction-validator/transaction-validator/svc/internal/albauth"
 	"github.com/transaction-validator/transaction-validator/svc/internal/console"
@@ -85,12 +91,23 @@ func run() error {
 		return err
 	}
 	defer pool.Close()
+	metricsAddr := os.Getenv("METRICS_ADDR")
+	if metricsAddr == "" {
+		metricsAddr = ":9090"
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &console.Server{ValidatorURL: validator, Audit: pool, Log: log, Now: time.Now, Auth: auth,
-		Origin: origin.Scheme + "://" + origin.Host,
+		Origin: origin.Scheme + "://" + origin.Host, Metrics: console.NewMetrics(reg),
 		Client: &http.Client{Timeout: 10 * time.Second}}
 	srv := &http.Server{Addr: addr, Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	errc := make(chan error, 1)
+	metricsMux := http.NewServeMux()
+	metricsMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	metricsSrv := &http.Server{Addr: metricsAddr, Handler: metricsMux, ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 2)
 	go func() { errc <- srv.ListenAndServe() }()
+	go func() { errc <- metricsSrv.ListenAndServe() }()
+	defer metricsSrv.Close()
 	log.Info("serving", "addr", addr, "validator", validator)
 	select {
 	case err := <-errc:

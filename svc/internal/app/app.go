@@ -178,6 +178,7 @@ func (a *App) connect(ctx context.Context) error {
 		redisprometheus.NewCollector("txv", "redis", a.rdb))
 	a.audit = pgstore.NewAuditLog(a.pool, pgstore.AuditOptions{
 		Writers: cfg.AuditWriters, BatchMax: cfg.AuditBatchMax, Timeout: cfg.DBTimeout, IdempotencyTTL: cfg.IdempotencyTTL,
+		Replica: cfg.Replica,
 	}, a.reg)
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -64,6 +65,9 @@ type Config struct {
 	VelocityMerchantPerMinute int
 	MerchantLimitsRefresh     time.Duration
 	IdempotencyTTL            time.Duration
+	// Replica names this pod in the decisions and replays it records (POD_NAME, from the
+	// downward API; the host name, which Kubernetes sets to the pod's name, otherwise).
+	Replica string
 
 	ShutdownDrainDelay time.Duration
 	ShutdownTimeout    time.Duration
@@ -119,6 +123,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		VelocityMerchantPerMinute: r.positiveInt("VELOCITY_MERCHANT_PER_MINUTE", 60000),
 		MerchantLimitsRefresh:     r.duration("MERCHANT_LIMITS_REFRESH", 30*time.Second),
 		IdempotencyTTL:            r.duration("IDEMPOTENCY_TTL", 24*time.Hour),
+		Replica:                   r.str("POD_NAME", hostname()),
 		ShutdownDrainDelay:        r.nonNegDuration("SHUTDOWN_DRAIN_DELAY", 5*time.Second),
 		ShutdownTimeout:           r.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
 		OTLPEndpointSet:           getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "",
@@ -329,4 +334,9 @@ func (r *reader) hexKey(name string) []byte {
 		return nil
 	}
 	return k
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/transaction-validator/transaction-validator/svc/internal/albauth/albauthtest"
 	"github.com/transaction-validator/transaction-validator/svc/internal/console"
 )
@@ -40,6 +42,7 @@ type fakeConsole struct {
 	url string
 	ops *operators
 	log *lockedBuffer
+	reg *prometheus.Registry
 }
 
 const testForm = `{"merchant_id":"m","amount":1,"currency":"EUR","country":"DE","card_number":"4111111111111111","expiry_month":1,"expiry_year":2030,"cvv":"123"}`
@@ -53,14 +56,15 @@ func startFakeConsole(t *testing.T) fakeConsole {
 	t.Cleanup(validator.Close)
 	ops := newOperators(t)
 	buf := &lockedBuffer{}
+	reg := prometheus.NewRegistry()
 	s := &console.Server{ValidatorURL: validator.URL, Client: validator.Client(), Now: time.Now, Auth: ops.auth,
-		Log: slog.New(slog.NewJSONHandler(buf, nil))}
+		Log: slog.New(slog.NewJSONHandler(buf, nil)), Metrics: console.NewMetrics(reg)}
 	srv := httptest.NewUnstartedServer(nil)
 	s.Origin = "http://" + srv.Listener.Addr().String()
 	srv.Config.Handler = s.Handler()
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return fakeConsole{url: srv.URL, ops: ops, log: buf}
+	return fakeConsole{url: srv.URL, ops: ops, log: buf, reg: reg}
 }
 
 // Nothing but the probes answers without a valid identity from the ALB.
@@ -76,6 +80,9 @@ func TestEveryRouteNeedsAnOperator(t *testing.T) {
 		{"GET", "/console/api/decisions?merchant=m_1", ""},
 		{"GET", "/console/api/decisions/00000000-0000-7000-8000-000000000001", ""},
 		{"POST", "/console/api/test-transaction", testForm},
+		{"GET", "/console/api/stats", ""},
+		{"GET", "/console/charts/decisions.svg", ""},
+		{"GET", "/console/charts/reasons.svg", ""},
 		{"GET", "/console/nowhere", ""},
 	} {
 		for name, id := range map[string]string{"none": "", "malformed": "a.b.c", "expired": expired, "forged": forged} {

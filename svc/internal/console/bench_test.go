@@ -41,6 +41,9 @@ func searches(now time.Time) []struct {
 		{"decision", with(func(s *console.Search) { s.Decision = "decline" }), "audit_decisions_time"},
 		{"reason", with(func(s *console.Search) { s.Reason = "merchant_limit_exceeded" }), "audit_decisions_time"},
 		{"request-id", with(func(s *console.Search) { s.RequestID = "00000010-0000-7000-8000-000000000010" }), "audit_decisions_pkey"},
+		// The key's lookup runs inside console_decisions_by_idempotency_key (its own plan:
+		// TestSearchPlansUseTheIndexes); the search joins its answer to the primary key.
+		{"idempotency-key", with(func(s *console.Search) { s.IdempotencyKey = "k99990" }), "audit_decisions_pkey"},
 	}
 }
 
@@ -87,6 +90,26 @@ func TestSearchPlansUseTheIndexes(t *testing.T) {
 		if c.name == "latest" && strings.Contains(plan, "Sort") {
 			t.Errorf("%s: the plan sorts; the index should give the order:\n%s", c.name, plan)
 		}
+	}
+	// The plan above stops at the function; this is the query inside it (migration 00005).
+	var body string
+	if err := admin.QueryRow(context.Background(), `SELECT prosrc FROM pg_proc WHERE proname = 'console_decisions_by_idempotency_key'`).Scan(&body); err != nil {
+		t.Fatal(err)
+	}
+	body = strings.ReplaceAll(body, "= key", "= $1::text")
+	rows, err := admin.Query(context.Background(), "EXPLAIN (COSTS OFF) "+body, "k99990")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan strings.Builder
+	for rows.Next() {
+		var line string
+		_ = rows.Scan(&line)
+		plan.WriteString(line + "\n")
+	}
+	rows.Close()
+	if strings.Contains(plan.String(), "Seq Scan") || !strings.Contains(plan.String(), "audit_decisions_idempotency_key") {
+		t.Errorf("idempotency key lookup: plan does not use audit_decisions_idempotency_key:\n%s", plan.String())
 	}
 }
 

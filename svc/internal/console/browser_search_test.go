@@ -66,17 +66,34 @@ func poll(expr string) chromedp.Action {
 func TestInvestigationInARealBrowser(t *testing.T) {
 	pg := startPostgres(t)
 	sc := startSearchConsoleOn(t, pg, 3000)
+	// m_7's decisions were made by one replica and each replayed twice (migration 00006).
+	for _, q := range []string{
+		`UPDATE audit_decisions SET replica = 'transaction-validator-5c9d7-x2k4q' WHERE merchant_id = 'm_7'`,
+		`INSERT INTO audit_replays SELECT request_id, decided_at + make_interval(secs => n), 'transaction-validator-5c9d7-q8w7e'
+		 FROM audit_decisions, generate_series(1, 2) AS n WHERE merchant_id = 'm_7'`,
+	} {
+		if _, err := sc.admin.Exec(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx := browser(t)
 	var status, detail, amount, errText, invalid, counts, recentErr, searchErr string
 	var wide, narrow, down []byte
-	var overflow bool
-	var debugWide string
+	var overflow, chartsDrawn bool
+	var debugWide, chartAlt string
+	var chartRows int
 	var staleRows int
 	err := chromedp.Run(ctx,
 		network.Enable(),
 		network.SetExtraHTTPHeaders(network.Headers{albauth.Header: sc.viewer}),
 		chromedp.Navigate(sc.url+"/console/"),
 		chromedp.WaitVisible(`#search-form`, chromedp.ByQuery),
+		// The charts: both SVGs loaded and drawn, their numbers in the tables.
+		poll(`document.querySelectorAll("#chart-decisions-table tr").length > 0 && document.getElementById("chart-reasons").complete`),
+		poll(`document.getElementById("chart-decisions").complete && document.getElementById("chart-decisions").naturalWidth > 0`),
+		chromedp.Evaluate(`document.getElementById("chart-decisions").naturalWidth === 640 && document.getElementById("chart-reasons").naturalWidth === 640`, &chartsDrawn),
+		chromedp.Evaluate(`document.getElementById("chart-reasons").alt`, &chartAlt),
+		chromedp.Evaluate(`document.querySelectorAll("#chart-reasons-table tr").length`, &chartRows),
 		chromedp.SetValue(`#search-form input[name=merchant]`, "m_7", chromedp.ByQuery),
 		chromedp.Click(`#search-submit`, chromedp.ByQuery),
 		poll(`document.querySelectorAll("#results tr").length === 3`),
@@ -105,6 +122,9 @@ func TestInvestigationInARealBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !chartsDrawn || chartRows != 2 || !strings.HasPrefix(chartAlt, "Top reasons: card_expired ") {
+		t.Errorf("charts: drawn %v, %d reason rows, alt %q", chartsDrawn, chartRows, chartAlt)
+	}
 	if !strings.Contains(status, "3 decisions shown") {
 		t.Errorf("results status %q", status)
 	}
@@ -112,7 +132,8 @@ func TestInvestigationInARealBrowser(t *testing.T) {
 	if !strings.Contains(amount, "21.07") || !strings.Contains(amount, "€") {
 		t.Errorf("amount %q, want €21.07 (2107 minor units)", amount)
 	}
-	if !strings.Contains(detail, "m_7") || !strings.Contains(detail, "Decided at") || !strings.Contains(detail, "UTC") && !strings.Contains(detail, "GMT") {
+	if !strings.Contains(detail, "m_7") || !strings.Contains(detail, "Decided at") || !strings.Contains(detail, "UTC") && !strings.Contains(detail, "GMT") ||
+		!strings.Contains(detail, "transaction-validator-5c9d7-x2k4q") || !strings.Contains(detail, "2, the latest at") {
 		t.Errorf("detail %q", detail)
 	}
 	if !strings.Contains(errText, "last4") || invalid != "last4=true" {

@@ -17,11 +17,13 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/transaction-validator/transaction-validator/svc/internal/albauth"
 )
@@ -47,6 +49,9 @@ type Server struct {
 	// Origin is the console's public origin (https://HOST): a state-changing request
 	// must come from a page of it.
 	Origin string
+	// Metrics counts requests, refusals, searches and test transactions; nil gets a set
+	// on a registry of its own (nothing scrapes it).
+	Metrics *Metrics
 }
 
 // securityHeaders keep the console's pages from being framed, from loading anything
@@ -101,6 +106,9 @@ func (s *Server) Handler() http.Handler {
 	if s.Auth == nil {
 		panic("console: Server.Auth is required; the console has no unauthenticated mode")
 	}
+	if s.Metrics == nil {
+		s.Metrics = NewMetrics(prometheus.NewRegistry())
+	}
 	static, _ := fs.Sub(web, "web")
 	app := http.NewServeMux()
 	app.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
@@ -111,6 +119,9 @@ func (s *Server) Handler() http.Handler {
 	app.HandleFunc("GET /console/api/recent", s.recent)
 	app.HandleFunc("GET /console/api/decisions", s.search)
 	app.HandleFunc("GET /console/api/decisions/{id}", s.detail)
+	app.HandleFunc("GET /console/api/stats", s.stats)
+	app.HandleFunc("GET /console/charts/decisions.svg", s.chart(DecisionsSVG))
+	app.HandleFunc("GET /console/charts/reasons.svg", s.chart(ReasonsSVG))
 
 	mux := http.NewServeMux()
 	// The kubelet's probes carry no identity; they reveal nothing but up or down.
@@ -125,7 +136,7 @@ func (s *Server) Handler() http.Handler {
 		w.WriteHeader(http.StatusOK)
 	})
 	mux.Handle("/", s.Auth.Middleware(s.audit(s.sameOrigin(app))))
-	return securityHeaders(mux)
+	return securityHeaders(s.instrument(mux))
 }
 
 // actions name what an operator did, by method and path; static files are not actions.
@@ -134,6 +145,9 @@ var actions = map[string]string{
 	"GET /console/api/recent":            "recent",
 	"POST /console/api/test-transaction": "test_transaction",
 	"GET /console/api/decisions":         "search",
+	"GET /console/api/stats":             "stats",
+	"GET /console/charts/decisions.svg":  "chart",
+	"GET /console/charts/reasons.svg":    "chart",
 }
 
 // statusRecorder remembers the status a handler answered with.
@@ -165,13 +179,7 @@ func (s *Server) audit(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		action, ok := actions[r.Method+" "+r.URL.Path]
-		if !ok && r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/console/api/decisions/") {
-			action, ok = "decision_detail", true
-		}
-		if !ok {
-			action = "unknown"
-		}
+		action := route(r)
 		start := s.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
@@ -255,11 +263,13 @@ func (s *Server) testTransaction(w http.ResponseWriter, r *http.Request) {
 	req.Header.Set("Idempotency-Key", "console-"+uuid.NewString())
 	resp, err := s.Client.Do(req)
 	if err != nil {
+		s.Metrics.tests.WithLabelValues("unreachable").Inc()
 		s.Log.Warn("validator unreachable", "error", err)
 		consoleError(w, http.StatusBadGateway, "validator_unavailable", "the validator did not answer")
 		return
 	}
 	defer resp.Body.Close()
+	s.Metrics.tests.WithLabelValues(strconv.Itoa(resp.StatusCode)).Inc()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil || !json.Valid(raw) {
 		consoleError(w, http.StatusBadGateway, "validator_unavailable", "the validator's answer could not be read")

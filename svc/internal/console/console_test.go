@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -84,6 +85,9 @@ func do(t *testing.T, method, url, id string, body string, hdr ...string) *http.
 	return resp
 }
 
+// testReplica is the validator's pod name in these tests (POD_NAME).
+const testReplica = "transaction-validator-5c9d7-x2k4q"
+
 func startStack(t *testing.T) stack {
 	t.Helper()
 	ctx := context.Background()
@@ -91,7 +95,7 @@ func startStack(t *testing.T) stack {
 	rds := devtest.Redis(t, devserver.RedisOptions{})
 	svc := devtest.StartService(t, map[string]string{"DATABASE_URL": pg.URL, "REDIS_ENDPOINT": rds.Endpoint,
 		"PAN_HMAC_KEY": strings.Repeat("cd", 32), "SHUTDOWN_DRAIN_DELAY": "0s", "LOG_LEVEL": "warn",
-		"CONSOLE_TEST_ADDR": "127.0.0.1:0"})
+		"CONSOLE_TEST_ADDR": "127.0.0.1:0", "POD_NAME": testReplica})
 
 	conn, err := pgx.Connect(ctx, pg.URL)
 	if err != nil {
@@ -99,8 +103,8 @@ func startStack(t *testing.T) stack {
 	}
 	defer conn.Close(ctx)
 	for _, q := range []string{
-		`CREATE ROLE console_ro LOGIN`,
-		`GRANT SELECT ON audit_decisions TO console_ro`,
+		// The console's production grants (migrations), not a test's own.
+		`CREATE ROLE console_ro LOGIN IN ROLE txv_audit_reader`,
 	} {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			t.Fatal(err)
@@ -304,4 +308,51 @@ func postReal(validatorURL, pan string) error {
 		return fmt.Errorf("real transaction: %s", resp.Status)
 	}
 	return nil
+}
+
+// The detail view shows which replica decided and how often the decision was replayed:
+// the real validator records both (migration 00006), the console reads them as
+// txv_audit_reader.
+func TestReplaysAndReplicaInTheDetail(t *testing.T) {
+	st := startStack(t)
+	body := fmt.Sprintf(`{"merchant_id":"m_replay","amount":700,"currency":"EUR","country":"DE","timestamp":%q,
+		"card":{"number":"4111111111111111","expiry_month":12,"expiry_year":2031}}`, time.Now().UTC().Format(time.RFC3339))
+	send := func() (id string, replayed bool) {
+		resp := do(t, "POST", st.validatorURL+"/api/validate", "", body, "Content-Type", "application/json", "Idempotency-Key", "order-42")
+		var r struct {
+			RequestID string `json:"request_id"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("validate: %d %v", resp.StatusCode, err)
+		}
+		return r.RequestID, resp.Header.Get("Idempotent-Replayed") == "true"
+	}
+	id, replayed := send()
+	if replayed {
+		t.Fatal("first request answered as a replay")
+	}
+	viewer := st.ops.header(t, "op-viewer", time.Minute, albauthtest.ViewerGroup)
+	detail := func() (d console.Investigation) {
+		resp := do(t, "GET", st.consoleURL+"/console/api/decisions/"+id, viewer, "")
+		if err := json.NewDecoder(resp.Body).Decode(&d); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("detail: %d %v", resp.StatusCode, err)
+		}
+		return d
+	}
+	if d := detail(); d.Replica != testReplica || d.Replays != 0 || d.LastReplayAt != nil {
+		t.Fatalf("before any replay: replica %q, %d replays, last %v", d.Replica, d.Replays, d.LastReplayAt)
+	}
+	for range 3 {
+		if again, replayed := send(); again != id || !replayed {
+			t.Fatalf("retry: %s replayed=%v, want a replay of %s", again, replayed, id)
+		}
+	}
+	// A different request under the same key is refused, not a replay.
+	other := strings.Replace(body, `"amount":700`, `"amount":701`, 1)
+	if r := do(t, "POST", st.validatorURL+"/api/validate", "", other, "Content-Type", "application/json", "Idempotency-Key", "order-42"); r.StatusCode != 422 {
+		t.Fatalf("key reused with another request: %d, want 422", r.StatusCode)
+	}
+	if d := detail(); d.Replica != testReplica || d.Replays != 3 || d.LastReplayAt == nil || d.LastReplayAt.Before(d.DecidedAt) {
+		t.Fatalf("after three replays: replica %q, %d replays, last %v", d.Replica, d.Replays, d.LastReplayAt)
+	}
 }

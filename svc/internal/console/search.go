@@ -14,6 +14,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/transaction-validator/transaction-validator/svc/internal/validation"
 )
 
 // Search is one investigation query: filters, a time range and a page. Every filter is
@@ -22,10 +24,13 @@ type Search struct {
 	MerchantID string
 	Last4      string
 	RequestID  string
-	Decision   string
-	Reason     string
-	From, To   time.Time // decided_at in [From, To)
-	Limit      int
+	// IdempotencyKey matches the key the merchant sent, exactly. The console cannot
+	// read keys, only ask which decisions carry one (migration 00005).
+	IdempotencyKey string
+	Decision       string
+	Reason         string
+	From, To       time.Time // decided_at in [From, To)
+	Limit          int
 	// After is the last row of the previous page (keyset paging): the next page starts
 	// strictly below it in (decided_at, request_id) order. Nil for the first page.
 	After *Cursor
@@ -63,7 +68,13 @@ func ParseSearch(q url.Values, now time.Time) (Search, error) {
 	s := Search{
 		MerchantID: strings.TrimSpace(q.Get("merchant")), Last4: strings.TrimSpace(q.Get("last4")),
 		RequestID: strings.TrimSpace(q.Get("request_id")), Decision: q.Get("decision"), Reason: q.Get("reason"),
-		Limit: DefaultLimit,
+		// Not trimmed: a key is the merchant's bytes, spaces included.
+		IdempotencyKey: q.Get("idempotency_key"),
+		Limit:          DefaultLimit,
+	}
+	// Only what the validator would have accepted can be stored under a key.
+	if s.IdempotencyKey != "" && !validation.ValidIdempotencyKey(s.IdempotencyKey) {
+		return s, &FieldError{"idempotency_key", "1 to 255 printable ASCII characters, as the merchant sent it"}
 	}
 	if s.MerchantID != "" && !merchantRE.MatchString(s.MerchantID) {
 		return s, &FieldError{"merchant", "1 to 64 letters, digits, '_', '.' or '-'"}
@@ -143,10 +154,10 @@ func decodeCursor(s string) (Cursor, error) {
 }
 
 // decisionColumns are what the search and the detail view read: the columns the
-// console's database role may SELECT (migrations 00002 to 00004), no card hash,
+// console's database role may SELECT (migrations 00002 to 00006), no card hash,
 // fingerprint or idempotency key.
 const decisionColumns = `request_id::text, decided_at, txn_time, merchant_id, amount_minor, currency, country,
-	card_brand, card_last4, decision, reasons, test`
+	card_brand, card_last4, decision, reasons, test, replica`
 
 // SQL builds the query: only the filters that are set, every value a parameter, rows in
 // (decided_at DESC, request_id DESC) order, one more than the page to tell whether
@@ -171,6 +182,9 @@ func (s Search) SQL() (string, []any) {
 	}
 	if s.RequestID != "" {
 		where = append(where, "request_id = "+arg(s.RequestID)+"::uuid")
+	}
+	if s.IdempotencyKey != "" {
+		where = append(where, "request_id IN (SELECT console_decisions_by_idempotency_key("+arg(s.IdempotencyKey)+"))")
 	}
 	if s.Decision != "" {
 		where = append(where, "decision = "+arg(s.Decision))
@@ -203,12 +217,24 @@ type Detail struct {
 	Decision    string    `json:"decision"`
 	Reasons     []string  `json:"reasons"`
 	Test        bool      `json:"test"`
+	// Replica is the validator pod that decided; empty for decisions recorded before
+	// migration 00006.
+	Replica string `json:"replica"`
 }
 
-func scanDetail(row pgx.Row) (Detail, error) {
+// Investigation is what the detail view adds to a decision: how often it was replayed.
+type Investigation struct {
+	Detail
+	// Replays counts the idempotent replays answered with this decision (the merchant
+	// retried with the same key and request); LastReplayAt is the latest, if any.
+	Replays      int64      `json:"replays"`
+	LastReplayAt *time.Time `json:"last_replay_at"`
+}
+
+func scanDetail(row pgx.Row, extra ...any) (Detail, error) {
 	var d Detail
-	err := row.Scan(&d.RequestID, &d.DecidedAt, &d.TxnTime, &d.MerchantID, &d.AmountMinor, &d.Currency, &d.Country,
-		&d.CardBrand, &d.CardLast4, &d.Decision, &d.Reasons, &d.Test)
+	err := row.Scan(append([]any{&d.RequestID, &d.DecidedAt, &d.TxnTime, &d.MerchantID, &d.AmountMinor, &d.Currency, &d.Country,
+		&d.CardBrand, &d.CardLast4, &d.Decision, &d.Reasons, &d.Test, &d.Replica}, extra...)...)
 	d.Currency, d.Country = strings.TrimSpace(d.Currency), strings.TrimSpace(d.Country)
 	return d, err
 }
@@ -257,6 +283,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	q, err := ParseSearch(r.URL.Query(), s.Now())
 	var fe *FieldError
 	if errors.As(err, &fe) {
+		s.Metrics.searches.WithLabelValues("invalid").Inc()
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]string{
 			"code": "invalid_search", "field": fe.Field, "message": fe.Message}})
 		return
@@ -265,11 +292,13 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	page, err := Find(ctx, s.Audit, q)
 	if err != nil {
+		s.Metrics.searches.WithLabelValues("unavailable").Inc()
 		s.Log.Warn("search failed", "error", err)
 		consoleError(w, http.StatusServiceUnavailable, "audit_unavailable",
 			"the audit database did not answer; the search was not run")
 		return
 	}
+	s.Metrics.searches.WithLabelValues("ok").Inc()
 	writeJSON(w, http.StatusOK, page)
 }
 
@@ -282,7 +311,8 @@ func (s *Server) detail(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	d, err := scanDetail(s.Audit.QueryRow(ctx, "SELECT "+decisionColumns+" FROM audit_decisions WHERE request_id = $1::uuid", id.String()))
+	var inv Investigation
+	inv.Detail, err = scanDetail(s.Audit.QueryRow(ctx, detailSQL, id.String()), &inv.Replays, &inv.LastReplayAt)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		consoleError(w, http.StatusNotFound, "not_found", "no decision with this request id")
@@ -290,6 +320,12 @@ func (s *Server) detail(w http.ResponseWriter, r *http.Request) {
 		s.Log.Warn("decision detail failed", "error", err)
 		consoleError(w, http.StatusServiceUnavailable, "audit_unavailable", "the audit database did not answer")
 	default:
-		writeJSON(w, http.StatusOK, d)
+		writeJSON(w, http.StatusOK, inv)
 	}
 }
+
+// detailSQL is one decision and its replays (audit_replays_request, migration 00006).
+const detailSQL = "SELECT " + decisionColumns + `,
+	(SELECT count(*) FROM audit_replays r WHERE r.request_id = audit_decisions.request_id),
+	(SELECT max(replayed_at) FROM audit_replays r WHERE r.request_id = audit_decisions.request_id)
+	FROM audit_decisions WHERE request_id = $1::uuid`

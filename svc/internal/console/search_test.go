@@ -134,6 +134,9 @@ func TestSearchAndPaging(t *testing.T) {
 		{"decision", url.Values{"decision": {"decline"}}, `decision = 'decline'`, nil},
 		{"reason", url.Values{"reason": {"merchant_limit_exceeded"}}, `'merchant_limit_exceeded' = ANY (reasons)`, nil},
 		{"merchant and decision", url.Values{"merchant": {"m_20"}, "decision": {"decline"}}, `merchant_id = 'm_20' AND decision = 'decline'`, nil},
+		// The console's role cannot read the key column; it finds the decision all the same.
+		{"idempotency key", url.Values{"idempotency_key": {"k1500"}}, `idempotency_key = 'k1500'`, nil},
+		{"merchant and idempotency key", url.Values{"merchant": {"m_500"}, "idempotency_key": {"k1500"}}, `merchant_id = 'm_500' AND idempotency_key = 'k1500'`, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			c.q.Set("from", from)
@@ -171,7 +174,7 @@ func TestSearchAndPaging(t *testing.T) {
 	for field, q := range map[string]string{
 		"merchant": "merchant=a%20b", "last4": "last4=12345", "request_id": "request_id=nope", "decision": "decision=maybe",
 		"reason": "reason=DROP%20TABLE", "from": "from=yesterday", "to": "to=2026-13-01T00:00:00Z", "limit": "limit=10000",
-		"cursor": "cursor=Zm9vfGJhcg",
+		"cursor": "cursor=Zm9vfGJhcg", "idempotency_key": "idempotency_key=a%20b",
 	} {
 		var e struct {
 			Error struct{ Code, Field string }

@@ -28,6 +28,7 @@ type AuditLog struct {
 	batchMax int
 	timeout  time.Duration
 	ttl      time.Duration
+	replica  string
 
 	mu     sync.RWMutex
 	closed bool
@@ -58,6 +59,8 @@ type AuditOptions struct {
 	Timeout  time.Duration // per batch
 	// IdempotencyTTL is how long a key stays bound to its first request.
 	IdempotencyTTL time.Duration
+	// Replica names this process (its pod) in every decision and replay it records.
+	Replica string
 }
 
 // Audit metric names; see validation.MetricRequests for why they are constants.
@@ -75,6 +78,7 @@ func NewAuditLog(pool *pgxpool.Pool, o AuditOptions, reg prometheus.Registerer) 
 		batchMax: o.BatchMax,
 		timeout:  o.Timeout,
 		ttl:      o.IdempotencyTTL,
+		replica:  o.Replica,
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: MetricAuditBatchSize, Help: "Audit records written per statement (group commit).",
 			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512},
@@ -208,10 +212,10 @@ WITH input AS (
     RETURNING k.request_id
 )
 INSERT INTO audit_decisions (request_id, merchant_id, idempotency_key, fingerprint, card_hash, card_last4,
-                             card_brand, amount_minor, currency, country, txn_time, decision, reasons, decided_at, test)
+                             card_brand, amount_minor, currency, country, txn_time, decision, reasons, decided_at, test, replica)
 SELECT i.request_id::uuid, i.merchant_id, i.idempotency_key, i.fingerprint, i.card_hash, i.card_last4,
        i.card_brand, i.amount_minor, i.currency, i.country, i.txn_time, i.decision,
-       string_to_array(i.reasons, ','), i.decided_at, i.test
+       string_to_array(i.reasons, ','), i.decided_at, i.test, $17::text
 FROM input i JOIN claimed c ON c.request_id = i.request_id::uuid
 RETURNING request_id::text`
 
@@ -255,7 +259,7 @@ func (a *AuditLog) write(ctx context.Context, batch []*pending) ([]auditResult, 
 		tests = append(tests, r.Test)
 	}
 	rows, err := a.pool.Query(ctx, insertSQL, ids, merchants, keys, fps, hashes, last4s, brands, amounts,
-		currencies, countries, txnTimes, decisions, reasons, decidedAts, a.ttl.Seconds(), tests)
+		currencies, countries, txnTimes, decisions, reasons, decidedAts, a.ttl.Seconds(), tests, a.replica)
 	if err != nil {
 		return nil, fmt.Errorf("audit insert: %w", err)
 	}
@@ -341,6 +345,19 @@ func (a *AuditLog) lookup(ctx context.Context, merchants, keys []string) (map[[2
 		}}
 	}
 	return out, rows.Err()
+}
+
+// RecordReplay notes that this replica answered a request with the stored decision
+// requestID (an idempotent replay), for the operator console's detail view. Replays are
+// rare, so it writes directly rather than through the batch writers.
+func (a *AuditLog) RecordReplay(ctx context.Context, requestID string, at time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	if _, err := a.pool.Exec(ctx, `INSERT INTO audit_replays (request_id, replayed_at, replica) VALUES ($1::uuid, $2, $3)`,
+		requestID, at, a.replica); err != nil {
+		return fmt.Errorf("audit replay: %w", err)
+	}
+	return nil
 }
 
 // PurgeIdempotencyKeys deletes keys older than ttl in chunks, so one run never holds

@@ -62,7 +62,8 @@ func denied(err error) bool {
 func TestValidatorRoleDoesItsJobAndNoMore(t *testing.T) {
 	admin, pool := asRole(t, "transaction_validator")
 	ctx := context.Background()
-	log := pgstore.NewAuditLog(pool, pgstore.AuditOptions{Writers: 1, BatchMax: 8, Timeout: 5 * time.Second, IdempotencyTTL: 24 * time.Hour}, prometheus.NewRegistry())
+	log := pgstore.NewAuditLog(pool, pgstore.AuditOptions{Writers: 1, BatchMax: 8, Timeout: 5 * time.Second, IdempotencyTTL: 24 * time.Hour,
+		Replica: "transaction-validator-7d9f-abcde"}, prometheus.NewRegistry())
 	defer log.Close()
 	old := time.Now().UTC().Add(-25 * time.Hour)
 	if ex, err := log.Record(ctx, record(1, "k", old)); err != nil || ex != nil {
@@ -70,6 +71,16 @@ func TestValidatorRoleDoesItsJobAndNoMore(t *testing.T) {
 	}
 	if ex, err := log.Record(ctx, record(2, "k", old)); err != nil || ex == nil {
 		t.Fatalf("idempotent replay as transaction_validator: %v %v", ex, err)
+	}
+	// The replica that decided, and each replay of the decision (migration 00006).
+	for range 2 {
+		if err := log.RecordReplay(ctx, record(1, "k", old).RequestID, time.Now()); err != nil {
+			t.Fatalf("record a replay as transaction_validator: %v", err)
+		}
+	}
+	if n := count(t, admin, `SELECT count(*) FROM audit_decisions a JOIN audit_replays r USING (request_id, replica)
+		WHERE request_id = '00000000-0000-7000-8000-000000000001' AND replica = 'transaction-validator-7d9f-abcde'`); n != 2 {
+		t.Fatalf("replica and replays recorded: %d rows, want 2", n)
 	}
 	if ex, err := log.Record(ctx, record(3, "k", time.Now().UTC())); err != nil || ex != nil {
 		t.Fatalf("taking an expired key as transaction_validator: %v %v", ex, err)
@@ -95,6 +106,8 @@ func TestValidatorRoleDoesItsJobAndNoMore(t *testing.T) {
 		`UPDATE audit_decisions SET decision = 'approve'`,
 		`DELETE FROM audit_decisions`,
 		`TRUNCATE audit_decisions`,
+		`UPDATE audit_replays SET replica = 'x'`,
+		`DELETE FROM audit_replays`,
 		`UPDATE merchant_limits SET max_amount_minor = 1`,
 		`INSERT INTO merchant_limits VALUES ('m2', 'EUR', 1)`,
 		`DROP TABLE idempotency_keys`,
@@ -135,6 +148,14 @@ func TestConsoleRoleIsReadOnly(t *testing.T) {
 	if rows.Err() != nil {
 		t.Fatalf("console latest-rows query: %v", rows.Err())
 	}
+	// The idempotency-key search: exact keys only.
+	var found int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM console_decisions_by_idempotency_key('k')`).Scan(&found); err != nil || found != 1 {
+		t.Fatalf("console key lookup: %d %v", found, err)
+	}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM console_decisions_by_idempotency_key('%')`).Scan(&found); err != nil || found != 0 {
+		t.Fatalf("console key lookup matches a pattern: %d %v", found, err)
+	}
 	for _, q := range []string{
 		`INSERT INTO audit_decisions SELECT * FROM audit_decisions`,
 		`UPDATE audit_decisions SET decision = 'decline'`,
@@ -142,6 +163,9 @@ func TestConsoleRoleIsReadOnly(t *testing.T) {
 		`TRUNCATE audit_decisions`,
 		`SELECT card_hash FROM audit_decisions`,
 		`SELECT * FROM audit_decisions`,
+		// The key is matched for it (migration 00005), never read, nor probed with LIKE.
+		`SELECT idempotency_key FROM audit_decisions`,
+		`SELECT count(*) FROM audit_decisions WHERE idempotency_key LIKE 'k%'`,
 		`SELECT count(*) FROM idempotency_keys`,
 		`DELETE FROM idempotency_keys`,
 		`SELECT count(*) FROM merchant_limits`,

@@ -137,7 +137,7 @@ func (s *service) Validate(ctx context.Context, req Request) (payment.Result, er
 		if stored == nil {
 			return payment.Result{}, ErrIdempotencyKeyInUse
 		}
-		return replay(*stored, fp[:])
+		return s.replay(ctx, *stored, fp[:], now)
 	}
 
 	reasons := s.staticReasons(tx, rec.CardBrand, now)
@@ -164,7 +164,7 @@ func (s *service) Validate(ctx context.Context, req Request) (payment.Result, er
 		// The claim had lapsed (or the admission store lost it) but the key is still bound
 		// in the audit log: this request is a duplicate after all.
 		s.giveBack(ctx, att)
-		return replay(*existing, fp[:])
+		return s.replay(ctx, *existing, fp[:], now)
 	}
 	s.deps.Logger.LogAttrs(ctx, slog.LevelInfo, "decision",
 		slog.String("request_id", res.RequestID),
@@ -180,12 +180,27 @@ func (s *service) Validate(ctx context.Context, req Request) (payment.Result, er
 	return res, nil
 }
 
-func replay(stored payment.Stored, fp []byte) (payment.Result, error) {
+// ReplayRecorder is an audit log that also records each idempotent replay (pgstore's;
+// the operator console shows the count).
+type ReplayRecorder interface {
+	RecordReplay(ctx context.Context, requestID string, at time.Time) error
+}
+
+// replay answers with the stored decision if the request is the one it decided, and
+// records the replay. A replay that could not be recorded is still answered: the decision
+// is durable, and the count is for investigation, not for the decision.
+func (s *service) replay(ctx context.Context, stored payment.Stored, fp []byte, now time.Time) (payment.Result, error) {
 	if !bytes.Equal(stored.Fingerprint, fp) {
 		return payment.Result{}, ErrIdempotencyKeyReused
 	}
 	res := stored.Result
 	res.Replayed = true
+	if r, ok := s.deps.Audit.(ReplayRecorder); ok {
+		if err := r.RecordReplay(ctx, res.RequestID, now); err != nil {
+			s.deps.Logger.LogAttrs(ctx, slog.LevelWarn, "replay not recorded",
+				slog.String("request_id", res.RequestID), slog.String("error", err.Error()))
+		}
+	}
 	return res, nil
 }
 

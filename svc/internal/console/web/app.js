@@ -215,6 +215,8 @@ async function showDetail(id) {
     ["Transaction time", formatTime(d.txn_time)], ["Decided at", formatTime(d.decided_at)],
     ["Decided after the transaction time", `${((new Date(d.decided_at) - new Date(d.txn_time)) / 1000).toFixed(3)} s`],
     ["Test transaction", d.test ? "yes (sent from this console; not counted as traffic)" : "no"],
+    ["Decided by replica", d.replica || "not recorded (decided before replicas were recorded)"],
+    ["Idempotent replays", d.replays ? `${d.replays}, the latest at ${formatTime(d.last_replay_at)}` : "none"],
   ];
   const dl = $("detail-fields");
   dl.replaceChildren();
@@ -230,13 +232,64 @@ async function showDetail(id) {
   $("detail").focus();
 }
 
+// The charts are SVG drawn by the server (no script draws them); their numbers come as
+// JSON and fill the tables, which are the charts' text alternative. They cover the
+// search's range, or the server's default (the last 24 hours); the images are asked
+// for exactly the range the numbers came for, so the two always agree.
+async function refreshCharts() {
+  const q = new URLSearchParams();
+  for (const k of ["from", "to"]) {
+    if (searchQuery && searchQuery.get(k)) q.set(k, searchQuery.get(k));
+  }
+  let resp, st;
+  try {
+    resp = await fetch("/console/api/stats?" + q, {redirect: "error"});
+    st = await resp.json();
+  } catch (_) {
+    resp = null;
+  }
+  if (!resp || !resp.ok) {
+    const e = st && st.error;
+    $("charts-error").textContent = e && e.field ? `${e.field}: ${e.message}`
+      : "The audit database is unavailable: no charts until it answers.";
+    $("charts-error").hidden = false;
+    $("charts").hidden = true;
+    return;
+  }
+  $("charts-error").hidden = true;
+  $("charts").hidden = false;
+  $("charts-range").textContent = `(${formatTime(st.from)} to ${formatTime(st.to)}, bars of ${st.bucket_seconds / 60} min)`;
+  let a = 0, r = 0, d = 0;
+  $("chart-decisions-table").replaceChildren(...st.buckets.map((b) => {
+    a += b.approve; r += b.review; d += b.decline;
+    const tr = document.createElement("tr");
+    tr.append(cell(formatTime(b.start)), cell(b.approve), cell(b.review), cell(b.decline));
+    return tr;
+  }));
+  $("chart-reasons-table").replaceChildren(...st.top_reasons.map((x) => {
+    const tr = document.createElement("tr");
+    tr.append(cell(x.reason), cell(x.count));
+    return tr;
+  }));
+  $("chart-decisions").alt = `Decisions over time by outcome: ${a} approve, ${r} review, ${d} decline in the range; numbers in the table below.`;
+  $("chart-reasons").alt = st.top_reasons.length
+    ? "Top reasons: " + st.top_reasons.map((x) => `${x.reason} ${x.count}`).join(", ") + "."
+    : "Top reasons: no reasons were given in this range.";
+  const range = new URLSearchParams({from: st.from, to: st.to});
+  $("chart-decisions").src = "/console/charts/decisions.svg?" + range;
+  $("chart-reasons").src = "/console/charts/reasons.svg?" + range;
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   $("test-form").addEventListener("submit", submitTest);
   $("search-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     searchQuery = searchParams(ev.target);
     runSearch(null);
+    refreshCharts();
   });
+  refreshCharts();
+  setInterval(refreshCharts, 60000);
   refreshRecent();
   setInterval(refreshRecent, 2000);
 });
