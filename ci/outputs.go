@@ -55,8 +55,11 @@ func (m *TransactionValidator) Outputs(
 	if err != nil {
 		return nil, err
 	}
-	c := m.tofuRoot(e, awsCredentials{awsAccessKeyId, awsSecretAccessKey, awsSessionToken}).
-		WithExec([]string{"sh", "-ec", "tofu output -json > /run/tofu-output.json"})
+	c, err := m.tofuRoot(ctx, e, awsCredentials{awsAccessKeyId, awsSecretAccessKey, awsSessionToken}, nil)
+	if err != nil {
+		return nil, err
+	}
+	c = c.WithExec([]string{"sh", "-ec", "tofu output -json > /run/tofu-output.json"})
 	if _, err := c.Sync(ctx); err != nil {
 		return nil, fmt.Errorf("tofu output -json of %s: %w", env, err)
 	}

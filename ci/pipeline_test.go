@@ -189,7 +189,7 @@ func TestInfraEnvsAreFilesOfTheRoot(t *testing.T) {
 			t.Fatal(err)
 		}
 		init := strings.Join(env.initArgs(), " ")
-		plan := planScript(env, nil)
+		plan := planScript(env, nil, planOptions{})
 		for _, f := range []string{name + ".s3.tfbackend", name + ".tfvars", "tests/" + name + ".tftest.hcl"} {
 			if _, err := os.Stat(filepath.Join(root, f)); err != nil {
 				t.Errorf("%s: %v", name, err)
@@ -205,7 +205,7 @@ func TestInfraEnvsAreFilesOfTheRoot(t *testing.T) {
 			t.Errorf("%s: plan reads alert subscribers nobody gave:\n%s", name, plan)
 		}
 		// Given, the subscribers come after the committed values, so they win.
-		if with := planScript(env, new(dagger.Secret)); !strings.Contains(with, "-var-file="+name+".tfvars -var-file="+subscribersPath+" ") {
+		if with := planScript(env, new(dagger.Secret), planOptions{}); !strings.Contains(with, "-var-file="+name+".tfvars -var-file="+subscribersPath+" ") {
 			t.Errorf("%s: plan does not read the alert subscribers it was given:\n%s", name, with)
 		}
 	}
