@@ -26,6 +26,8 @@ const (
 	// emulatorRegion is the region of dev's backend and var file (a test keeps them
 	// equal): S3 Control's host name, which the emulator routes by, carries it.
 	emulatorRegion = "eu-central-1"
+	// emulatorAccount is the account the emulator answers for (moto's default).
+	emulatorAccount = "123456789012"
 	// emulatorHost is the name the emulator service is bound under in tofu's container.
 	emulatorHost = "aws-emulator"
 	// localExcludesFile lists what the local environment leaves out: "ROOT ADDRESS  # API".

@@ -284,3 +284,43 @@ func TestBootstrapOfDevsBucket(t *testing.T) {
 		t.Error("a backend file without a bucket accepted")
 	}
 }
+
+// TestEveryPlanIsPinnedToAnAccount holds plan, apply, destroy and bootstrap to the roots'
+// required allowed_account_ids: a real environment without an account id, or with a
+// malformed one, is refused before any tofu runs; local is the emulator's account.
+func TestEveryPlanIsPinnedToAnAccount(t *testing.T) {
+	for _, name := range infraEnvs {
+		e, _ := newTofuEnv(name)
+		if _, err := e.withAccount(""); err == nil || !strings.Contains(err.Error(), "--account-id") {
+			t.Errorf("%s without an account id: %v, want a refusal naming --account-id", name, err)
+		}
+		for _, bad := range []string{"12345", "1234567890123", "12345678901a", `123456789012"]`} {
+			if _, err := e.withAccount(bad); err == nil {
+				t.Errorf("%s accepted account id %q", name, bad)
+			}
+		}
+		got, err := e.withAccount("210987654321")
+		if err != nil || got.account != "210987654321" {
+			t.Errorf("%s with a valid id: %+v, %v", name, got, err)
+		}
+	}
+	local, _ := newTofuEnv(localEnv)
+	if got, err := local.withAccount(""); err != nil || got.account != emulatorAccount {
+		t.Errorf("local: %+v, %v; want the emulator's account %s", got, err, emulatorAccount)
+	}
+	// Every function that plans takes --account-id, and the workflow passes it.
+	src, err := os.ReadFile("infra.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(src), "e.withAccount(accountId)"); n != 4 {
+		t.Errorf("infra.go: %d functions pin the account, want 4 (plan, apply, destroy, bootstrap)", n)
+	}
+	wf, err := os.ReadFile("../.github/workflows/infra-env.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(wf), "--account-id=${{ inputs.account-id }}"); n != 2 {
+		t.Errorf("infra-env.yml passes --account-id %d times, want 2 (plan, apply)", n)
+	}
+}

@@ -29,15 +29,40 @@ type tofuEnv struct {
 	name string
 	// files names its <files>.s3.tfbackend and <files>.tfvars (local uses dev's).
 	files string
+	// account is the AWS account the root may act on (allowed_account_ids), set by
+	// withAccount; empty for what only reads state (outputs).
+	account string
+}
+
+// accountID is an AWS account id as allowed_account_ids takes it.
+var accountID = regexp.MustCompile(`^[0-9]{12}$`)
+
+// withAccount sets the account every plan and apply of e is pinned to: the roots require
+// allowed_account_ids (infra/envs/variables.tf) so that credentials of another account make
+// the provider stop before it reads or writes anything. It is not committed with the
+// environment (an adopter's account ids are theirs), so the caller names it; local is the
+// emulator's fixed account unless given.
+func (e tofuEnv) withAccount(id string) (tofuEnv, error) {
+	if id == "" && e.local() {
+		id = emulatorAccount
+	}
+	if id == "" {
+		return e, fmt.Errorf("--env %s needs --account-id: the environment's 12-digit AWS account id (GitHub: vars.AWS_ACCOUNT_ID); the provider refuses any other", e.name)
+	}
+	if !accountID.MatchString(id) {
+		return e, fmt.Errorf("--account-id %q: want a 12-digit AWS account id", id)
+	}
+	e.account = id
+	return e, nil
 }
 
 // newTofuEnv refuses a name that is not one of infraEnvs or localEnv: it becomes a file name.
 func newTofuEnv(env string) (tofuEnv, error) {
 	switch {
 	case slices.Contains(infraEnvs, env):
-		return tofuEnv{env, env}, nil
+		return tofuEnv{name: env, files: env}, nil
 	case env == localEnv:
-		return tofuEnv{localEnv, localFiles}, nil
+		return tofuEnv{name: localEnv, files: localFiles}, nil
 	}
 	return tofuEnv{}, fmt.Errorf("unknown environment %q (want %s or %s)", env, strings.Join(infraEnvs, ", "), localEnv)
 }
@@ -116,6 +141,9 @@ func (m *TransactionValidator) tofuIn(ctx context.Context, root string, env tofu
 		if c, err = m.withEmulator(ctx, c, aws); err != nil {
 			return nil, err
 		}
+	}
+	if env.account != "" {
+		c = c.WithEnvVariable("TF_VAR_allowed_account_ids", `["`+env.account+`"]`)
 	}
 	return c.WithWorkdir("/src/"+root).
 		WithEnvVariable("TF_IN_AUTOMATION", "1").
@@ -196,12 +224,19 @@ func (m *TransactionValidator) Plan(
 	// How long to wait for the state lock another run holds.
 	// +default="5m"
 	lockTimeout string,
+	// The environment's 12-digit AWS account id, which the provider is pinned to
+	// (allowed_account_ids; GitHub: vars.AWS_ACCOUNT_ID). Required but for local.
+	// +optional
+	accountId string,
 	// The AWS API emulator of --env local, e.g. tcp://127.0.0.1:5000 (local only).
 	// +optional
 	awsEndpoint *dagger.Service,
 ) (*dagger.Directory, error) {
 	e, err := newTofuEnv(env)
 	if err != nil {
+		return nil, err
+	}
+	if e, err = e.withAccount(accountId); err != nil {
 		return nil, err
 	}
 	o := planOptions{destroy: destroy, lockTimeout: lockTimeout}
@@ -310,12 +345,19 @@ func (m *TransactionValidator) Apply(
 	// How long to wait for the state lock another run holds.
 	// +default="5m"
 	lockTimeout string,
+	// The environment's 12-digit AWS account id, which the provider is pinned to
+	// (allowed_account_ids; GitHub: vars.AWS_ACCOUNT_ID). Required but for local.
+	// +optional
+	accountId string,
 	// The AWS API emulator of --env local, e.g. tcp://127.0.0.1:5000 (local only).
 	// +optional
 	awsEndpoint *dagger.Service,
 ) (string, error) {
 	e, err := newTofuEnv(env)
 	if err != nil {
+		return "", err
+	}
+	if e, err = e.withAccount(accountId); err != nil {
 		return "", err
 	}
 	if err := approvedPlan(ctx, plan, approvedSha256); err != nil {
@@ -409,12 +451,19 @@ func (m *TransactionValidator) Destroy(
 	// How long to wait for the state lock another run holds.
 	// +default="5m"
 	lockTimeout string,
+	// The environment's 12-digit AWS account id, which the provider is pinned to
+	// (allowed_account_ids; GitHub: vars.AWS_ACCOUNT_ID). Required but for local.
+	// +optional
+	accountId string,
 	// The AWS API emulator of --env local, e.g. tcp://127.0.0.1:5000 (local only).
 	// +optional
 	awsEndpoint *dagger.Service,
 ) (string, error) {
 	e, err := newTofuEnv(env)
 	if err != nil {
+		return "", err
+	}
+	if e, err = e.withAccount(accountId); err != nil {
 		return "", err
 	}
 	if err := approvedPlan(ctx, plan, approvedSha256); err != nil {
@@ -477,11 +526,18 @@ func (m *TransactionValidator) Bootstrap(
 	awsAccessKeyId *dagger.Secret,
 	// AWS secret access key, as a secret.
 	awsSecretAccessKey *dagger.Secret,
+	// The environment's 12-digit AWS account id, which the provider is pinned to
+	// (allowed_account_ids; GitHub: vars.AWS_ACCOUNT_ID). Required but for local.
+	// +optional
+	accountId string,
 	// The AWS API emulator, e.g. tcp://127.0.0.1:5000.
 	awsEndpoint *dagger.Service,
 ) (*dagger.File, error) {
 	e, err := newTofuEnv(env)
 	if err != nil {
+		return nil, err
+	}
+	if e, err = e.withAccount(accountId); err != nil {
 		return nil, err
 	}
 	if !e.local() {
