@@ -175,18 +175,35 @@ func (m *TransactionValidator) Deploy(
 	logf("current image: %s", orNone(previous))
 	logf("new image:     %s", image)
 
-	if _, err := k.apply(ctx, "apply config (all but the Deployment)", rest); err != nil {
+	// The whole release is read before any of it is applied, and put back if it is
+	// aborted at any step below (ci/release.go).
+	rest, adminOnly, err := deployedRest(env, rest)
+	if err != nil {
 		return fail(err)
+	}
+	for _, r := range adminOnly {
+		logf("not applied (cluster-scoped, the cluster admin's): %s", r)
+	}
+	rel, err := k.snapshot(ctx, strings.Join([]string{rest, canary, stable}, "\n---\n"))
+	if err != nil {
+		return fail(err)
+	}
+	abort := func(reason string) (string, error) {
+		return fail(k.abortRelease(ctx, rel, logf, rolloutTimeout.String(), reason))
+	}
+
+	if _, err := k.apply(ctx, "apply config (all but the Deployment)", rest); err != nil {
+		return abort("applying the overlay failed: " + err.Error())
 	}
 	logf("applied the overlay %s except the Deployment", overlay)
 
 	// Canary.
 	if _, err := k.apply(ctx, "apply canary", canary); err != nil {
-		return fail(err)
+		return abort("applying the canary failed: " + err.Error())
 	}
 	if out, err := k.run(ctx, "canary readiness", "-n", namespace, "rollout", "status", "deployment/"+canaryName,
 		"--timeout="+rolloutTimeout.String()); err != nil {
-		return fail(k.abortCanary(ctx, &log, "canary never became ready: "+lastLine(out, err)))
+		return abort("canary never became ready: " + lastLine(out, err))
 	}
 	logf("canary Ready")
 
@@ -198,24 +215,17 @@ func (m *TransactionValidator) Deploy(
 		verdict, err = m.liveCanary(ctx, k, soakTime, thresholds)
 	}
 	if err != nil {
-		return fail(k.abortCanary(ctx, &log, "canary unhealthy: "+err.Error()))
+		return abort("canary unhealthy: " + err.Error())
 	}
 	logf("canary healthy: %s", lastLine(verdict, nil))
 
 	// Promotion: the stable Deployment rolls out under its own maxSurge/maxUnavailable.
 	if _, err := k.apply(ctx, "promote", stable); err != nil {
-		return fail(k.abortCanary(ctx, &log, "promotion failed: "+err.Error()))
+		return abort("promotion failed: " + err.Error())
 	}
 	if out, err := k.run(ctx, "rollout", "-n", namespace, "rollout", "status", "deployment/"+deployment,
 		"--timeout="+rolloutTimeout.String()); err != nil {
-		reason := "rollout did not complete: " + lastLine(out, err)
-		if previous == "" {
-			return fail(k.abortCanary(ctx, &log, reason+"; first deployment: there is no earlier revision to return to"))
-		}
-		if _, undoErr := m.rollback(ctx, k, &log); undoErr != nil {
-			return fail(fmt.Errorf("%s; ROLLBACK FAILED too: %v", reason, undoErr))
-		}
-		return fail(fmt.Errorf("ROLLED BACK: %s", reason))
+		return abort("rollout did not complete: " + lastLine(out, err))
 	}
 	logf("rolled out %s", image)
 	if _, err := k.run(ctx, "remove canary", "-n", namespace, "delete", "deployment", canaryName, "--ignore-not-found"); err != nil {
@@ -316,15 +326,6 @@ func (k *kube) apply(ctx context.Context, step, manifests string) (string, error
 	c := k.c.WithEnvVariable("TXV_NONCE", nonce()).WithNewFile("/run/manifests.yaml", manifests)
 	return run(ctx, c, step, append(append([]string{"kubectl"}, k.flags...),
 		"apply", "--server-side", "--force-conflicts", "--field-manager="+fieldManager, "-f", "/run/manifests.yaml")...)
-}
-
-// abortCanary removes the canary and returns the error that says so.
-func (k *kube) abortCanary(ctx context.Context, log *strings.Builder, reason string) error {
-	if _, err := k.run(ctx, "remove canary", "-n", namespace, "delete", "deployment", canaryName, "--ignore-not-found", "--wait=true"); err != nil {
-		return fmt.Errorf("%s; removing the canary FAILED too: %v", reason, err)
-	}
-	fmt.Fprintf(log, "canary removed; the stable version keeps serving\n")
-	return fmt.Errorf("ROLLED BACK: %s", reason)
 }
 
 // renderEnv renders one overlay with its terraform-outputs.yaml and the workloads'
