@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -396,8 +397,12 @@ func (k *kube) revert(ctx context.Context, rel *release, logf func(string, ...an
 		var err error
 		switch s.op {
 		case opDelete:
+			// Without finalizers an object is gone when the delete returns; a Namespace
+			// (local only) first deletes what it holds, which is waited for. Waiting on the
+			// others would need list and watch on every kind they are.
+			wait := strconv.FormatBool(s.ref.Kind == "Namespace")
 			_, err = k.withFile(ctx, "revert: delete "+s.ref.String(), refDoc(s.ref),
-				"delete", "-f", "/run/object.yaml", "--ignore-not-found", "--wait=true", "--timeout="+timeout)
+				"delete", "-f", "/run/object.yaml", "--ignore-not-found", "--wait="+wait, "--timeout="+timeout)
 		case opReplace:
 			_, err = k.withFile(ctx, "revert: replace "+s.ref.String(), s.doc,
 				"replace", "--field-manager="+revertManager, "-f", "/run/object.yaml")
@@ -414,8 +419,10 @@ func (k *kube) revert(ctx context.Context, rel *release, logf func(string, ...an
 		logf("revert: %s %s (%s)", s.op, s.ref, map[revertOp]string{opDelete: "new in this release",
 			opReplace: "previous revision restored", opCreate: "deleted since, recreated"}[s.op])
 	}
+	// The service's Deployments (the validator, the console) are waited for: the
+	// deployer's Role may watch Deployments there and nowhere else.
 	for _, s := range steps {
-		if s.op != opDelete && (s.ref.Kind == "Deployment" || s.ref.Kind == "DaemonSet") {
+		if s.op != opDelete && s.ref.Kind == "Deployment" && s.ref.Namespace == namespace {
 			if out, err := k.run(ctx, "revert: rollout of "+s.ref.String(), "-n", s.ref.Namespace, "rollout", "status",
 				strings.ToLower(s.ref.Kind)+"/"+s.ref.Name, "--timeout="+timeout); err != nil {
 				errs = append(errs, lastLine(out, err))
