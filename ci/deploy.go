@@ -52,17 +52,25 @@ func overlayFor(env string) (string, error) {
 //     JSON of `tofu output -json`, see the outputs function) and the image digests; a
 //     missing output, a placeholder (account 000000000000, an all-zero id), an ARN of
 //     another account, region or partition, or an image left unset stops the deploy
-//     before anything is applied; then everything but the Deployment is applied
-//     (server-side);
+//     before anything is applied; every object of the release is read as it is (the
+//     state an abort returns to, ci/release.go); then everything but the Deployment is
+//     applied (server-side); on dev, staging and prod only namespaced objects, the
+//     cluster-scoped ones being the cluster admin's (cluster-objects);
 //  2. a canary Deployment (one pod, labelled track=canary, in the Service) runs the new
-//     version; it must become Ready within the timeout, or it is removed;
+//     version; it must become Ready within the timeout;
 //  3. its health is judged from the service's own metrics by canary-check: on a real
 //     cluster, the canary pods' /metrics after a soak under live traffic; on "local",
 //     whose fake nodes run no processes, the same image run as a service against
-//     PostgreSQL and Redis under synthetic traffic. Unhealthy: the canary is removed;
+//     PostgreSQL and Redis under synthetic traffic;
 //  4. the stable Deployment is updated and rolls out pod by pod under its own surge and
-//     availability limits; a rollout that does not complete is undone;
-//  5. the canary is removed.
+//     availability limits, within the timeout;
+//  5. the canary is removed;
+//  6. the post-deploy checks (svc/internal/postdeploy) call the API as a client would
+//     (on "local"; see postDeployCheck).
+//
+// A failure at any step from 1 on reverts the whole release: objects it added are
+// deleted, objects it changed get their previous revision back, and the cluster's
+// objects are as they were before the deploy.
 //
 // Returns the log of the steps; an error says which step failed and what was rolled back.
 //
@@ -232,6 +240,13 @@ func (m *TransactionValidator) Deploy(
 		return fail(err)
 	}
 	logf("canary removed; %s serves %s", env, image)
+
+	// Post-deploy checks, as a client would: a failure reverts the whole release.
+	checked, err := m.postDeployCheck(ctx, env, image)
+	if err != nil {
+		return abort("post-deploy checks failed: " + err.Error())
+	}
+	logf("post-deploy checks: %s", lastLine(checked, nil))
 	return log.String(), nil
 }
 

@@ -471,12 +471,11 @@ func stdout(ctx context.Context, c *dagger.Container, step string, args ...strin
 	return out, nil
 }
 
-// ClusterObjects returns the cluster-scoped objects of an environment's overlay: what its
-// cluster admin applies, since deploy does not.
+// ClusterObjects returns the cluster-scoped objects of an environment, for its admin.
 //
-// Namespaces (with their Pod Security labels) and the log agent's ClusterRole and
-// ClusterRoleBinding: no namespaced Role can grant them, and a deployer allowed to write
-// them could raise its own rights. The admin (the break-glass role of
+// Deploy does not apply them to dev, staging or prod: the Namespaces (with their Pod
+// Security labels) and the log agent's ClusterRole and ClusterRoleBinding. No namespaced
+// Role can grant them, and a deployer allowed to write them could raise its own rights. The admin (the break-glass role of
 // infra/envs/identities.tf) applies them once per environment and after a change to them,
 // with the deployer's Roles:
 //
