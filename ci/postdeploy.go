@@ -11,7 +11,7 @@ import (
 // the version the local post-deploy checks run against, and postDeployBurst the most
 // requests their 429 check sends: the burst must be able to exhaust the limit.
 const (
-	postDeployRate  = 20
+	postDeployRate  = 50
 	postDeployBurst = 400
 )
 

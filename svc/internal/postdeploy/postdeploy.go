@@ -314,7 +314,8 @@ func (r *runner) reused(ctx context.Context) error {
 
 // inFlight sends Concurrency identical requests at once under a fresh key, up to Rounds
 // times, until one is answered 409 while another is being decided. Every answer must be
-// one decision (the same request id) or a 409 with Retry-After.
+// one decision (the same request id) or a 409 with Retry-After; a round in which the
+// service-wide limit answered 429 is followed by a pause of its Retry-After.
 func (r *runner) inFlight(ctx context.Context) error {
 	for round := range r.cfg.Rounds {
 		t, err := r.transaction()
@@ -337,12 +338,16 @@ func (r *runner) inFlight(ctx context.Context) error {
 		close(start)
 		wg.Wait()
 		ids := map[string]bool{}
-		conflicts := 0
+		conflicts, limited := 0, 0
 		for i, a := range answers {
 			if errs[i] != nil {
 				return errs[i]
 			}
 			switch a.status {
+			case http.StatusTooManyRequests:
+				// The service-wide limit, not this key: the round proves nothing, the
+				// next one comes after Retry-After.
+				limited++
 			case http.StatusOK:
 				var d decision
 				if err := json.Unmarshal(a.body, &d); err != nil || d.RequestID == "" {
@@ -363,6 +368,19 @@ func (r *runner) inFlight(ctx context.Context) error {
 		}
 		if conflicts > 0 {
 			return nil
+		}
+		if limited > 0 {
+			secs, _ := strconv.Atoi(answers[0].header.Get("Retry-After"))
+			for _, a := range answers {
+				if n, err := strconv.Atoi(a.header.Get("Retry-After")); err == nil && n > secs {
+					secs = n
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(max(secs, 1)) * time.Second):
+			}
 		}
 	}
 	return fmt.Errorf("%d rounds of %d identical requests at once, no 409: the key in flight is not guarded, or every request was answered from the record", r.cfg.Rounds, r.cfg.Concurrency)

@@ -66,6 +66,15 @@ func TestChecksPassOnTheService(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v: %+v", err, results)
 	}
+}
+
+// TestChecksPassUnderATightLimit: a service-wide limit below the 409 check's burst of
+// identical requests is no reason to fail it (the rounds wait for Retry-After).
+func TestChecksPassUnderATightLimit(t *testing.T) {
+	results, err := run(t, service(t, 8), 400)
+	if err != nil {
+		t.Fatalf("%v: %+v", err, results)
+	}
 	if len(results) != 7 {
 		t.Fatalf("%d results, want 7: %+v", len(results), results)
 	}
