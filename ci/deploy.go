@@ -52,17 +52,25 @@ func overlayFor(env string) (string, error) {
 //     JSON of `tofu output -json`, see the outputs function) and the image digests; a
 //     missing output, a placeholder (account 000000000000, an all-zero id), an ARN of
 //     another account, region or partition, or an image left unset stops the deploy
-//     before anything is applied; then everything but the Deployment is applied
-//     (server-side);
+//     before anything is applied; every object of the release is read as it is (the
+//     state an abort returns to, ci/release.go); then everything but the Deployment is
+//     applied (server-side); on dev, staging and prod only namespaced objects, the
+//     cluster-scoped ones being the cluster admin's (cluster-objects);
 //  2. a canary Deployment (one pod, labelled track=canary, in the Service) runs the new
-//     version; it must become Ready within the timeout, or it is removed;
+//     version; it must become Ready within the timeout;
 //  3. its health is judged from the service's own metrics by canary-check: on a real
 //     cluster, the canary pods' /metrics after a soak under live traffic; on "local",
 //     whose fake nodes run no processes, the same image run as a service against
-//     PostgreSQL and Redis under synthetic traffic. Unhealthy: the canary is removed;
+//     PostgreSQL and Redis under synthetic traffic;
 //  4. the stable Deployment is updated and rolls out pod by pod under its own surge and
-//     availability limits; a rollout that does not complete is undone;
-//  5. the canary is removed.
+//     availability limits, within the timeout;
+//  5. the canary is removed;
+//  6. the post-deploy checks (svc/internal/postdeploy) call the API as a client would
+//     (on "local"; see postDeployCheck).
+//
+// A failure at any step from 1 on reverts the whole release: objects it added are
+// deleted, objects it changed get their previous revision back, and the cluster's
+// objects are as they were before the deploy.
 //
 // Returns the log of the steps; an error says which step failed and what was rolled back.
 //
@@ -175,18 +183,35 @@ func (m *TransactionValidator) Deploy(
 	logf("current image: %s", orNone(previous))
 	logf("new image:     %s", image)
 
-	if _, err := k.apply(ctx, "apply config (all but the Deployment)", rest); err != nil {
+	// The whole release is read before any of it is applied, and put back if it is
+	// aborted at any step below (ci/release.go).
+	rest, adminOnly, err := deployedRest(env, rest)
+	if err != nil {
 		return fail(err)
+	}
+	for _, r := range adminOnly {
+		logf("not applied (cluster-scoped, the cluster admin's): %s", r)
+	}
+	rel, err := k.snapshot(ctx, strings.Join([]string{rest, canary, stable}, "\n---\n"))
+	if err != nil {
+		return fail(err)
+	}
+	abort := func(reason string) (string, error) {
+		return fail(k.abortRelease(ctx, rel, logf, rolloutTimeout.String(), reason))
+	}
+
+	if _, err := k.apply(ctx, "apply config (all but the Deployment)", rest); err != nil {
+		return abort("applying the overlay failed: " + err.Error())
 	}
 	logf("applied the overlay %s except the Deployment", overlay)
 
 	// Canary.
 	if _, err := k.apply(ctx, "apply canary", canary); err != nil {
-		return fail(err)
+		return abort("applying the canary failed: " + err.Error())
 	}
 	if out, err := k.run(ctx, "canary readiness", "-n", namespace, "rollout", "status", "deployment/"+canaryName,
 		"--timeout="+rolloutTimeout.String()); err != nil {
-		return fail(k.abortCanary(ctx, &log, "canary never became ready: "+lastLine(out, err)))
+		return abort("canary never became ready: " + lastLine(out, err))
 	}
 	logf("canary Ready")
 
@@ -198,30 +223,30 @@ func (m *TransactionValidator) Deploy(
 		verdict, err = m.liveCanary(ctx, k, soakTime, thresholds)
 	}
 	if err != nil {
-		return fail(k.abortCanary(ctx, &log, "canary unhealthy: "+err.Error()))
+		return abort("canary unhealthy: " + err.Error())
 	}
 	logf("canary healthy: %s", lastLine(verdict, nil))
 
 	// Promotion: the stable Deployment rolls out under its own maxSurge/maxUnavailable.
 	if _, err := k.apply(ctx, "promote", stable); err != nil {
-		return fail(k.abortCanary(ctx, &log, "promotion failed: "+err.Error()))
+		return abort("promotion failed: " + err.Error())
 	}
 	if out, err := k.run(ctx, "rollout", "-n", namespace, "rollout", "status", "deployment/"+deployment,
 		"--timeout="+rolloutTimeout.String()); err != nil {
-		reason := "rollout did not complete: " + lastLine(out, err)
-		if previous == "" {
-			return fail(k.abortCanary(ctx, &log, reason+"; first deployment: there is no earlier revision to return to"))
-		}
-		if _, undoErr := m.rollback(ctx, k, &log); undoErr != nil {
-			return fail(fmt.Errorf("%s; ROLLBACK FAILED too: %v", reason, undoErr))
-		}
-		return fail(fmt.Errorf("ROLLED BACK: %s", reason))
+		return abort("rollout did not complete: " + lastLine(out, err))
 	}
 	logf("rolled out %s", image)
 	if _, err := k.run(ctx, "remove canary", "-n", namespace, "delete", "deployment", canaryName, "--ignore-not-found"); err != nil {
 		return fail(err)
 	}
 	logf("canary removed; %s serves %s", env, image)
+
+	// Post-deploy checks, as a client would: a failure reverts the whole release.
+	checked, err := m.postDeployCheck(ctx, env, image)
+	if err != nil {
+		return abort("post-deploy checks failed: " + err.Error())
+	}
+	logf("post-deploy checks: %s", lastLine(checked, nil))
 	return log.String(), nil
 }
 
@@ -316,15 +341,6 @@ func (k *kube) apply(ctx context.Context, step, manifests string) (string, error
 	c := k.c.WithEnvVariable("TXV_NONCE", nonce()).WithNewFile("/run/manifests.yaml", manifests)
 	return run(ctx, c, step, append(append([]string{"kubectl"}, k.flags...),
 		"apply", "--server-side", "--force-conflicts", "--field-manager="+fieldManager, "-f", "/run/manifests.yaml")...)
-}
-
-// abortCanary removes the canary and returns the error that says so.
-func (k *kube) abortCanary(ctx context.Context, log *strings.Builder, reason string) error {
-	if _, err := k.run(ctx, "remove canary", "-n", namespace, "delete", "deployment", canaryName, "--ignore-not-found", "--wait=true"); err != nil {
-		return fmt.Errorf("%s; removing the canary FAILED too: %v", reason, err)
-	}
-	fmt.Fprintf(log, "canary removed; the stable version keeps serving\n")
-	return fmt.Errorf("ROLLED BACK: %s", reason)
 }
 
 // renderEnv renders one overlay with its terraform-outputs.yaml and the workloads'

@@ -42,9 +42,11 @@ var applied = map[string]groupResource{
 // its own rights. The environment's cluster admin applies them (docs/pipeline.md).
 var adminApplied = []string{"ClusterRole", "ClusterRoleBinding", "Namespace"}
 
-// applyVerbs is what `kubectl apply --server-side` needs per object: patch, create when the
-// object does not exist yet (the API server authorizes that apply as a create), get.
-var applyVerbs = []string{"create", "get", "patch"}
+// applyVerbs is what deploy needs per object: `kubectl apply --server-side` patch, create
+// when the object does not exist yet (the API server authorizes that apply as a create),
+// get (and the snapshot of the release); the revert of an aborted release (ci/release.go)
+// update (back to the snapshot) and delete (an object new in the release).
+var applyVerbs = []string{"create", "delete", "get", "patch", "update"}
 
 // deploySteps is what ci/deploy.go runs besides applying, in the service's namespace:
 // rollout status (get, list, watch deployments), removing the canary (delete, and list/watch

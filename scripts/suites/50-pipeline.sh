@@ -61,6 +61,8 @@ ci_fuzz=--fuzz-time=3s
 
 # ---- 1. unit tests of the module (the SDK's generated code comes from `dagger develop`)
 step "dagger develop + module unit tests"
+# The RBAC test renders staging and prod with the toolchain's kustomize (KUSTOMIZE).
+eval "$(airgap/manifest-tools.sh)"
 dagger --progress=plain develop >"$work/develop.log" 2>&1 || { tail -20 "$work/develop.log"; die "dagger develop failed"; }
 (cd ci && dagger --progress=plain run go test -count=1 ./...) >"$work/unit.log" 2>&1 ||
   { tail -40 "$work/unit.log"; die "the pipeline module's unit tests failed"; }

@@ -17,13 +17,14 @@ const (
 var devTools = []string{module + "/svc/cmd/loadgen"}
 
 // shipped are the production binaries named in ci/ (images built by ci/build.go, and
-// canary-check, which the deploy pipeline runs against a live canary); the test fails if
+// canary-check and postdeploy-check, which the deploy pipeline runs); the test fails if
 // one of them is no longer found under svc/cmd, so the check cannot quietly cover less.
 var shipped = []string{
 	module + "/svc/cmd/transaction-validator",
 	module + "/svc/cmd/operator-console",
 	module + "/svc/cmd/fx-rates-etl",
 	module + "/svc/cmd/canary-check",
+	module + "/svc/cmd/postdeploy-check",
 }
 
 func goList(t *testing.T, args ...string) []string {
