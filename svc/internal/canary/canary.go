@@ -174,6 +174,9 @@ type Probe struct {
 	Requests int
 	// Concurrency is how many are in flight at once.
 	Concurrency int
+	// First is the index of the first synthetic transaction (SyntheticTransaction), so
+	// that probes sent one after another use distinct test cards.
+	First int
 	// Client sends them; nil means a client with a 5 s time-out.
 	Client *http.Client
 	// Now dates the transactions; nil means time.Now.
@@ -221,7 +224,7 @@ func (p Probe) Run(ctx context.Context) (ProbeResult, error) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				status := p.send(ctx, client, url, run, i, now())
+				status := p.send(ctx, client, url, run, p.First+i, now())
 				mu.Lock()
 				res.Sent++
 				switch {
