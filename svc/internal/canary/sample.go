@@ -33,6 +33,12 @@ func Sample(ctx context.Context, probe Probe, batch int, metricsURLs []string, t
 	if batch <= 0 {
 		return Report{}, fmt.Errorf("canary: batch must be positive, got %d", batch)
 	}
+	// A new pod's NetworkPolicy rules reach the enforcer a moment after it starts (kube-router,
+	// the VPC CNI's policy agent alike), so the gate's first connections may be refused:
+	// the first read is retried for a while before it counts as a failure.
+	if err := waitReachable(ctx, metricsURLs, startupGrace); err != nil {
+		return Report{}, err
+	}
 	var seen ProbeResult
 	for ctx.Err() == nil {
 		pages, err := fetchAll(ctx, metricsURLs)
@@ -79,6 +85,26 @@ func Sample(ctx context.Context, probe Probe, batch int, metricsURLs []string, t
 		return r, fmt.Errorf("%w: %s", ErrUnhealthy, strings.Join(r.Reasons, "; "))
 	}
 	return r, nil
+}
+
+// startupGrace is how long the gate retries its first read of the canary's metrics.
+var startupGrace = 30 * time.Second
+
+// waitReachable polls the metrics pages until all answer, for at most grace.
+func waitReachable(ctx context.Context, urls []string, grace time.Duration) error {
+	wctx, cancel := context.WithTimeout(ctx, grace)
+	defer cancel()
+	for {
+		_, err := fetchAll(wctx, urls)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-wctx.Done():
+			return fmt.Errorf("canary: metrics not reachable within %s: %w", grace, err)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // probeTimeout bounds one HTTP exchange of the gate.

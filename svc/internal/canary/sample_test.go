@@ -182,3 +182,28 @@ func TestSampleRefusesBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestSampleWaitsForItsPathToOpen(t *testing.T) {
+	// The gate's pod is new: its first connections are refused until the NetworkPolicy
+	// enforcer has its address. The gate must wait for the path, not fail on it.
+	pod := &fakePod{}
+	svc := httptest.NewServer(&service{canary: pod})
+	defer svc.Close()
+	var mu sync.Mutex
+	refused := 3
+	m := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if refused > 0 {
+			refused--
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		pod.metrics(w, r)
+	}))
+	defer m.Close()
+	th := canary.Thresholds{MaxErrorRatio: 0.01, MaxP99: time.Second, MinRequests: 20}
+	if r, err := canary.Sample(context.Background(), canary.Probe{BaseURL: svc.URL, Requests: 500, Concurrency: 2}, 40, []string{m.URL}, th); err != nil {
+		t.Fatalf("the gate gave up on a path that opened after three refusals: %v (%+v)", err, r)
+	}
+}
