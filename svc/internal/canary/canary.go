@@ -75,7 +75,7 @@ func AnalyzeAll(pages []io.Reader, probe ProbeResult, t Thresholds) (Report, err
 		}
 		reqs, ok := families[validation.MetricRequests]
 		if !ok {
-			return Report{}, fmt.Errorf("canary: metric %s not exported: is this the validator's metrics port?", validation.MetricRequests)
+			return Report{}, fmt.Errorf("canary: metric %s %w: is this the validator's metrics port?", validation.MetricRequests, errNoRequestSeries)
 		}
 		for _, m := range reqs.GetMetric() {
 			v := m.GetCounter().GetValue()
@@ -280,6 +280,10 @@ func SyntheticTransaction(i int, now time.Time) (synthetic.Transaction, error) {
 	}
 	return synthetic.New("canary-probe", int64(1000+i%5000), number, now), nil
 }
+
+// errNoRequestSeries: a page without the request counter, which is also what the
+// validator exports before its first request.
+var errNoRequestSeries = errors.New("not exported")
 
 // ErrUnhealthy is returned by Check when the canary breached a threshold.
 var ErrUnhealthy = errors.New("canary unhealthy")

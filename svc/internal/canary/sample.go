@@ -48,11 +48,11 @@ func Sample(ctx context.Context, probe Probe, batch int, metricsURLs []string, t
 			}
 			return Report{}, err
 		}
+		// Before its first request the validator exports no request series at all, so a
+		// page that cannot be judged yet means "no sample yet"; the judgement after the
+		// loop still fails on a page that never becomes one (the wrong port).
 		r, err := analyzePages(pages, t)
-		if err != nil {
-			return Report{}, err
-		}
-		if r.Requests >= float64(t.MinRequests) || seen.Sent >= probe.Requests {
+		if (err == nil && r.Requests >= float64(t.MinRequests)) || seen.Sent >= probe.Requests {
 			break
 		}
 		p := probe
@@ -77,6 +77,10 @@ func Sample(ctx context.Context, probe Probe, batch int, metricsURLs []string, t
 		return Report{}, err
 	}
 	r, err := analyzePages(pages, t)
+	if errors.Is(err, errNoRequestSeries) && seen.Sent > 0 {
+		r = Report{Probe: seen, Reasons: []string{fmt.Sprintf("no request reached the canary: its metrics count none after %d sent through the Service", seen.Sent)}}
+		return r, fmt.Errorf("%w: %s", ErrUnhealthy, r.Reasons[0])
+	}
 	if err != nil {
 		return r, err
 	}

@@ -47,6 +47,12 @@ func (p *fakePod) metrics(w http.ResponseWriter, _ *http.Request) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := p.ok + p.fail
+	if n == 0 {
+		// Like the validator's registry: a labelled counter has no series, and so no
+		// family on the page, before its first request.
+		fmt.Fprintln(w, "# TYPE go_goroutines gauge\ngo_goroutines 8")
+		return
+	}
 	fmt.Fprintf(w, `# TYPE txv_validate_requests_total counter
 txv_validate_requests_total{code="200",decision="approve"} %d
 txv_validate_requests_total{code="500",decision="none"} %d
@@ -139,7 +145,7 @@ func TestSampleFailsWithoutItsSample(t *testing.T) {
 	defer stableOnly.Close()
 	th := canary.Thresholds{MaxErrorRatio: 0.01, MaxP99: time.Second, MinRequests: 20}
 	r, err := canary.Sample(context.Background(), canary.Probe{BaseURL: stableOnly.URL, Requests: 300, Concurrency: 4}, 100, []string{m.URL}, th)
-	if !errors.Is(err, canary.ErrUnhealthy) || !strings.Contains(err.Error(), "only 0 requests counted") {
+	if !errors.Is(err, canary.ErrUnhealthy) || !strings.Contains(err.Error(), "no request reached the canary") {
 		t.Fatalf("a canary that got no traffic passed or failed for another reason: %v", err)
 	}
 	if r.Probe.Sent != 300 {
