@@ -53,12 +53,15 @@ type canaryPod struct {
 	Restarts int
 }
 
-// canaryPods reads the pods of `kubectl get pods -o json`.
+// canaryPods reads the pods of `kubectl get pods -o json`, but those being deleted.
 func canaryPods(podsJSON string) ([]canaryPod, error) {
 	var list struct {
 		Items []struct {
-			Metadata struct{ Name string }
-			Status   struct {
+			Metadata struct {
+				Name              string
+				DeletionTimestamp *string `json:"deletionTimestamp"`
+			}
+			Status struct {
 				PodIP      string
 				Conditions []struct{ Type, Status string }
 				// Restarts: the containers' restart counts, summed.
@@ -71,6 +74,9 @@ func canaryPods(podsJSON string) ([]canaryPod, error) {
 	}
 	var pods []canaryPod
 	for _, it := range list.Items {
+		if it.Metadata.DeletionTimestamp != nil {
+			continue // a replaced pod on its way out: it takes no traffic and is not judged
+		}
 		p := canaryPod{Name: it.Metadata.Name, IP: it.Status.PodIP}
 		for _, c := range it.Status.Conditions {
 			if c.Type == "Ready" && c.Status == "True" {

@@ -14,7 +14,9 @@ const podsJSON = `{"items": [
  {"metadata": {"name": "c-1"}, "status": {"podIP": "10.246.0.7",
   "conditions": [{"type": "Ready", "status": "True"}], "containerStatuses": [{"restartCount": 1}]}},
  {"metadata": {"name": "c-2"}, "status": {"podIP": "",
-  "conditions": [{"type": "Ready", "status": "False"}], "containerStatuses": [{"restartCount": 0}]}}
+  "conditions": [{"type": "Ready", "status": "False"}], "containerStatuses": [{"restartCount": 0}]}},
+ {"metadata": {"name": "c-0", "deletionTimestamp": "2026-12-07T06:00:00Z"}, "status": {"podIP": "10.246.0.3",
+  "conditions": [{"type": "Ready", "status": "True"}], "containerStatuses": [{"restartCount": 0}]}}
 ]}`
 
 func TestCanaryPodsAndReadiness(t *testing.T) {
