@@ -41,6 +41,8 @@ if [ "$(id -u)" -eq 0 ]; then
   # Suite 41: kubelet + kube-proxy (same release as the control plane), CoreDNS, kube-router
   # and the node's images (from Debian packages, hence root).
   part "Kubernetes real node" "$REPO_ROOT/airgap/k8s/build.sh" --node
+  # The local environment's External Secrets Operator (built, not yet run by up.sh).
+  part "External Secrets Operator" "$REPO_ROOT/airgap/k8s/build.sh" --eso
   # shellcheck source=dagger/common.sh
   . "$REPO_ROOT/airgap/dagger/common.sh"
   # shellcheck disable=SC2086 # a space-separated package list
