@@ -41,6 +41,9 @@ if [ "$(id -u)" -eq 0 ]; then
   # Suite 41: kubelet + kube-proxy (same release as the control plane), CoreDNS, kube-router
   # and the node's images (from Debian packages, hence root).
   part "Kubernetes real node" "$REPO_ROOT/airgap/k8s/build.sh" --node
+  # Not the External Secrets Operator (airgap/k8s/build.sh --eso): nothing runs it yet, and
+  # its build (about 75 min of wall time at nice 19 on a loaded 2-core machine) would
+  # spend the cold path's margin on a binary no suite uses.
   # shellcheck source=dagger/common.sh
   . "$REPO_ROOT/airgap/dagger/common.sh"
   # shellcheck disable=SC2086 # a space-separated package list

@@ -16,6 +16,8 @@ var workloads = map[string]string{
 	"transaction-validator": "./svc/cmd/transaction-validator",
 	"operator-console":      "./svc/cmd/operator-console",
 	"fx-rates-etl":          "./svc/cmd/fx-rates-etl",
+	// The live canary's gate, which deploy runs as a Job beside the canary (canary.go).
+	"canary-check": "./svc/cmd/canary-check",
 }
 
 // checkVersion is the version ci stamps into the images it builds, smoke-runs and scans:
@@ -188,6 +190,8 @@ func smokes(version string) map[string]smoke {
 		"transaction-validator": {args: []string{"version"}, exit: 0, output: regexp.MustCompile(`^` + regexp.QuoteMeta(version) + `$`)},
 		"operator-console":      {exit: 1, output: regexp.MustCompile(`^operator-console: console: configuration: missing [A-Z_]+`)},
 		"fx-rates-etl":          {exit: 3, output: regexp.MustCompile(`^fx-rates-etl: configuration: [A-Z0-9_]+ is required`)},
+		// Live-traffic mode with no page to judge: refused at once, sending nothing.
+		"canary-check": {args: []string{"-requests", "0"}, exit: 2, output: regexp.MustCompile(`^canary-check: -requests 0 needs at least one -metrics-file$`)},
 	}
 }
 

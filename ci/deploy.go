@@ -58,10 +58,12 @@ func overlayFor(env string) (string, error) {
 //     cluster-scoped ones being the cluster admin's (cluster-objects);
 //  2. a canary Deployment (one pod, labelled track=canary, in the Service) runs the new
 //     version; it must become Ready within the timeout;
-//  3. its health is judged from the service's own metrics by canary-check: on a real
-//     cluster, the canary pods' /metrics after a soak under live traffic; on "local",
-//     whose fake nodes run no processes, the same image run as a service against
-//     PostgreSQL and Redis under synthetic traffic;
+//  3. its health is judged from its own metrics by canary-check (canary.go): on a cluster
+//     whose pods run, a gate Job beside it drives bounded synthetic traffic through the
+//     Service until the canary pods' /metrics count the minimum sample, and judges their
+//     error ratio and p99, and their readiness before and after; on "local" with kwok's
+//     fake nodes and no --gate-image, the same image run as a service against PostgreSQL
+//     and Redis under synthetic traffic;
 //  4. the stable Deployment is updated and rolls out pod by pod under its own surge and
 //     availability limits, within the timeout;
 //  5. the canary is removed;
@@ -109,12 +111,21 @@ func (m *TransactionValidator) Deploy(
 	// How long the canary and then the rollout may take to become ready.
 	// +default="3m"
 	timeout string,
-	// Live-traffic soak before the canary's metrics are judged (real clusters).
+	// How long the live gate may send synthetic traffic to get its sample.
 	// +default="2m"
 	soak string,
-	// Synthetic transactions for the canary analysis on "local".
-	// +default=400
+	// Most synthetic transactions the canary gate sends (through the Service on a live
+	// cluster, where the canary gets only its share; straight to it on kwok's "local").
+	// +default=2000
 	canaryRequests int,
+	// Requests the canary's own metrics must count before the live gate judges them.
+	// +default=100
+	canaryMinRequests int,
+	// The canary gate's image (publish --name=canary-check), by digest: the live gate runs
+	// it as a Job beside the canary. Required but on "local" with kwok's fake nodes only,
+	// which judge the image as a Dagger service instead.
+	// +optional
+	gateImage string,
 	// Highest share of 5xx answers the canary may give.
 	// +default="0.01"
 	maxErrorRatio string,
@@ -126,7 +137,7 @@ func (m *TransactionValidator) Deploy(
 	if err != nil {
 		return "", err
 	}
-	for _, ref := range []string{image, consoleImage, etlImage} {
+	for _, ref := range []string{image, consoleImage, etlImage, gateImage} {
 		if ref != "" && !digestRef.MatchString(ref) {
 			return "", fmt.Errorf("image %q is not a reference by digest (REGISTRY/REPO@sha256:<64 hex>): a digest is the exact image publish pushed, a tag can move", ref)
 		}
@@ -216,11 +227,10 @@ func (m *TransactionValidator) Deploy(
 	logf("canary Ready")
 
 	var verdict string
-	if env == "local" {
+	if env == "local" && gateImage == "" {
 		verdict, err = m.syntheticCanary(ctx, image, canaryRequests, thresholds)
 	} else {
-		logf("soaking the canary under live traffic for %s", soakTime)
-		verdict, err = m.liveCanary(ctx, k, soakTime, thresholds)
+		verdict, err = m.liveCanary(ctx, k, gateImage, canaryRequests, canaryMinRequests, soakTime, thresholds, logf)
 	}
 	if err != nil {
 		return abort("canary unhealthy: " + err.Error())
@@ -409,74 +419,6 @@ func canaryOf(stable string) (string, error) {
 	}
 	y, err := yaml.JSONToYAML(out)
 	return string(y), err
-}
-
-// syntheticCanary runs the image as a service against PostgreSQL and Redis services and
-// judges it with canary-check under synthetic traffic.
-func (m *TransactionValidator) syntheticCanary(ctx context.Context, image string, requests int, thresholds []string) (string, error) {
-	password, dbURL, err := canaryDatabaseSecrets()
-	if err != nil {
-		return "", err
-	}
-	hmacKey, _, err := randomSecret("canary-pan-hmac-key", 32) // the service wants 32 bytes
-	if err != nil {
-		return "", err
-	}
-	version := dag.Container().From(image).
-		WithServiceBinding("postgres", postgresService(password)).
-		WithServiceBinding("redis", redisService()).
-		WithSecretVariable("DATABASE_URL", dbURL).
-		WithSecretVariable("PAN_HMAC_KEY", hmacKey).
-		WithEnvVariable("REDIS_ENDPOINT", "redis:6379").
-		WithEnvVariable("MAX_TRANSACTIONS_PER_SECOND", "100000").
-		WithEnvVariable("TXV_NONCE", nonce()).
-		WithExposedPort(8080).WithExposedPort(9090).
-		AsService(dagger.ContainerAsServiceOpts{UseEntrypoint: true})
-	probe := m.goEnv().
-		WithServiceBinding("canary", version).
-		WithEnvVariable("TXV_NONCE", nonce())
-	args := append([]string{"go", "run", "./svc/cmd/canary-check", "-url", "http://canary:8080",
-		"-metrics-url", "http://canary:9090/metrics", "-requests", strconv.Itoa(requests)}, thresholds...)
-	return run(ctx, probe, "canary-check (synthetic)", args...)
-}
-
-// liveCanary lets the canary serve live traffic for soak, then fetches every canary pod's
-// /metrics through the API server and judges them with canary-check.
-func (m *TransactionValidator) liveCanary(ctx context.Context, k *kube, soak time.Duration, thresholds []string) (string, error) {
-	select {
-	case <-ctx.Done():
-		return "", ctx.Err()
-	case <-time.After(soak):
-	}
-	pods, err := k.run(ctx, "list canary pods", "-n", namespace, "get", "pods", "-l", "track=canary",
-		"-o", "jsonpath={.items[*].metadata.name}")
-	if err != nil {
-		return "", err
-	}
-	check := m.goEnv().WithEnvVariable("TXV_NONCE", nonce())
-	args := []string{"go", "run", "./svc/cmd/canary-check", "-requests", "0", "-min-requests", "20"}
-	for _, pod := range strings.Fields(pods) {
-		page, err := k.run(ctx, "metrics of "+pod, "get", "--raw",
-			"/api/v1/namespaces/"+namespace+"/pods/"+pod+":9090/proxy/metrics")
-		if err != nil {
-			return "", err
-		}
-		check = check.WithNewFile("/run/metrics/"+pod, page+"\n")
-		args = append(args, "-metrics-file", "/run/metrics/"+pod)
-	}
-	if pods == "" {
-		return "", fmt.Errorf("no canary pods")
-	}
-	return run(ctx, check, "canary-check (live)", append(args, thresholds...)...)
-}
-
-// canaryDatabaseSecrets makes a one-deploy PostgreSQL password and the matching URL.
-func canaryDatabaseSecrets() (password, url *dagger.Secret, err error) {
-	password, pw, err := randomSecret("canary-db-password", 24)
-	if err != nil {
-		return nil, nil, err
-	}
-	return password, dag.SetSecret("canary-db-url-"+pw[:8], "postgres://postgres:"+pw+"@postgres:5432/postgres?sslmode=disable"), nil
 }
 
 func nonce() string { return strconv.FormatInt(time.Now().UnixNano(), 36) }

@@ -51,12 +51,13 @@ var applyVerbs = []string{"create", "delete", "get", "patch", "update"}
 // deploySteps is what ci/deploy.go runs besides applying, in the service's namespace:
 // rollout status (get, list, watch deployments), removing the canary (delete, and list/watch
 // with --wait), rollout undo (get and patch deployments, list replicasets), listing the canary
-// pods and reading their metrics through the API server's pod proxy.
+// pods, and the canary gate's Job (ci/canary.go: applied, polled, its log read, deleted).
 var deploySteps = map[groupResource][]string{
 	{"apps", "deployments"}: {"delete", "get", "list", "patch", "watch"},
 	{"apps", "replicasets"}: {"list"},
 	{"", "pods"}:            {"list"},
-	{"", "pods/proxy"}:      {"get"},
+	{"", "pods/log"}:        {"get"},
+	{"batch", "jobs"}:       {"create", "delete", "get", "list", "patch", "watch"},
 }
 
 const deployNamespace = "transaction-validator"

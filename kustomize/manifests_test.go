@@ -164,6 +164,27 @@ func TestRulesCatchMutations(t *testing.T) {
 				},
 			})
 		}},
+		{"canary-gate-path", func(m *manifests) {
+			m.NetworkPolicies = slices.DeleteFunc(m.NetworkPolicies, func(np networkingv1.NetworkPolicy) bool {
+				return np.Name == "ingress-from-canary-gate"
+			})
+		}},
+		{"canary-gate-path", func(m *manifests) {
+			for i := range m.NetworkPolicies {
+				if m.NetworkPolicies[i].Name == "canary-gate" {
+					r := &m.NetworkPolicies[i].Spec.Egress[0]
+					r.Ports = append(r.Ports, networkingv1.NetworkPolicyPort{Port: ptr.To(intstr.FromInt32(consoleTestPort))})
+				}
+			}
+		}},
+		{"canary-gate-path", func(m *manifests) {
+			for i := range m.NetworkPolicies {
+				if m.NetworkPolicies[i].Name == "ingress-from-canary-gate" {
+					m.NetworkPolicies[i].Spec.Ingress[0].From[0].NamespaceSelector = nil
+					m.NetworkPolicies[i].Spec.Ingress[0].From[0].PodSelector.MatchLabels = nil
+				}
+			}
+		}},
 		{"servicemonitor", func(m *manifests) { delete(m.Custom, "ServiceMonitor") }},
 	}
 	covered := map[string]bool{}

@@ -125,6 +125,9 @@ func checkNetworkPolicies(_ env, m *manifests) (out []string) {
 			errorf(&out, "%s: a policy for every pod may only deny", np.Name)
 			continue
 		}
+		if s.PodSelector.MatchLabels["app.kubernetes.io/name"] == gateName {
+			continue // the canary gate's own pods: checkCanaryGatePath
+		}
 		if !selects(s.PodSelector.MatchLabels, podLabels) {
 			errorf(&out, "%s does not select the service's pods", np.Name)
 		}
@@ -145,6 +148,10 @@ func checkNetworkPolicies(_ env, m *manifests) (out []string) {
 						}
 					}
 					albIngress = true
+				case p.NamespaceSelector != nil && p.PodSelector != nil &&
+					p.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] == namespace &&
+					p.PodSelector.MatchLabels["app.kubernetes.io/name"] == gateName:
+					// The release's canary gate (ci/canary.go): its path is checkCanaryGatePath's.
 				case p.NamespaceSelector != nil && p.PodSelector != nil:
 					ns := p.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"]
 					if app, ok := internalClients[ns]; !ok || p.PodSelector.MatchLabels["app.kubernetes.io/name"] != app {

@@ -85,6 +85,7 @@ var rules = []rule{
 	{"service", checkService},
 	{"ingress-alb", checkIngress},
 	{"networkpolicies", checkNetworkPolicies},
+	{"canary-gate-path", checkCanaryGatePath},
 	{"servicemonitor", checkServiceMonitor},
 }
 

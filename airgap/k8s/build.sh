@@ -13,7 +13,9 @@
 #   ~/.cache/coredns-$COREDNS_VERSION-KEY/bin    coredns (KEY: the plugin list)
 #   ~/.cache/kube-router-$KUBE_ROUTER_VERSION/bin kube-router
 #   ~/.cache/k8s-node-images-KEY                  pause.tar, busybox.tar (OCI archives)
-# which adds K8S_NODE_BIN COREDNS_BIN KUBE_ROUTER_BIN K8S_NODE_IMAGES to the output.
+# which adds K8S_NODE_BIN COREDNS_BIN KUBE_ROUTER_BIN K8S_NODE_IMAGES to the output; and with
+# --eso, only the External Secrets Operator (build_eso; ESO_BIN):
+#   ~/.cache/external-secrets-$ESO_VERSION-KEY/bin external-secrets, and ../crds.yaml
 # A finished build is reused while the pins match; the k8s build is also redone when the
 # wrapper go.mod/go.sum change, since they can move etcd or a dependency without touching
 # KUBERNETES_VERSION. Cold: ~25 CPU-minutes; warm: instant.
@@ -175,11 +177,60 @@ build_node_images() {
   echo "$dir"
 }
 
+# build_eso: the External Secrets Operator controller (the secrets path of every overlay:
+# ExternalSecret -> AWS Secrets Manager -> Secret) from a copy of its module, with its
+# provider and generator lists cut to what the project uses (AWS; the password generator),
+# the way CoreDNS's plugin list is cut above: the ~30 other back ends (Azure, GCP, Vault,
+# ...) would be most of the build and are never configured here. Keyed by the two lists.
+build_eso() {
+  local key dir src
+  key=$(echo "$ESO_PROVIDERS|$ESO_GENERATORS" | sha256sum | cut -c1-8)
+  dir=$CACHE_ROOT/external-secrets-$ESO_VERSION-$key
+  if [ -f "$dir/.complete" ]; then cache_used "$dir"; echo "$dir/bin"; return 0; fi
+  log "building External Secrets Operator $ESO_VERSION with providers: $ESO_PROVIDERS"
+  src=$(mktemp -d "${TMPDIR:-/tmp}/eso-src.XXXXXX")
+  rm -rf "$dir.tmp"; mkdir -p "$dir.tmp/bin"
+  # keep_imports FILE PREFIX NAMES: keeps only the blank imports PREFIX/NAME of FILE.
+  keep_imports() {
+    awk -v pre="$2" -v want=" $3 " '
+      index($0, "_ \"" pre "/") { n = $0; sub(".*\"" pre "/", "", n); sub("\".*", "", n)
+        if (!index(want, " " n " ")) next }
+      {print}' "$1" > "$1.new" && mv "$1.new" "$1"
+  }
+  local m=github.com/external-secrets/external-secrets
+  # shellcheck disable=SC2086 # one word per provider
+  if ! ( module_src "$m@$ESO_VERSION" "$src/eso" && cd "$src/eso" &&
+         keep_imports pkg/provider/register/register.go "$m/pkg/provider" "$ESO_PROVIDERS" &&
+         keep_imports pkg/generator/register/register.go "$m/pkg/generator" "$ESO_GENERATORS" &&
+         [ "$(grep -c '_ "' pkg/provider/register/register.go)" = "$(echo $ESO_PROVIDERS | wc -w)" ] &&
+         CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags "-s -w" \
+           -o "$dir.tmp/bin/external-secrets" . ) >&2; then
+    rm -rf "$src" "$dir.tmp"; die "External Secrets Operator build failed"
+  fi
+  # The CRDs of the same release, for up.sh to install before the controller starts.
+  cp "$src/eso/deploy/crds/bundle.yaml" "$dir.tmp/crds.yaml"
+  rm -rf "$src"
+  touch "$dir.tmp/.complete"
+  rm -rf "$dir"; mv "$dir.tmp" "$dir"
+  cache_used "$dir"
+  echo "$dir/bin"
+}
+
 main() {
   # The machines are shared with other builds (2 cores); yield to interactive work.
   renice -n "${BUILD_NICE:-10}" -p $$ >/dev/null 2>&1 || true
   command -v go >/dev/null || die "go is not installed"
   check_pins
+  mkdir -p "$CACHE_ROOT"
+  if [ "${1:-}" = --eso ]; then
+    # Its own lock: a cold ESO build must not hold up.sh's wait for the cluster's binaries.
+    exec 9>"$CACHE_ROOT/.airgap-eso-build.lock"
+    flock 9
+    local eso_bin; eso_bin=$(build_eso)
+    if [ ! -s "$eso_bin/external-secrets" ] || [ ! -s "$eso_bin/../crds.yaml" ]; then die "$eso_bin: ESO missing after build"; fi
+    printf 'export ESO_BIN=%q\n' "$eso_bin"
+    return 0
+  fi
   # Two builds at once would delete each other's half-built output ($dir.tmp); the second
   # waits and then finds the first one's result in the cache.
   mkdir -p "$CACHE_ROOT"

@@ -92,10 +92,11 @@ stray_pids() {
     [ "${p#/proc/}" = "$BASHPID" ] && continue
     # 2> first: a process that exits between the glob and the read is not an error.
     # A path argument, as is or after --flag= or a socat address type (UNIX-LISTEN:).
-    if tr '\0' '\n' 2>/dev/null < "$p/cmdline" | grep -qE -- "^(--[a-z-]+=|[A-Z-]+:)?$K8S_STATE(/|$)"; then
+    if tr '\0' '\n' 2>/dev/null < "$p/cmdline" | grep -qE -- "^(--[a-z.-]+=|[A-Z-]+:)?$K8S_STATE(/|$)"; then
       case "$(readlink "$p/exe" 2>/dev/null)" in
         */etcd|*/kube-apiserver|*/kube-controller-manager|*/kube-scheduler|*/kwok) echo "${p#/proc/}" ;;
         */kubelet|*/kube-proxy|*/kube-router|*/coredns|*/containerd|*/containerd-shim-runc-v2|*/socat|*/sleep) echo "${p#/proc/}" ;;
+        */postgres|*/redis-check-rdb) echo "${p#/proc/}" ;;
       esac
     fi
   done
@@ -117,3 +118,5 @@ lock_cluster() {
 
 # shellcheck source=node.sh
 . "$K8S_HERE/node.sh"
+# shellcheck source=stores.sh
+. "$K8S_HERE/stores.sh"

@@ -50,6 +50,9 @@ main() {
     for pid in "${pids[@]}"; do stop "$pid"; done
   fi
 
+  # The stores' data dir is outside the state dir (stores.sh), so it goes by itself.
+  stores_remove
+
   local fail=0
   for pid in $(stray_pids); do log "process $pid still running: $(tr '\0' ' ' < "/proc/$pid/cmdline" | cut -c1-120)"; fail=1; done
   local port l

@@ -34,6 +34,7 @@ else
 fi
 if [ "$(cat "$K8S_STATE/real-node" 2>/dev/null)" = 1 ]; then
   node_status || rc=1
+  stores_status || rc=1
 fi
 if [ $rc = 0 ]; then
   kc get nodes -L topology.kubernetes.io/zone,type

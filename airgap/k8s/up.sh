@@ -309,6 +309,7 @@ EOF
   if [ "$K8S_REAL_NODE" = 1 ]; then
     node_up
     log "real node $NODE_NAME ready after $((SECONDS - t0))s"
+    stores_up
   fi
   echo "$KUBECONFIG_PATH"
 }

@@ -4,7 +4,9 @@
 #   real node: a pod becomes Ready through its readiness probe; a ClusterIP Service routes
 #   to it (kube-proxy); a pod resolves the Service's name (CoreDNS); a NetworkPolicy is
 #   enforced (kube-router): with it, a pod without the allowed label cannot connect and one
-#   with it can, and without it both can -> down -> the host is as it was: no process,
+#   with it can, and without it both can; PostgreSQL and Redis (stores.sh) answer by their
+#   Service names, over TLS with a password, and an egress policy judges them by their
+#   address -> down -> the host is as it was: no process,
 #   listener, mount, link, firewall rule, sysctl or directory of the node left.
 # Runs in a private state dir on its own free ports, like suite 40.
 set -euo pipefail
@@ -171,12 +173,59 @@ done
 log "5. kubectl logs reaches the kubelet (apiserver -> loopback forwarder -> node)"
 check test "$(k -n "$NS" logs client 2>&1)" = "client started"
 
+log "6. the local environment's stores: PostgreSQL and Redis behind Services, TLS and a password"
+# shellcheck source=../../airgap/k8s/common.sh
+. "$K/common.sh"  # the stores_* helpers and settings
+# From the node's namespace with the real clients: TLS verified against the cluster CA, the
+# generated app credentials accepted, Redis in cluster mode with every slot served.
+check "$K/status.sh"
+check test "$(stores_psql -c 'select current_user')" = "$STORES_DB_USER"
+check grep -q '^cluster_state:ok' <<<"$(stores_redis_cli cluster info)"
+# Without a password neither answers.
+check test "$(PGSSLMODE=require run_in_node psql -qtAX -w -h "$STORES_IP" -U "$STORES_DB_USER" -d "$STORES_DB" -c 'select 1' 2>/dev/null)" = ""
+check grep -q NOAUTH <<<"$(run_in_node redis-cli --tls --cacert "$K8S_STATE/pki/ca.crt" -h "$STORES_IP" -p 6379 ping 2>&1)"
+# reach POD HOST PORT: true when POD gets a TCP connection to HOST:PORT (busybox nc).
+reach() {
+  timeout 20 "$KUBECTL" --kubeconfig "$kubeconfig" -n "$NS" exec "$1" -- \
+    sh -c "nc -w 3 $2 $3 </dev/null >/dev/null" 2>/dev/null
+}
+pg=postgres.$STORES_NAMESPACE.svc.cluster.local; rd=redis.$STORES_NAMESPACE.svc.cluster.local
+check reach client "$pg" 5432
+check reach client "$rd" 6379
+# The egress policies judge the stores by their address in the database subnet (kube-proxy
+# has translated the ClusterIP by then), as production's do: allow the subnet on 5432 only
+# (and DNS on the node's address, where CoreDNS listens) and Redis must be refused.
+k -n "$NS" apply -f - >/dev/null <<EOF
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: database-only}
+spec:
+  podSelector: {matchLabels: {role: client}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{ipBlock: {cidr: $NODE_IP/32}}]
+    ports: [{port: 53, protocol: UDP}]
+  - to: [{ipBlock: {cidr: $STORES_CIDR}}]
+    ports: [{port: 5432, protocol: TCP}]
+EOF
+end=$((SECONDS + 60))
+while reach client "$rd" 6379; do
+  [ $SECONDS -lt $end ] || break
+  sleep 2
+done
+if reach client "$rd" 6379; then log "   CHECK FAILED: Redis still reachable past the policy"; failures=$((failures + 1)); fi
+check reach client "$pg" 5432
+[ "$failures" != 0 ] || log "   ok: both stores by name, over TLS with the app users; the policy lets PostgreSQL through and refuses Redis"
+stores_data=$(stores_dir)
+check test -d "$stores_data"
+
 k delete namespace "$NS" --wait=false >/dev/null
 
 t=$SECONDS
 check "$K/down.sh"
 log "down: $((SECONDS - t))s"
 check test ! -e "$AIRGAP_STATE"
+check test ! -e "$stores_data"
 set +e; "$K/status.sh" >/dev/null; st=$?; set -e
 check test "$st" = 2
 

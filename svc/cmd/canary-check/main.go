@@ -13,6 +13,14 @@
 //
 //	canary-check -requests 0 -min-requests 50 -metrics-file pod-a.txt -metrics-file pod-b.txt
 //
+// Sampled (the live canary's gate, run in the cluster next to the canary): send synthetic
+// transactions to the Service, where the canary takes its share, in batches, until the
+// canary pods' own metrics count -min-requests, then judge those pods alone. Bounded by
+// -requests in all and by -max-time.
+//
+//	canary-check -url http://10.96.0.20:80 -requests 2000 -min-requests 100 \
+//	  -canary-metrics-url http://10.246.0.7:9090/metrics -max-time 2m
+//
 // Exit status: 0 healthy, 1 unhealthy (the JSON report on stdout says why), 2 the check
 // itself could not run.
 package main
@@ -48,8 +56,11 @@ func main() {
 	maxErrorRatio := flag.Float64("max-error-ratio", 0.01, "highest share of 5xx answers (and unanswered requests) allowed")
 	maxP99 := flag.Duration("max-p99", 500*time.Millisecond, "highest server-side p99 latency allowed (0: no limit)")
 	readyTimeout := flag.Duration("ready-timeout", 2*time.Minute, "how long the version may take to become ready")
-	var metricsFiles files
+	var metricsFiles, canaryMetrics files
 	flag.Var(&metricsFiles, "metrics-file", "live-traffic mode: a /metrics page of a canary pod (repeatable)")
+	flag.Var(&canaryMetrics, "canary-metrics-url", "sampled mode: the /metrics URL of a canary pod (repeatable); -url is then the Service")
+	batch := flag.Int("batch", 100, "sampled mode: transactions sent between two reads of the canary's metrics")
+	maxTime := flag.Duration("max-time", 3*time.Minute, "sampled mode: how long the gate may send before it must have its sample")
 	flag.Parse()
 
 	if *minRequests < 0 {
@@ -60,6 +71,13 @@ func main() {
 	defer stop()
 	if *requests == 0 {
 		os.Exit(live(metricsFiles, t))
+	}
+	if len(canaryMetrics) > 0 {
+		sctx, cancel := context.WithTimeout(ctx, *maxTime)
+		report, err := canary.Sample(sctx, canary.Probe{BaseURL: *url, Requests: *requests, Concurrency: *concurrency},
+			*batch, canaryMetrics, t)
+		cancel()
+		os.Exit(verdict(report, err))
 	}
 	os.Exit(synthetic(ctx, *url, *metricsURL, *requests, *concurrency, *readyTimeout, t))
 }

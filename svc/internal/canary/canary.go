@@ -75,7 +75,7 @@ func AnalyzeAll(pages []io.Reader, probe ProbeResult, t Thresholds) (Report, err
 		}
 		reqs, ok := families[validation.MetricRequests]
 		if !ok {
-			return Report{}, fmt.Errorf("canary: metric %s not exported: is this the validator's metrics port?", validation.MetricRequests)
+			return Report{}, fmt.Errorf("canary: metric %s %w: is this the validator's metrics port?", validation.MetricRequests, errNoRequestSeries)
 		}
 		for _, m := range reqs.GetMetric() {
 			v := m.GetCounter().GetValue()
@@ -174,6 +174,9 @@ type Probe struct {
 	Requests int
 	// Concurrency is how many are in flight at once.
 	Concurrency int
+	// First is the index of the first synthetic transaction (SyntheticTransaction), so
+	// that probes sent one after another use distinct test cards.
+	First int
 	// Client sends them; nil means a client with a 5 s time-out.
 	Client *http.Client
 	// Now dates the transactions; nil means time.Now.
@@ -221,7 +224,7 @@ func (p Probe) Run(ctx context.Context) (ProbeResult, error) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				status := p.send(ctx, client, url, run, i, now())
+				status := p.send(ctx, client, url, run, p.First+i, now())
 				mu.Lock()
 				res.Sent++
 				switch {
@@ -277,6 +280,10 @@ func SyntheticTransaction(i int, now time.Time) (synthetic.Transaction, error) {
 	}
 	return synthetic.New("canary-probe", int64(1000+i%5000), number, now), nil
 }
+
+// errNoRequestSeries: a page without the request counter, which is also what the
+// validator exports before its first request.
+var errNoRequestSeries = errors.New("not exported")
 
 // ErrUnhealthy is returned by Check when the canary breached a threshold.
 var ErrUnhealthy = errors.New("canary unhealthy")
