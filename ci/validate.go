@@ -83,8 +83,11 @@ func (m *TransactionValidator) renderScript(env string, images map[string]string
 // Validate checks every rendered overlay against the schemas and the manifests' rules.
 //
 // kubeconform -strict against the Kubernetes and CRD schemas of the pinned Kubernetes
-// version, and the manifests' rule tests (kustomize/*_test.go: security context, probes,
-// spread, resources, ...) and the schema converter's tests.
+// version, and the Go tests of every module but the root (whose tests are the test
+// stage): the manifests' rule tests (kustomize/*_test.go: security context, probes,
+// spread, resources, the Fluent Bit PAN filter under LuaJIT, ...), the OTel collector's
+// configuration loaded by the collector's own code (kustomize/otelcol), the schema
+// converter, the offline AWS provider's trimmer and the registry tool.
 func (m *TransactionValidator) Validate(ctx context.Context) (string, error) {
 	return runSteps(ctx,
 		step{"kubeconform", func(ctx context.Context) (string, error) {
@@ -94,10 +97,7 @@ func (m *TransactionValidator) Validate(ctx context.Context) (string, error) {
 			}
 			return m.kubeconform(ctx, rendered)
 		}},
-		step{"manifest rule tests", func(ctx context.Context) (string, error) {
-			return sh(ctx, m.goEnv(), "manifest rule tests",
-				"(cd kustomize && go test -count=1 ./...) && (cd airgap/k8sschema && go test -count=1 ./...)")
-		}},
+		step{"Go tests of the other modules", m.moduleTests},
 	)
 }
 
