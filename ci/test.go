@@ -59,16 +59,32 @@ func (m *TransactionValidator) moduleTests(ctx context.Context) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	script := ""
+	c := m.goEnvFrom(withDebianPackages(dag.Container().From(pins.Golang), moduleTestPackages)).
+		WithEnvVariable("TXV_REQUIRE_SERVERS", "1")
+	return sh(ctx, c, "go test (modules but the root)", moduleTestScript(mods))
+}
+
+// moduleTestScript is the shell of moduleTests for the modules given; "." is left out.
+func moduleTestScript(mods []string) string {
+	// Every module is tested before the step fails; the failing tests' own lines are
+	// repeated at the end, where the stage's report (the output's tail) shows them.
+	script := "failed=\"\"\n: > \"${TMPDIR:-/tmp}/failures\"\n"
 	for _, mod := range mods {
 		if mod == "." {
 			continue
 		}
-		script += "echo \"--- go test " + mod + "\"\n(cd " + mod + " && go test -count=1 ./...)\n"
+		script += fmt.Sprintf(`echo "--- go test %[1]s"
+if ! (cd %[1]s && go test -count=1 ./...) > "${TMPDIR:-/tmp}/go-test.log" 2>&1; then
+  failed="$failed %[1]s"; grep -E '^\s*--- FAIL|^FAIL|panic:' "${TMPDIR:-/tmp}/go-test.log" >> "${TMPDIR:-/tmp}/failures" || true
+fi
+cat "${TMPDIR:-/tmp}/go-test.log"
+`, mod)
 	}
-	c := m.goEnvFrom(withDebianPackages(dag.Container().From(pins.Golang), moduleTestPackages)).
-		WithEnvVariable("TXV_REQUIRE_SERVERS", "1")
-	return sh(ctx, c, "go test (modules but the root)", script)
+	script += `if [ -n "$failed" ]; then
+  echo "go test FAILED in:$failed"; cat "${TMPDIR:-/tmp}/failures"; exit 1
+fi
+`
+	return script
 }
 
 // testInputs are the files the Go tests read from directories the test stage leaves out:
