@@ -41,8 +41,8 @@ for i in 1 2 3; do echo "ok   line $i of $(basename "$PWD")"; done
 		t.Errorf("go test ran in %v, want a, b, c (not the root)", got)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	last := strings.Join(lines[len(lines)-3:], "\n")
-	for _, want := range []string{"go test FAILED in: b", "--- FAIL: TestSeeded"} {
+	last := strings.Join(lines[len(lines)-4:], "\n")
+	for _, want := range []string{"go test FAILED in: b", "--- FAIL: TestSeeded", "b_test.go:9: boom"} {
 		if !strings.Contains(last, want) {
 			t.Errorf("the output does not end with %q:\n%s", want, out)
 		}

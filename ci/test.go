@@ -66,8 +66,9 @@ func (m *TransactionValidator) moduleTests(ctx context.Context) (string, error) 
 
 // moduleTestScript is the shell of moduleTests for the modules given; "." is left out.
 func moduleTestScript(mods []string) string {
-	// Every module is tested before the step fails; the failing tests' own lines are
-	// repeated at the end, where the stage's report (the output's tail) shows them.
+	// Every module is tested before the step fails; the failing tests' own lines (their
+	// names and t.Error messages) are repeated at the end, where the stage's report (the
+	// output's tail) shows them.
 	script := "failed=\"\"\n: > \"${TMPDIR:-/tmp}/failures\"\n"
 	for _, mod := range mods {
 		if mod == "." {
@@ -75,7 +76,7 @@ func moduleTestScript(mods []string) string {
 		}
 		script += fmt.Sprintf(`echo "--- go test %[1]s"
 if ! (cd %[1]s && go test -count=1 ./...) > "${TMPDIR:-/tmp}/go-test.log" 2>&1; then
-  failed="$failed %[1]s"; grep -E '^\s*--- FAIL|^FAIL|panic:' "${TMPDIR:-/tmp}/go-test.log" >> "${TMPDIR:-/tmp}/failures" || true
+  failed="$failed %[1]s"; grep -E '^\s*--- FAIL|^FAIL|panic:|^\s+[A-Za-z0-9_]+_test\.go:[0-9]+: ' "${TMPDIR:-/tmp}/go-test.log" | head -60 >> "${TMPDIR:-/tmp}/failures" || true
 fi
 cat "${TMPDIR:-/tmp}/go-test.log"
 `, mod)
