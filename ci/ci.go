@@ -11,7 +11,7 @@ import (
 
 // Ci runs every check of a pull request and fails if any stage failed.
 //
-// Stages: lint, validate, scan, test, build and scan-image, independent ones in parallel.
+// Stages: lint, validate, docs, scan, test, build and scan-image, independent ones in parallel.
 // It always runs all of them and ends with one summary naming each stage's result.
 func (m *TransactionValidator) Ci(
 	ctx context.Context,
@@ -71,6 +71,7 @@ func (m *TransactionValidator) runCi(ctx context.Context, fuzzTime string) ciRun
 	stages := []step{
 		{"lint", m.Lint},
 		{"validate", m.Validate},
+		{"docs", m.Docs},
 		{"scan", m.Scan},
 		{"test", func(ctx context.Context) (string, error) { return m.Test(ctx, fuzzTime) }},
 		{"build", func(ctx context.Context) (string, error) { return m.Build(ctx, checkVersion, "") }},

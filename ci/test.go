@@ -46,6 +46,52 @@ func (m *TransactionValidator) Test(
 bash scripts/suites/10-service.sh`)
 }
 
+// moduleTestPackages are the Debian packages the tests of the modules other than the root
+// run: LuaJIT, the Lua that Fluent Bit embeds, for the log PAN-redaction filter's tests
+// (kustomize/logging_test.go; suite 30 installs the same package on a host).
+const moduleTestPackages = "luajit"
+
+// moduleTests runs `go test` in every Go module but the root (goModules), with
+// TXV_REQUIRE_SERVERS=1: a test that needs an engine it cannot find (LuaJIT) fails
+// instead of skipping, so a missing package cannot pass as a green stage.
+func (m *TransactionValidator) moduleTests(ctx context.Context) (string, error) {
+	mods, err := m.goModules(ctx)
+	if err != nil {
+		return "", err
+	}
+	c := m.goEnvFrom(withDebianPackages(dag.Container().From(pins.Golang), moduleTestPackages)).
+		WithEnvVariable("TXV_REQUIRE_SERVERS", "1")
+	return sh(ctx, c, "go test (modules but the root)", moduleTestScript(mods))
+}
+
+// moduleTestScript is the shell of moduleTests for the modules given; "." is left out.
+func moduleTestScript(mods []string) string {
+	// Every module is tested before the step fails; the failing tests' own lines (their
+	// names and t.Error messages) are repeated at the end, where the stage's report (the
+	// output's tail) shows them.
+	script := "failed=\"\"\n: > \"${TMPDIR:-/tmp}/failures\"\n"
+	for _, mod := range mods {
+		if mod == "." {
+			continue
+		}
+		script += fmt.Sprintf(`echo "--- go test %[1]s"
+if [ -z "$(cd %[1]s && go list -e ./... 2>/dev/null)" ]; then
+  echo "%[1]s: no Go packages (a go.mod that pins what a build script compiles)"
+elif ! (cd %[1]s && go test -count=1 ./...) > "${TMPDIR:-/tmp}/go-test.log" 2>&1; then
+  cat "${TMPDIR:-/tmp}/go-test.log"
+  failed="$failed %[1]s"; grep -E '^\s*--- FAIL|^FAIL|panic:|^\s+[A-Za-z0-9_]+_test\.go:[0-9]+: ' "${TMPDIR:-/tmp}/go-test.log" | head -60 >> "${TMPDIR:-/tmp}/failures" || true
+else
+  cat "${TMPDIR:-/tmp}/go-test.log"
+fi
+`, mod)
+	}
+	script += `if [ -n "$failed" ]; then
+  echo "go test FAILED in:$failed"; cat "${TMPDIR:-/tmp}/failures"; exit 1
+fi
+`
+	return script
+}
+
 // testInputs are the files the Go tests read from directories the test stage leaves out:
 // svc/internal/monitoring checks every alert's runbook_url against docs/runbook.md, and
 // svc/internal/fxrates holds the CloudWatch alarms of infra/modules/observability to the

@@ -80,11 +80,16 @@ func (m *TransactionValidator) renderScript(env string, images map[string]string
 	return s + fmt.Sprintf("kustomize build /tmp/render/overlays/%s > %s\n", env, out)
 }
 
-// Validate checks every rendered overlay against the schemas and the manifests' rules.
+// Validate checks the manifests against the schemas and their rules, and the Terraform code with tofu.
 //
+// tofu init, validate and test in every module under infra/modules, the environments'
+// root (once per environment with its var file) and the bootstrap root (tofuCheck);
 // kubeconform -strict against the Kubernetes and CRD schemas of the pinned Kubernetes
-// version, and the manifests' rule tests (kustomize/*_test.go: security context, probes,
-// spread, resources, ...) and the schema converter's tests.
+// version, and the Go tests of every module but the root (whose tests are the test
+// stage): the manifests' rule tests (kustomize/*_test.go: security context, probes,
+// spread, resources, the Fluent Bit PAN filter under LuaJIT, ...), the OTel collector's
+// configuration loaded by the collector's own code (kustomize/otelcol), the schema
+// converter, the offline AWS provider's trimmer and the registry tool.
 func (m *TransactionValidator) Validate(ctx context.Context) (string, error) {
 	return runSteps(ctx,
 		step{"kubeconform", func(ctx context.Context) (string, error) {
@@ -94,10 +99,9 @@ func (m *TransactionValidator) Validate(ctx context.Context) (string, error) {
 			}
 			return m.kubeconform(ctx, rendered)
 		}},
-		step{"manifest rule tests", func(ctx context.Context) (string, error) {
-			return sh(ctx, m.goEnv(), "manifest rule tests",
-				"(cd kustomize && go test -count=1 ./...) && (cd airgap/k8sschema && go test -count=1 ./...)")
-		}},
+		step{"kubeconform: deployer RBAC, strictness, bare overlays", m.manifestSelfChecks},
+		step{"Go tests of the other modules", m.moduleTests},
+		step{"tofu init + validate + test", m.tofuCheck},
 	)
 }
 
@@ -120,4 +124,53 @@ func (m *TransactionValidator) kubeconform(ctx context.Context, rendered *dagger
 		args = append(args, e)
 	}
 	return run(ctx, c, "kubeconform", args...)
+}
+
+// manifestSelfChecks are the checks around kubeconform that show it and the overlays are
+// what the stage assumes: the deploy role's RBAC (kustomize/deployer-rbac, applied by the
+// cluster admin, not part of an overlay) passes kubeconform too; a rendered overlay with a
+// misspelt field in a Deployment and in an ExternalSecret is rejected naming both (a
+// schema directory that silently matched nothing, or non-strict schemas, would pass
+// anything); and a committed overlay does not build without its terraform-outputs.yaml
+// (it must carry no Terraform values of its own).
+func (m *TransactionValidator) manifestSelfChecks(ctx context.Context) (string, error) {
+	envs, err := m.overlays(ctx)
+	if err != nil {
+		return "", err
+	}
+	rendered, err := m.Render(ctx, "")
+	if err != nil {
+		return "", err
+	}
+	first := envs[0]
+	out := m.tool(pins.Kustomize).
+		WithMountedDirectory("/rendered", rendered).
+		WithExec([]string{"sh", "-ec", `mkdir -p /out/rbac /out/misspelt
+if kustomize build "kustomize/overlays/$1" >/dev/null 2>/tmp/bare.log; then
+  echo "overlay $1 builds without terraform-outputs.yaml: it must not carry Terraform values"; exit 1
+fi
+grep -q terraform-outputs.yaml /tmp/bare.log || { cat /tmp/bare.log; echo "a bare build of $1 failed, but not on terraform-outputs.yaml"; exit 1; }
+kustomize build kustomize/deployer-rbac > /out/rbac/deployer-rbac.yaml
+sed -e 's/^  minReadySeconds:/  minReadySecond:/' -e 's/^  refreshInterval:/  refreshIntervall:/' \
+  "/rendered/$1.yaml" > /out/misspelt/misspelt.yaml
+grep -q minReadySecond: /out/misspelt/misspelt.yaml && grep -q refreshIntervall: /out/misspelt/misspelt.yaml ||
+  { echo "the rendered $1 overlay has no minReadySeconds or refreshInterval to misspell"; exit 1; }`, "sh", first}).
+		Directory("/out")
+	if _, err := out.Sync(ctx); err != nil {
+		return "", fmt.Errorf("bare overlay build and deployer RBAC: %w", err)
+	}
+	report, err := m.kubeconform(ctx, out.Directory("rbac"))
+	if err != nil {
+		return report, fmt.Errorf("kubeconform rejected kustomize/deployer-rbac: %w", err)
+	}
+	misspelt, err := m.kubeconform(ctx, out.Directory("misspelt"))
+	if err == nil {
+		return misspelt, fmt.Errorf("kubeconform accepted misspelt fields: the schemas are not strict or not loaded")
+	}
+	for _, field := range []string{"minReadySecond", "refreshIntervall"} {
+		if !strings.Contains(misspelt, field) {
+			return misspelt, fmt.Errorf("kubeconform rejected the misspelt copy but did not name %s:\n%s", field, tail(misspelt, 20))
+		}
+	}
+	return report + "kubeconform rejects misspelt fields, as it must\n", nil
 }

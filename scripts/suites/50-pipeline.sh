@@ -4,11 +4,13 @@
 #   1. the module's own unit tests (dagger run go test);
 #   2. `dagger call --airgapped ci` is green on this checkout, timed;
 #   3. a second, unchanged `ci` comes from the engine's cache, timed (goal: <= 10% of 2.);
-#   4. five seeded defects in one copy of the checkout fail `ci` (and `ci-report` exports
+#   4. seeded defects in one copy of the checkout fail `ci` (and `ci-report` exports
 #      that run's summary and reports, the findings in its SARIF), and the summary names each
-#      stage with its finding: an unformatted .tf (lint), a privileged container (validate,
-#      scan), a failing Go test (test), a HIGH finding in Terraform (scan), an AWS key pair
-#      in a Go test file (scan: trivy's built-in allow rules skip test files, which
+#      stage with its finding: an unformatted .tf and a go vet finding in airgap/awsprovider
+#      (lint), a privileged container, a PAN filter that keeps card numbers (LuaJIT) and a
+#      module tofu validate rejects (validate), a stale terraform-docs table and a stale
+#      diagram (docs), a failing Go test (test), a HIGH finding in Terraform (scan), an AWS
+#      key pair in a Go test file (scan: trivy's built-in allow rules skip test files, which
 #      trivy-secret.yaml turns off);
 #   5. deploy --env local: a good version rolls out through the canary; a version whose
 #      pods never become Ready and one whose error rate is high are rolled back on their
@@ -103,8 +105,8 @@ stage_report() {
   awk -v s="== $2" '$0 == s {on = 1; next} /^== / {on = 0} on' "$1"
 }
 
-# All five defects go into one copy and one `ci`: the stages run side by side and each
-# reports on its own, so one run shows every stage catching its defect (five runs cost ~10
+# All the defects go into one copy and one `ci`: the stages run side by side and each
+# reports on its own, so one run shows every stage catching its defect (a run per defect costs
 # minutes more of the same work). Each stage must be named as failed and its report must
 # carry its own defect's finding, so one stage's failure cannot stand in for another's.
 d=$(seed seeded-defects)
@@ -159,19 +161,42 @@ func TestSeededCredentials(t *testing.T) {
 	}
 }
 GO
-step "seeded defects: ci must fail in lint, validate, scan and test, each naming its defect"
-if timed "ci, five seeded defects" dc --source="$d" ci "$ci_fuzz" >"$work/seeded.out" 2>"$work/seeded.log"; then
-  die "ci passed on a copy with five seeded defects"
+# lint: a go vet finding in a module the hand-kept module list once missed (the list now
+# comes from the go.mod files)
+cat >"$d/airgap/awsprovider/seeded_vet.go" <<'GO'
+package main
+
+import "fmt"
+
+func seededVet() { fmt.Printf("%d\n", "seeded defect: not a number") }
+GO
+# validate: the Fluent Bit PAN filter keeps card numbers (its tests need LuaJIT, which the
+# engine must have: they fail rather than skip there)
+sed -i 's/^local REPLACEMENT = "\[PAN REDACTED\]"/local REPLACEMENT = "[PAN KEPT]"/' "$d/kustomize/components/logging/redact-pan.lua"
+grep -q 'PAN KEPT' "$d/kustomize/components/logging/redact-pan.lua" || die "could not seed the PAN-filter defect"
+# validate: tofu validate of a module (a reference to an undeclared variable)
+printf '\noutput "seeded_defect" {\n  value = var.seeded_undeclared\n}\n' >>"$d/infra/modules/kms/outputs.tf"
+# docs: a module input the README's terraform-docs table lacks, and a diagram whose source
+# changed without its rendering
+printf '\nvariable "seeded_undocumented" {\n  description = "Seeded defect."\n  type        = string\n  default     = "x"\n}\n' \
+  >>"$d/infra/modules/ecr/variables.tf"
+dot=$(compgen -G "$d/docs/*.dot" | head -1) || die "no docs/*.dot to seed"
+sed -i '0,/{/s/{/{\n  seeded_defect_node;/' "$dot"
+step "seeded defects: ci must fail in lint, validate, docs, scan and test, each naming its defect"
+if timed "ci, seeded defects" dc --source="$d" ci "$ci_fuzz" >"$work/seeded.out" 2>"$work/seeded.log"; then
+  die "ci passed on a copy with seeded defects"
 fi
 failed_line=$(grep -E '^FAILED stages: ' "$work/seeded.log") ||
   { tail -60 "$work/seeded.log"; die "the seeded run has no 'FAILED stages:' summary"; }
 echo "$failed_line" >&2
-for stage in lint validate scan test; do
+for stage in lint validate docs scan test; do
   grep -qE "\b$stage\b" <<<"$failed_line" || { tail -60 "$work/seeded.log"; die "the summary does not name stage $stage"; }
 done
 # Each finding in the report of the stage that must catch it.
 for want in "lint=tofu fmt" "validate=[Pp]rivileged" "scan=[Pp]rivileged" "test=TestSeededDefect" \
             "scan=(HIGH|CRITICAL) (AVD-)?AWS-0107" \
+            "lint=seeded_vet\.go:.*Printf" "validate=TestRedactPANRemovesPlantedCardNumbers" \
+            "validate=infra/modules/kms \(validate\)" "docs=seeded\\\\?_undocumented" "docs=docs/img/.*out of date" \
             "scan=CRITICAL secret aws-access-key-id svc/internal/x/y_test\.go:" \
             "scan=CRITICAL secret aws-secret-access-key svc/internal/x/y_test\.go:"; do
   stage_report "$work/seeded.log" "${want%%=*}" | grep -qE -- "${want#*=}" ||
@@ -181,7 +206,7 @@ done
 # ci-report on the same copy (every stage from the cache): the call succeeds, and its
 # export says failed, names the stages and carries the findings for code scanning.
 step "seeded defects: ci-report exports the failing run's summary and reports"
-timed "ci-report, five seeded defects (cached)" dc --source="$d" ci-report "$ci_fuzz" export --path="$work/report" \
+timed "ci-report, seeded defects (cached)" dc --source="$d" ci-report "$ci_fuzz" export --path="$work/report" \
   >"$work/report.out" 2>"$work/report.log" || { tail -40 "$work/report.log"; die "ci-report failed on the seeded copy"; }
 [ "$(cat "$work/report/status")" = failed ] || die "ci-report status is '$(cat "$work/report/status")', want failed"
 grep -qE '^## dagger call ci: FAILED stages: .*\bscan\b' "$work/report/summary.md" || die "summary.md does not name the scan stage"
