@@ -9,7 +9,7 @@ import (
 
 const (
 	module       = "github.com/transaction-validator/transaction-validator"
-	devserverPkg = module + "/svc/internal/devserver"
+	devserverPkg = module + "/svc/internal/testsupport/devserver"
 )
 
 // devTools are the commands under svc/cmd that are not shipped: they may import

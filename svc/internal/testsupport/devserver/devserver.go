@@ -7,9 +7,8 @@
 // No production binary imports it: TestNoProductionBinaryImportsDevserver lists the
 // dependencies of every command under svc/cmd except loadgen (a measuring tool, built
 // and run on a developer's machine, never shipped) and fails if devserver is among them.
-// It lives under svc/internal rather than beside the tests that use it only because
-// moving it touches every integration test's imports; a rename (e.g. to
-// svc/internal/testsupport/devserver) is left for a quiet moment.
+// It lives under svc/internal/testsupport so that its place says what it is: support for
+// tests and load tests, next to the production packages but not one of them.
 package devserver
 
 import (
