@@ -14,7 +14,7 @@ const (
 
 // devTools are the commands under svc/cmd that are not shipped: they may import
 // devserver. Every other command is a production binary.
-var devTools = []string{module + "/svc/cmd/loadgen"}
+var devTools = []string{module + "/svc/cmd/loadgen", module + "/svc/cmd/restore-drill"}
 
 // shipped are the production binaries named in ci/ (images built by ci/build.go, and
 // canary-check, which the deploy pipeline runs against a live canary); the test fails if
