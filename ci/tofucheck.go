@@ -106,6 +106,17 @@ fail() { failed="$failed
 		fmt.Fprintf(&b, `echo "--- %[1]s"
 if ! tofu -chdir=%[1]s init -backend=false -input=false -no-color >/tmp/init.log 2>&1; then
   cat /tmp/init.log; fail "%[1]s (init)"
+elif grep -qs configuration_aliases %[1]s/*.tf; then
+  # A module that takes an aliased provider from its caller (e.g. aws.dr) cannot be
+  # validated alone: tofu validate reports the alias missing. Its tests configure every
+  # alias with a mock_provider, and tofu test validates the configuration before any run,
+  # so such a module must have tests.
+  if [ -z "$(ls %[1]s/tests/*.tftest.hcl 2>/dev/null)" ]; then
+    fail "%[1]s (provider aliases and no tests)"
+  else
+    echo "%[1]s takes provider aliases: validated by tofu test"
+    tofu -chdir=%[1]s test -no-color || fail "%[1]s (test)"
+  fi
 elif ! tofu -chdir=%[1]s validate -no-color; then
   fail "%[1]s (validate)"
 `, dir)

@@ -29,7 +29,7 @@ import (
 
 const redactScript = "components/logging/redact-pan.lua"
 
-// luaEngine finds a Lua interpreter. Like svc/internal/devserver/devtest: a missing one
+// luaEngine finds a Lua interpreter. Like svc/internal/testsupport/devserver/devtest: a missing one
 // skips the test with the install hint, except under TXV_REQUIRE_SERVERS=1 (scripts/test.sh,
 // CI), where it fails, so CI can never skip this silently.
 func luaEngine(t *testing.T) string {

@@ -58,6 +58,8 @@ acm_certificate_arn = null
 
 alert_emails = []
 
+# No cross-region copies: dev holds synthetic data only (dr stays { enabled = false }).
+
 # Even dev keeps a year of logs: the modules enforce one retention policy everywhere, and
 # the volume is small.
 log_retention_days = 365

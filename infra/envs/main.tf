@@ -2,6 +2,10 @@
 # (<env>.tfvars) and the backend configuration (<env>.s3.tfbackend), see README.md.
 module "platform" {
   source = "../modules/platform"
+  providers = {
+    aws    = aws
+    aws.dr = aws.dr
+  }
 
   environment                                = var.environment
   azs                                        = var.azs
@@ -32,5 +36,6 @@ module "platform" {
   secret_recovery_window_days                = var.secret_recovery_window_days
   kms_deletion_window_days                   = var.kms_deletion_window_days
   create_autoscaling_service_linked_role     = var.create_autoscaling_service_linked_role
+  dr                                         = var.dr
   tags                                       = var.tags
 }

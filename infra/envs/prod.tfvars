@@ -61,6 +61,13 @@ acm_certificate_arn = null
 # secret var file of `plan`/`apply --alert-subscribers` (README.md). prod refuses to plan
 # without one (variables.tf; tests/prod.tftest.hcl).
 
+# Disaster recovery (docs/disaster-recovery.md): Aurora and the ETL bucket backed up every
+# 4 h and copied to eu-west-1, both vaults locked for good (compliance mode, after a 3-day
+# grace period) for 35 days; the secrets replicated there. A region loss costs at most the
+# last 4 h of the audit log plus the copy time.
+dr_region = "eu-west-1"
+dr        = { enabled = true, backup_lock_mode = "compliance" }
+
 log_retention_days = 365
 
 secret_recovery_window_days = 30

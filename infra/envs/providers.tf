@@ -9,3 +9,17 @@ provider "aws" {
     }
   }
 }
+
+# The disaster-recovery region: backup copies and secret replicas (var.dr). Configured in
+# every environment (a module's provider cannot be optional); used only where dr.enabled.
+provider "aws" {
+  alias               = "dr"
+  region              = var.dr_region
+  allowed_account_ids = length(var.allowed_account_ids) > 0 ? var.allowed_account_ids : null
+
+  default_tags {
+    tags = {
+      Repository = "transaction-validator/infra"
+    }
+  }
+}

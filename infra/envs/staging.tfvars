@@ -52,6 +52,11 @@ acm_certificate_arn = null
 
 alert_emails = []
 
+# Disaster recovery as in prod, so the restore drill from the DR region can be rehearsed
+# here (docs/disaster-recovery.md); governance mode, so a rehearsal's settings can change.
+dr_region = "eu-west-1"
+dr        = { enabled = true }
+
 log_retention_days = 365
 
 secret_recovery_window_days = 30

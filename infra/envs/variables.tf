@@ -4,6 +4,23 @@ variable "region" {
   default     = "eu-central-1"
 }
 
+variable "dr_region" {
+  description = "AWS region of the disaster-recovery copies (provider aws.dr); must differ from region."
+  type        = string
+  default     = "eu-west-1"
+}
+
+variable "dr" {
+  description = "Disaster recovery across regions, passed to the platform module as is (see its README): `{ enabled = true }` backs up Aurora and the ETL bucket into locked vaults in both regions and replicates the secrets to dr_region."
+  type = object({
+    enabled               = bool
+    backup_schedule       = optional(string, "cron(0 */4 * * ? *)")
+    backup_retention_days = optional(number, 35)
+    backup_lock_mode      = optional(string, "governance")
+  })
+  default = { enabled = false }
+}
+
 variable "environment" {
   description = "Which environment this state is: dev, staging or prod (set in each `<env>.tfvars`; resources are named `tv-<environment>`)."
   type        = string

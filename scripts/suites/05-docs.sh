@@ -93,7 +93,7 @@ else
   log "every repository path and dagger call function the documents name exists"
 fi
 
-# README.md, "Nine Go modules, no go.work": a workspace file would change the versions
+# README.md, "Ten Go modules, no go.work": a workspace file would change the versions
 # every module builds with (measured there), so none is committed and the suites never
 # use one a developer keeps elsewhere.
 if git ls-files --error-unmatch go.work go.work.sum >/dev/null 2>&1 || [ -e go.work ]; then

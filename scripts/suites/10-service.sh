@@ -2,7 +2,9 @@
 # Suite: the Go code of the root module (the transaction-validator service and the FX
 # rates ETL job). Unit tests; integration and fault tests on real PostgreSQL, Redis and
 # PgBouncer from Debian and a real S3 (versitygw), all started by the tests on 127.0.0.1
-# in temp dirs; the race detector; and a short run of every fuzz target.
+# in temp dirs; the race detector; and a short run of every fuzz target. Among the
+# integration tests, the restore drill (TestRestoreDrill, docs/disaster-recovery.md) loses
+# a PostgreSQL under load and restores it from its WAL archive, bounded to two minutes.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 cd "$REPO_ROOT"

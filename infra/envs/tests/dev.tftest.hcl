@@ -101,6 +101,33 @@ variables {
   allowed_account_ids = ["123456789012"]
 }
 
+# The disaster-recovery region (provider aws.dr): backup copies and secret replicas.
+mock_provider "aws" {
+  alias = "dr"
+
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012", arn = "arn:aws:iam::123456789012:user/mock" }
+  }
+  mock_data "aws_region" {
+    defaults = { region = "eu-west-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json          = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+      minified_json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+    }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:eu-west-1:123456789012:key/66666666-2222-3333-4444-555555555555", key_id = "66666666-2222-3333-4444-555555555555" }
+  }
+  mock_resource "aws_backup_vault" {
+    defaults = { arn = "arn:aws:backup:eu-west-1:123456789012:backup-vault:mock-dr" }
+  }
+}
+
 run "dev_is_cheap_but_multi_az" {
   # Guards the invocation: these assertions are about dev.tfvars, not another environment's.
   assert {
@@ -127,6 +154,11 @@ run "dev_is_cheap_but_multi_az" {
   assert {
     condition     = length(var.alert_emails) == 0 && length(var.alert_https_endpoints) == 0
     error_message = "dev.tfvars is expected to carry no alert subscriber (this run shows dev plans without one)."
+  }
+
+  assert {
+    condition     = !var.dr.enabled && module.platform.dr_backup == null
+    error_message = "dev holds synthetic data only: no cross-region copies."
   }
 }
 

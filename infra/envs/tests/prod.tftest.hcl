@@ -95,6 +95,33 @@ mock_provider "aws" {
   }
 }
 
+# The disaster-recovery region (provider aws.dr): backup copies and secret replicas.
+mock_provider "aws" {
+  alias = "dr"
+
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012", arn = "arn:aws:iam::123456789012:user/mock" }
+  }
+  mock_data "aws_region" {
+    defaults = { region = "eu-west-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json          = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+      minified_json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+    }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:eu-west-1:123456789012:key/66666666-2222-3333-4444-555555555555", key_id = "66666666-2222-3333-4444-555555555555" }
+  }
+  mock_resource "aws_backup_vault" {
+    defaults = { arn = "arn:aws:backup:eu-west-1:123456789012:backup-vault:mock-dr" }
+  }
+}
+
 # prod.tfvars commits no subscriber (TF_VAR_alert_emails or TF_VAR_alert_https_endpoints at
 # plan time): these stand in for them.
 variables {
@@ -161,6 +188,14 @@ run "prod_is_highly_available_and_protected" {
   assert {
     condition     = var.log_retention_days >= 365 && var.aurora_backup_retention_days >= 7
     error_message = "prod keeps logs >= 1 year and backups >= 7 days."
+  }
+
+  assert {
+    condition = (
+      var.dr.enabled && var.dr.backup_lock_mode == "compliance" && var.dr_region != var.region &&
+      module.platform.dr_backup.region == var.dr_region
+    )
+    error_message = "prod must copy its backups to another region, into vaults locked in compliance mode."
   }
 }
 

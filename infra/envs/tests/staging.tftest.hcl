@@ -101,6 +101,33 @@ variables {
   allowed_account_ids = ["123456789012"]
 }
 
+# The disaster-recovery region (provider aws.dr): backup copies and secret replicas.
+mock_provider "aws" {
+  alias = "dr"
+
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012", arn = "arn:aws:iam::123456789012:user/mock" }
+  }
+  mock_data "aws_region" {
+    defaults = { region = "eu-west-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json          = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+      minified_json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+    }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:eu-west-1:123456789012:key/66666666-2222-3333-4444-555555555555", key_id = "66666666-2222-3333-4444-555555555555" }
+  }
+  mock_resource "aws_backup_vault" {
+    defaults = { arn = "arn:aws:backup:eu-west-1:123456789012:backup-vault:mock-dr" }
+  }
+}
+
 run "staging_mirrors_prod_topology" {
   # Guards the invocation: these assertions are about staging.tfvars, not another environment's.
   assert {
@@ -116,6 +143,11 @@ run "staging_mirrors_prod_topology" {
   assert {
     condition     = var.aurora_instance_count >= 2 && var.redis_replicas_per_shard >= 1
     error_message = "staging data stores must be multi-AZ."
+  }
+
+  assert {
+    condition     = var.dr.enabled && var.dr_region != var.region && module.platform.dr_backup.region == var.dr_region
+    error_message = "staging copies its backups to another region as prod does, so the restore drill can be rehearsed there."
   }
 }
 

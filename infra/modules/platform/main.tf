@@ -166,6 +166,43 @@ module "aurora" {
   tags                                = local.tags
 }
 
+################################################################################
+# Disaster recovery: copies in another region (provider aws.dr)
+################################################################################
+
+module "backup" {
+  source = "../backup"
+  count  = var.dr.enabled ? 1 : 0
+  providers = {
+    aws    = aws
+    aws.dr = aws.dr
+  }
+
+  name                     = local.name
+  resource_arns            = [module.aurora.cluster_arn, module.etl_bucket.bucket_arn]
+  kms_key_arn              = module.kms_data.key_arn
+  schedule                 = var.dr.backup_schedule
+  retention_days           = var.dr.backup_retention_days
+  lock_mode                = var.dr.backup_lock_mode
+  kms_deletion_window_days = var.kms_deletion_window_days
+  tags                     = local.tags
+}
+
+# The secrets' replicas need a key of the DR region; a key of their own, as in the primary
+# region, so that reading backups never implies reading secrets.
+module "kms_dr_secrets" {
+  source = "../kms"
+  count  = var.dr.enabled ? 1 : 0
+  providers = {
+    aws = aws.dr
+  }
+
+  alias                   = "${local.name}/secrets-dr"
+  description             = "Replicas of the Secrets Manager secrets of ${local.name} (disaster recovery)"
+  deletion_window_in_days = var.kms_deletion_window_days
+  tags                    = local.tags
+}
+
 module "redis" {
   source = "../redis"
 
@@ -214,7 +251,10 @@ module "secrets" {
   }
   kms_key_arn          = module.kms_secrets.key_arn
   recovery_window_days = var.secret_recovery_window_days
-  tags                 = local.tags
+  # PAN_HMAC_KEY above all: without it the audit log's PAN fingerprints restored in the DR
+  # region could never be matched again.
+  replica = var.dr.enabled ? { region = module.backup[0].dr_region, kms_key_arn = module.kms_dr_secrets[0].key_arn } : null
+  tags    = local.tags
 }
 
 ################################################################################

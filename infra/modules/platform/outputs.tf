@@ -233,3 +233,13 @@ output "terraform_written_secret_arns" {
     values(module.aurora.user_url_secret_arns),
   )
 }
+
+output "dr_backup" {
+  description = "Where the cross-region copies are (null when dr.enabled is false): the DR region, its vault, and the primary vault; the restore drill of docs/disaster-recovery.md starts from them."
+  value = var.dr.enabled ? {
+    region       = module.backup[0].dr_region
+    vault_name   = module.backup[0].dr_vault_name
+    vault_arn    = module.backup[0].dr_vault_arn
+    source_vault = module.backup[0].vault_arn
+  } : null
+}

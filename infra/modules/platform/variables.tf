@@ -105,6 +105,17 @@ variable "aurora_backup_retention_days" {
   default     = 7
 }
 
+variable "dr" {
+  description = "Disaster recovery across regions (provider aws.dr): when enabled, Aurora and the ETL bucket are backed up every `backup_schedule` into locked vaults of both regions (`backup_retention_days`; `backup_lock_mode` governance or compliance) and the secrets are replicated to the DR region, each encrypted with a key of that region."
+  type = object({
+    enabled               = bool
+    backup_schedule       = optional(string, "cron(0 */4 * * ? *)")
+    backup_retention_days = optional(number, 35)
+    backup_lock_mode      = optional(string, "governance")
+  })
+  default = { enabled = false }
+}
+
 variable "aurora_performance_insights_retention_days" {
   description = "Performance Insights retention (7 is free)."
   type        = number

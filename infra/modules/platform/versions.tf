@@ -8,6 +8,9 @@ terraform {
     aws = {
       source  = "hashicorp/aws"
       version = "~> 6.0"
+      # aws.dr: the disaster-recovery region (backup copies, secret replicas); the
+      # environment root configures it, and uses it only where dr.enabled is true.
+      configuration_aliases = [aws.dr]
     }
   }
 }

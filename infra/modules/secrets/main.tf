@@ -9,4 +9,14 @@ resource "aws_secretsmanager_secret" "this" {
   kms_key_id              = var.kms_key_arn
   recovery_window_in_days = var.recovery_window_days
   tags                    = merge(var.tags, { ServiceAccount = each.value.service_account })
+
+  # Secrets Manager keeps the replica in step with every new value put into the secret.
+  dynamic "replica" {
+    for_each = var.replica == null ? [] : [var.replica]
+
+    content {
+      region     = replica.value.region
+      kms_key_id = replica.value.kms_key_arn
+    }
+  }
 }

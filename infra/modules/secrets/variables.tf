@@ -28,3 +28,17 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "replica" {
+  description = "Replicate every secret to another region (disaster recovery), encrypted with `kms_key_arn`, a key of that region; null keeps the secrets in this region only."
+  type = object({
+    region      = string
+    kms_key_arn = string
+  })
+  default = null
+
+  validation {
+    condition     = var.replica == null || try(split(":", var.replica.kms_key_arn)[3] == var.replica.region, false)
+    error_message = "A replica must be encrypted with a KMS key of the replica's own region."
+  }
+}

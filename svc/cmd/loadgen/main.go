@@ -45,9 +45,9 @@ import (
 	"github.com/transaction-validator/transaction-validator/svc/internal/app"
 	"github.com/transaction-validator/transaction-validator/svc/internal/card"
 	"github.com/transaction-validator/transaction-validator/svc/internal/config"
-	"github.com/transaction-validator/transaction-validator/svc/internal/devserver"
 	"github.com/transaction-validator/transaction-validator/svc/internal/synthetic"
 	"github.com/transaction-validator/transaction-validator/svc/internal/telemetry"
+	"github.com/transaction-validator/transaction-validator/svc/internal/testsupport/devserver"
 )
 
 const maxDuration = 60 * time.Second

@@ -9,8 +9,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/transaction-validator/transaction-validator/svc/internal/devserver"
-	"github.com/transaction-validator/transaction-validator/svc/internal/devserver/devtest"
+	"github.com/transaction-validator/transaction-validator/svc/internal/testsupport/devserver"
+	"github.com/transaction-validator/transaction-validator/svc/internal/testsupport/devserver/devtest"
 )
 
 // The fault model, tested here against real servers that are stopped or frozen while

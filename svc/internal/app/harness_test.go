@@ -13,8 +13,8 @@ import (
 
 	"github.com/transaction-validator/transaction-validator/svc/internal/app"
 	"github.com/transaction-validator/transaction-validator/svc/internal/config"
-	"github.com/transaction-validator/transaction-validator/svc/internal/devserver/devtest"
 	"github.com/transaction-validator/transaction-validator/svc/internal/telemetry"
+	"github.com/transaction-validator/transaction-validator/svc/internal/testsupport/devserver/devtest"
 )
 
 const testKey = "0001020304050607080910111213141516171819202122232425262728293031"

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/transaction-validator/transaction-validator/svc/internal/devserver"
-	"github.com/transaction-validator/transaction-validator/svc/internal/devserver/devtest"
+	"github.com/transaction-validator/transaction-validator/svc/internal/testsupport/devserver"
+	"github.com/transaction-validator/transaction-validator/svc/internal/testsupport/devserver/devtest"
 )
 
 // One PostgreSQL and one Redis serve the package's tests; each test gets its own

@@ -12,8 +12,8 @@ import (
 
 	"github.com/transaction-validator/transaction-validator/svc/internal/canary"
 	"github.com/transaction-validator/transaction-validator/svc/internal/card"
-	"github.com/transaction-validator/transaction-validator/svc/internal/devserver"
-	"github.com/transaction-validator/transaction-validator/svc/internal/devserver/devtest"
+	"github.com/transaction-validator/transaction-validator/svc/internal/testsupport/devserver"
+	"github.com/transaction-validator/transaction-validator/svc/internal/testsupport/devserver/devtest"
 )
 
 // A histogram of 100 requests: 90 under 5 ms, 9 between 5 and 10 ms, 1 between 0.1 and

@@ -21,9 +21,9 @@ import (
 	"github.com/transaction-validator/transaction-validator/svc/internal/albauth"
 	"github.com/transaction-validator/transaction-validator/svc/internal/albauth/albauthtest"
 	"github.com/transaction-validator/transaction-validator/svc/internal/console"
-	"github.com/transaction-validator/transaction-validator/svc/internal/devserver"
-	"github.com/transaction-validator/transaction-validator/svc/internal/devserver/devtest"
 	"github.com/transaction-validator/transaction-validator/svc/internal/pgstore"
+	"github.com/transaction-validator/transaction-validator/svc/internal/testsupport/devserver"
+	"github.com/transaction-validator/transaction-validator/svc/internal/testsupport/devserver/devtest"
 )
 
 // stack is a validator on PostgreSQL and Redis, and a console reading the audit log as

@@ -8,9 +8,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/transaction-validator/transaction-validator/svc/internal/devserver"
-	"github.com/transaction-validator/transaction-validator/svc/internal/devserver/devtest"
 	"github.com/transaction-validator/transaction-validator/svc/internal/pgstore"
+	"github.com/transaction-validator/transaction-validator/svc/internal/testsupport/devserver"
+	"github.com/transaction-validator/transaction-validator/svc/internal/testsupport/devserver/devtest"
 )
 
 // loadSQL generates n audit rows on the server (no client round trip per row), one

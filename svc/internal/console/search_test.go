@@ -16,7 +16,7 @@ import (
 
 	"github.com/transaction-validator/transaction-validator/svc/internal/albauth/albauthtest"
 	"github.com/transaction-validator/transaction-validator/svc/internal/console"
-	"github.com/transaction-validator/transaction-validator/svc/internal/devserver"
+	"github.com/transaction-validator/transaction-validator/svc/internal/testsupport/devserver"
 )
 
 // searchConsole is a console on a database of generated decisions, reading it as a

@@ -9,8 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/transaction-validator/transaction-validator/svc/internal/devserver"
 	"github.com/transaction-validator/transaction-validator/svc/internal/pgstore"
+	"github.com/transaction-validator/transaction-validator/svc/internal/testsupport/devserver"
 )
 
 // BenchmarkAuditRecord measures Record from many goroutines (as under HTTP load), on a

@@ -12,8 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/transaction-validator/transaction-validator/svc/internal/devserver/devtest"
 	"github.com/transaction-validator/transaction-validator/svc/internal/pgstore"
+	"github.com/transaction-validator/transaction-validator/svc/internal/testsupport/devserver/devtest"
 )
 
 // asRole opens a pool on a fresh migrated database whose every connection runs as role

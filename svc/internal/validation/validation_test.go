@@ -15,9 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/transaction-validator/transaction-validator/svc/internal/card"
-	"github.com/transaction-validator/transaction-validator/svc/internal/devserver/devtest"
 	"github.com/transaction-validator/transaction-validator/svc/internal/inmem"
 	"github.com/transaction-validator/transaction-validator/svc/internal/payment"
+	"github.com/transaction-validator/transaction-validator/svc/internal/testsupport/devserver/devtest"
 	"github.com/transaction-validator/transaction-validator/svc/internal/validation"
 )
 

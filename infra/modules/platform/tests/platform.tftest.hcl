@@ -90,6 +90,33 @@ mock_provider "aws" {
   }
 }
 
+# The disaster-recovery region (provider aws.dr): backup copies and secret replicas.
+mock_provider "aws" {
+  alias = "dr"
+
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012", arn = "arn:aws:iam::123456789012:user/mock" }
+  }
+  mock_data "aws_region" {
+    defaults = { region = "eu-west-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json          = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+      minified_json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+    }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:eu-west-1:123456789012:key/66666666-2222-3333-4444-555555555555", key_id = "66666666-2222-3333-4444-555555555555" }
+  }
+  mock_resource "aws_backup_vault" {
+    defaults = { arn = "arn:aws:backup:eu-west-1:123456789012:backup-vault:mock-dr" }
+  }
+}
+
 variables {
   environment        = "prod"
   azs                = ["eu-central-1a", "eu-central-1b", "eu-central-1c"]
@@ -152,6 +179,27 @@ run "prod_like" {
   }
 }
 
+run "dr_copies_backups_and_secrets_to_another_region" {
+  variables {
+    dr = { enabled = true, backup_lock_mode = "compliance" }
+  }
+
+  assert {
+    condition     = output.dr_backup.region == "eu-west-1" && split(":", output.dr_backup.vault_arn)[3] == "eu-west-1"
+    error_message = "The backup copies must go to a vault of the DR provider's region."
+  }
+
+  assert {
+    condition     = toset(module.backup[0].resource_arns) == toset([module.aurora.cluster_arn, module.etl_bucket.bucket_arn])
+    error_message = "Aurora and the ETL bucket must both be backed up and copied."
+  }
+
+  assert {
+    condition     = module.secrets.replica_region == "eu-west-1" && split(":", module.kms_dr_secrets[0].key_arn)[3] == "eu-west-1"
+    error_message = "The secrets' replicas need their own key in the DR region."
+  }
+}
+
 run "iam_mode" {
   variables {
     database_client_auth = "iam"
@@ -178,6 +226,11 @@ run "dev_like" {
   assert {
     condition     = output.nat_gateway_count == 1
     error_message = "dev uses a single NAT gateway."
+  }
+
+  assert {
+    condition     = output.dr_backup == null && length(module.backup) == 0 && length(module.kms_dr_secrets) == 0
+    error_message = "Without dr.enabled nothing is created in the DR region."
   }
 }
 

@@ -113,3 +113,40 @@ run "rejects_immediate_deletion" {
 
   expect_failures = [var.recovery_window_days]
 }
+
+run "no_replica_unless_asked" {
+  assert {
+    condition     = alltrue([for s in aws_secretsmanager_secret.this : length(s.replica) == 0])
+    error_message = "Without replica, the secrets stay in their region."
+  }
+}
+
+run "replicated_to_the_dr_region_with_its_key" {
+  variables {
+    replica = {
+      region      = "eu-west-1"
+      kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/66666666-2222-3333-4444-555555555555"
+    }
+  }
+
+  assert {
+    condition = alltrue([
+      for s in aws_secretsmanager_secret.this :
+      length(s.replica) == 1 && one(s.replica).region == "eu-west-1" && one(s.replica).kms_key_id == var.replica.kms_key_arn
+    ])
+    error_message = "Every secret must have a replica in the DR region, encrypted with that region's key."
+  }
+}
+
+run "rejects_a_replica_key_of_another_region" {
+  command = plan
+
+  variables {
+    replica = {
+      region      = "eu-west-1"
+      kms_key_arn = "arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    }
+  }
+
+  expect_failures = [var.replica]
+}

@@ -9,12 +9,12 @@ import (
 
 const (
 	module       = "github.com/transaction-validator/transaction-validator"
-	devserverPkg = module + "/svc/internal/devserver"
+	devserverPkg = module + "/svc/internal/testsupport/devserver"
 )
 
 // devTools are the commands under svc/cmd that are not shipped: they may import
 // devserver. Every other command is a production binary.
-var devTools = []string{module + "/svc/cmd/loadgen"}
+var devTools = []string{module + "/svc/cmd/loadgen", module + "/svc/cmd/restore-drill"}
 
 // shipped are the production binaries named in ci/ (images built by ci/build.go, and
 // canary-check and postdeploy-check, which the deploy pipeline runs); the test fails if

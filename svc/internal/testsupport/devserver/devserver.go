@@ -1,15 +1,16 @@
 // Package devserver is test support, not production code: it starts real PostgreSQL and
 // Redis servers (Debian's binaries) on 127.0.0.1 in a temporary directory, for the
-// integration tests (through devtest), the load generator (cmd/loadgen) and local
+// integration tests (through devtest), the load generator (cmd/loadgen), the restore
+// drill (restoredrill, with the WAL archive and restores of pitr.go) and local
 // development. Servers can be stopped, restarted and frozen (SIGSTOP) to test how the
 // service behaves when a dependency is down or hangs.
 //
 // No production binary imports it: TestNoProductionBinaryImportsDevserver lists the
-// dependencies of every command under svc/cmd except loadgen (a measuring tool, built
-// and run on a developer's machine, never shipped) and fails if devserver is among them.
-// It lives under svc/internal rather than beside the tests that use it only because
-// moving it touches every integration test's imports; a rename (e.g. to
-// svc/internal/testsupport/devserver) is left for a quiet moment.
+// dependencies of every command under svc/cmd except loadgen and restore-drill (tools
+// built and run on a developer's machine, never shipped) and fails if devserver is among
+// them.
+// It lives under svc/internal/testsupport so that its place says what it is: support for
+// tests and load tests, next to the production packages but not one of them.
 package devserver
 
 import (
@@ -64,6 +65,21 @@ func (p *process) start() error {
 	go func() { _ = cmd.Wait(); close(exitc) }()
 	p.cmd, p.exitc = cmd, exitc
 	return nil
+}
+
+// exited reports whether the process was started and has exited since.
+func (p *process) exited() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return false
+	}
+	select {
+	case <-p.exitc:
+		return true
+	default:
+		return false
+	}
 }
 
 // stop sends sig and waits for the process to exit (SIGKILL after 10 s).

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/transaction-validator/transaction-validator/svc/internal/devserver"
+	"github.com/transaction-validator/transaction-validator/svc/internal/testsupport/devserver"
 )
 
 // Check skips or fails the test for a server start-up error err (nil passes), by the

@@ -21,6 +21,8 @@ type Postgres struct {
 	Port int
 	dir  string
 	proc *process
+	// store holds what survives a Crash: the WAL archive and the base backups.
+	store, archive string
 }
 
 // PostgresOptions tune the server.
@@ -28,6 +30,10 @@ type PostgresOptions struct {
 	// Durable keeps fsync and synchronous_commit on, as in production; benchmarks want
 	// it so that group commit is measured honestly. Tests turn it off for speed.
 	Durable bool
+	// ArchiveTimeout, when set, archives the WAL (BaseBackup, Crash and Restore in
+	// pitr.go) and switches segments at least this often (whole seconds, at least 1):
+	// the most a crash can lose from the archive while the server is writing.
+	ArchiveTimeout time.Duration
 }
 
 // StartPostgres runs initdb in a new temporary directory and starts the server.
@@ -73,11 +79,29 @@ func StartPostgres(ctx context.Context, o PostgresOptions) (*Postgres, error) {
 	if o.Durable {
 		durability = []string{"-c", "fsync=on", "-c", "synchronous_commit=on"}
 	}
+	var store, archive string
+	if o.ArchiveTimeout > 0 {
+		store = filepath.Join(dir, "store")
+		archive = filepath.Join(store, "wal")
+		for _, d := range []string{store, archive} {
+			if err := os.Mkdir(d, 0o700); err != nil {
+				os.RemoveAll(dir)
+				return nil, err
+			}
+			if uid >= 0 {
+				if err := os.Chown(d, uid, gid); err != nil {
+					os.RemoveAll(dir)
+					return nil, err
+				}
+			}
+		}
+		durability = append(durability, archiveSettings(archive, o.ArchiveTimeout)...)
+	}
 	argv := append([]string{postgres, "-D", data, "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-k", dir,
 		"-c", "max_connections=200", "-c", "shared_buffers=256MB", "-c", "log_min_messages=warning"}, durability...)
 	p := &Postgres{
 		URL:  fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
-		Port: port, dir: dir,
+		Port: port, dir: dir, store: store, archive: archive,
 		proc: &process{name: "postgres", argv: argv, dir: dir, cred: cred, logf: logf},
 	}
 	if err := p.Start(ctx); err != nil {

@@ -7,9 +7,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/transaction-validator/transaction-validator/svc/internal/devserver"
-	"github.com/transaction-validator/transaction-validator/svc/internal/devserver/devtest"
 	"github.com/transaction-validator/transaction-validator/svc/internal/redisstore"
+	"github.com/transaction-validator/transaction-validator/svc/internal/testsupport/devserver"
+	"github.com/transaction-validator/transaction-validator/svc/internal/testsupport/devserver/devtest"
 )
 
 func TestPostgresStopStart(t *testing.T) {
