@@ -82,6 +82,18 @@ func (m *TransactionValidator) Deploy(
 	// The FX-rates ETL job's image, by digest (its CronJob's next run uses it).
 	// +optional
 	etlImage string,
+	// The public key every image must be signed with, with a passing scan attestation
+	// (cosign.pub; ci/sign.go). Unsigned, tampered or unscanned images are refused.
+	// +optional
+	signedBy *dagger.File,
+	// Registry user name and password (a secret) to read the images' signatures.
+	// +optional
+	registryUsername string,
+	// +optional
+	registryPassword *dagger.Secret,
+	// The registry when only the caller's machine reaches it, e.g. tcp://127.0.0.1:5055.
+	// +optional
+	registry *dagger.Service,
 	// Kubeconfig of the target cluster (self-contained: certificates inline), as a secret.
 	kubeconfig *dagger.Secret,
 	// The environment's Terraform outputs: the JSON `tofu -chdir=infra/envs output -json`
@@ -122,6 +134,9 @@ func (m *TransactionValidator) Deploy(
 		if ref != "" && !digestRef.MatchString(ref) {
 			return "", fmt.Errorf("image %q is not a reference by digest (REGISTRY/REPO@sha256:<64 hex>): a digest is the exact image publish pushed, a tag can move", ref)
 		}
+	}
+	if _, err := m.verifyImages(ctx, []string{image, consoleImage, etlImage}, signedBy, registryUsername, registryPassword, registry); err != nil {
+		return "", err
 	}
 	rolloutTimeout, err := time.ParseDuration(timeout)
 	if err != nil {
