@@ -2,7 +2,14 @@
 # airgap/sign-tools.sh installs what signs and verifies the pipeline's images offline:
 # cosign (github.com/sigstore/cosign/v2), built from the Go module proxy.
 #
-#   eval "$(airgap/sign-tools.sh)"   # sets COSIGN (the binary's path)
+#   eval "$(airgap/sign-tools.sh)"         # sets COSIGN (the binary's path)
+#   eval "$(airgap/sign-tools.sh --key)"   # also COSIGN_KEY, COSIGN_PUB, COSIGN_PASSWORD_FILE
+#
+# --key: the air-gapped site's signing key pair, generated once into the airgap state
+# ($AIRGAP_STATE/signing, mode 0700): cosign.key (encrypted with the password in
+# cosign.password, 0600) and cosign.pub. The pipeline takes the key and its password as
+# Dagger secrets (sign --signing-key=file:... --signing-password=file:...) and deploy the
+# public key (--signed-by). Online the key is an AWS KMS key instead (sign --kms-key).
 #
 # Built in a copy of the module with its own go.sum (not `go install m@v`, which first asks
 # the proxy for the module's version list, refused for many modules here), with the
@@ -39,3 +46,23 @@ exec {cs_lock}>&-
 cache_used "$COSIGN_DIR"
 [ -x "$COSIGN_DIR/bin/cosign" ] || die "$COSIGN_DIR/bin/cosign missing after install"
 echo "export COSIGN=$COSIGN_DIR/bin/cosign"
+
+[ "${1:-}" = --key ] || exit 0
+KEY_DIR=${AIRGAP_STATE:-$HOME/.local/state/txv-airgap}/signing
+mkdir -p "$KEY_DIR"; chmod 700 "$KEY_DIR"
+exec {key_lock}>"$KEY_DIR/.lock"
+flock "$key_lock"
+if [ ! -f "$KEY_DIR/cosign.pub" ]; then
+  log "generating the offline signing key pair in $KEY_DIR"
+  rm -f "$KEY_DIR/cosign.key" "$KEY_DIR/cosign.password"
+  (umask 077; head -c 32 /dev/urandom | base64 | tr -d '\n' >"$KEY_DIR/cosign.password")
+  (cd "$KEY_DIR" && COSIGN_PASSWORD=$(cat cosign.password) "$COSIGN_DIR/bin/cosign" generate-key-pair \
+     --output-key-prefix cosign >&2) || { rm -f "$KEY_DIR"/cosign.*; die "cosign generate-key-pair failed"; }
+  chmod 600 "$KEY_DIR/cosign.key" "$KEY_DIR/cosign.password"
+fi
+exec {key_lock}>&-
+cat <<EOF
+export COSIGN_KEY=$KEY_DIR/cosign.key
+export COSIGN_PUB=$KEY_DIR/cosign.pub
+export COSIGN_PASSWORD_FILE=$KEY_DIR/cosign.password
+EOF

@@ -64,6 +64,11 @@ func overlayFor(env string) (string, error) {
 //     availability limits; a rollout that does not complete is undone;
 //  5. the canary is removed.
 //
+// Before all of it, only what was scanned is deployed: every image must be signed by the
+// --signed-by key and carry a passing scan attestation for its own digest (ci/sign.go,
+// verifyImages); anything else is refused before any other step. Tested by suite 52
+// (scripts/suites/52-image-signing.sh) and TestDeployVerifiesBeforeTouchingTheCluster.
+//
 // Returns the log of the steps; an error says which step failed and what was rolled back.
 //
 // It acts on the world outside the engine, so its result is never cached.
