@@ -189,10 +189,9 @@ func (s *signer) run(ctx context.Context, step string, c *dagger.Container, args
 	return run(ctx, c.WithEnvVariable("TXV_NONCE", nonce()), step, append([]string{"sh", "-ec", cosignScript, "cosign"}, args...)...)
 }
 
-// Sign builds one workload's image once, scans it, and only if the scan passes pushes,
-// signs and attests that digest.
+// Sign builds one image once, scans it, then pushes, signs and attests that digest.
 //
-// The image is scanned by scan-image's gate (no HIGH/CRITICAL findings); then it is
+// Nothing is pushed or signed unless the scan passes. The image is scanned by scan-image's gate (no HIGH/CRITICAL findings); then it is
 // pushed to repository, signed with cosign (no transparency log: key-based, see
 // docs/pipeline.md) and given two attestations on the same digest: its CycloneDX SBOM
 // (predicate type https://cyclonedx.org/bom) and the scan result (predicate type
@@ -425,8 +424,10 @@ func triangulatedDigest(out string) string {
 	return "sha256:" + strings.TrimSuffix(last[i+len(":sha256-"):], ".sig")
 }
 
-// VerifyImage checks what deploy checks before it touches a cluster: the image is signed
-// by the key and carries a passing scan attestation for its own digest.
+// VerifyImage checks an image as deploy does before it touches a cluster.
+//
+// The image must be signed by the key and carry a passing scan attestation for its own
+// digest.
 func (m *TransactionValidator) VerifyImage(
 	ctx context.Context,
 	// The image, by digest.
