@@ -6,6 +6,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os"
 	"strings"
 	"testing"
 )
@@ -188,5 +189,26 @@ func TestDeployVerifiesBeforeTouchingTheCluster(t *testing.T) {
 		if pos, ok := first[later]; !ok || pos < verify {
 			t.Errorf("Deploy calls %s (%s) before verifyImages (%s)", later, fset.Position(pos), fset.Position(verify))
 		}
+	}
+}
+
+// TestPassingScanReadsRealCosignOutput feeds passingScan what cosign v2.6.1's
+// verify-attestation printed (stdout, then stderr, as run returns them) for a scan
+// attestation signed with a local key against the offline registry.
+func TestPassingScanReadsRealCosignOutput(t *testing.T) {
+	var out string
+	for _, f := range []string{"testdata/verify-attestation.out", "testdata/verify-attestation.err"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out += string(b)
+	}
+	const signed = "sha256:77050b23ab52e75cce86ad9f4ab63b45f821af986fcdcf7d66833b20ce9a0f40"
+	if err := passingScan(out, signed); err != nil {
+		t.Errorf("the attested digest: %v", err)
+	}
+	if err := passingScan(out, digestA); err == nil || !strings.Contains(err.Error(), "about another image") {
+		t.Errorf("another digest: %v, want a refusal naming another image", err)
 	}
 }
