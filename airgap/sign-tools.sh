@@ -34,7 +34,7 @@ flock "$cs_lock"
 if [ ! -f "$COSIGN_DIR/.complete" ]; then
   log "building cosign $COSIGN_VERSION from the Go module proxy (cached in $COSIGN_DIR)"
   src=$(go mod download -json "github.com/sigstore/cosign/v2@$COSIGN_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-  [ -n "$src" ] && [ -d "$src" ] || die "go mod download github.com/sigstore/cosign/v2@$COSIGN_VERSION failed"
+  if [ -z "$src" ] || [ ! -d "$src" ]; then die "go mod download github.com/sigstore/cosign/v2@$COSIGN_VERSION failed"; fi
   rm -rf "$COSIGN_DIR"; mkdir -p "$COSIGN_DIR/bin"
   (cd "$src" && CGO_ENABLED=0 GOFLAGS="$GOFLAGS -mod=mod" go build -trimpath \
      -ldflags "-s -w -X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION" \
