@@ -22,8 +22,9 @@ var workloads = map[string]string{
 
 // checkVersion is the version ci stamps into the images it builds, smoke-runs and scans:
 // one value, so the image build runs is the image scan-image scans (the same digest).
-// publish builds again with the release's version, so the image it pushes has another
-// digest, which ci never ran or scanned (docs/pipeline.md, "What ci proves").
+// These check builds are never pushed: the image that is released is built once by sign
+// (with the commit as version), scanned there as that very container, signed and attested,
+// and publish only copies that digest (ci/sign.go, docs/pipeline.md "Signed images").
 const checkVersion = "dev"
 
 // workloadNames returns the image names in a stable order.
@@ -271,20 +272,31 @@ func (m *TransactionValidator) ScanImage(
 	return out, err
 }
 
-// imageReports scans one workload's image tarball and returns trivy's JSON report and its
-// SARIF copy, whatever they found.
+// imageReports scans one workload's check image (ci's) and returns trivy's JSON report and
+// its SARIF copy, whatever they found.
 func (m *TransactionValidator) imageReports(ctx context.Context, name string) (*dagger.Directory, error) {
 	tarball, err := m.ImageTarball(ctx, name, checkVersion)
 	if err != nil {
 		return nil, err
 	}
-	scanners := "secret,misconfig"
-	if !m.Airgapped {
-		scanners = "vuln,secret,misconfig"
+	return m.imageReportsOf(name, tarball, imageScanners(m.Airgapped)), nil
+}
+
+// imageScanners are trivy's scanners for images: no vulnerability scan offline, where
+// there is no vulnerability database.
+func imageScanners(airgapped bool) string {
+	if airgapped {
+		return "secret,misconfig"
 	}
+	return "vuln,secret,misconfig"
+}
+
+// imageReportsOf scans an image tarball with scanners (comma-separated) into the reports
+// directory of imageScanScript.
+func (m *TransactionValidator) imageReportsOf(name string, tarball *dagger.File, scanners string) *dagger.Directory {
 	return m.trivy().WithFile("/image.tar", tarball).
 		WithExec([]string{"sh", "-ec", imageScanScript(name, scanners)}).
-		Directory("/reports"), nil
+		Directory("/reports")
 }
 
 // imageScanScript scans /image.tar with trivy's scanners (comma-separated) into
@@ -295,54 +307,4 @@ func imageScanScript(name, scanners string) string {
 	return "mkdir -p /reports && trivy image --input /image.tar --scanners " + scanners + " " + secretConfigFlag +
 		" --exit-code 0 --format json --output " + report + ".json\n" +
 		"trivy convert --format sarif --output " + report + ".sarif " + report + ".json\n"
-}
-
-// Publish pushes one workload's image and returns its reference by digest.
-//
-// Any registry (ECR or another); REPOSITORY@sha256:... is the only form deploy accepts.
-// Credentials come as a Dagger secret (env:, file:, cmd:), never as a plain argument.
-//
-// It acts on the world outside the engine, so its result is never cached.
-//
-// +cache="never"
-func (m *TransactionValidator) Publish(
-	ctx context.Context,
-	// Repository to push to, e.g. 123456789012.dkr.ecr.eu-central-1.amazonaws.com/transaction-validator.
-	repository string,
-	// Tag to push (the digest is what deploys use).
-	tag string,
-	// Which workload: transaction-validator, operator-console or fx-rates-etl.
-	// +default="transaction-validator"
-	name string,
-	// Version stamped into the binary and the image labels.
-	// +default="dev"
-	version string,
-	// Commit the image is built from (org.opencontainers.image.revision).
-	// +optional
-	revision string,
-	// Registry user name (ECR: AWS).
-	// +optional
-	username string,
-	// Registry password (ECR: `aws ecr get-login-password`), as a secret.
-	// +optional
-	password *dagger.Secret,
-) (string, error) {
-	image, err := m.Image(ctx, name, version, revision)
-	if err != nil {
-		return "", err
-	}
-	if password != nil {
-		host, _, _ := strings.Cut(repository, "/")
-		image = image.WithRegistryAuth(host, username, password)
-	}
-	ref, err := image.Publish(ctx, repository+":"+tag)
-	if err != nil {
-		return "", err
-	}
-	// REPOSITORY:TAG@sha256:... -> REPOSITORY@sha256:...: the digest is what is deployed.
-	_, digest, ok := strings.Cut(ref, "@")
-	if !ok {
-		return "", fmt.Errorf("publish returned %q, which has no digest", ref)
-	}
-	return repository + "@" + digest, nil
 }

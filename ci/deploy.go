@@ -74,6 +74,11 @@ func overlayFor(env string) (string, error) {
 // deleted, objects it changed get their previous revision back, and the cluster's
 // objects are as they were before the deploy.
 //
+// Before all of it, only what was scanned is deployed: every image must be signed by the
+// --signed-by key and carry a passing scan attestation for its own digest (ci/sign.go,
+// verifyImages); anything else is refused before any other step. Tested by suite 52
+// (scripts/suites/52-image-signing.sh) and TestDeployVerifiesBeforeTouchingTheCluster.
+//
 // Returns the log of the steps; an error says which step failed and what was rolled back.
 //
 // It acts on the world outside the engine, so its result is never cached.
@@ -92,6 +97,18 @@ func (m *TransactionValidator) Deploy(
 	// The FX-rates ETL job's image, by digest (its CronJob's next run uses it).
 	// +optional
 	etlImage string,
+	// The public key every image must be signed with, with a passing scan attestation
+	// (cosign.pub; ci/sign.go). Unsigned, tampered or unscanned images are refused.
+	// +optional
+	signedBy *dagger.File,
+	// Registry user name and password (a secret) to read the images' signatures.
+	// +optional
+	registryUsername string,
+	// +optional
+	registryPassword *dagger.Secret,
+	// The registry when only the caller's machine reaches it, e.g. tcp://127.0.0.1:5055.
+	// +optional
+	registry *dagger.Service,
 	// Kubeconfig of the target cluster (self-contained: certificates inline), as a secret.
 	kubeconfig *dagger.Secret,
 	// The environment's Terraform outputs: the JSON `tofu -chdir=infra/envs output -json`
@@ -141,6 +158,9 @@ func (m *TransactionValidator) Deploy(
 		if ref != "" && !digestRef.MatchString(ref) {
 			return "", fmt.Errorf("image %q is not a reference by digest (REGISTRY/REPO@sha256:<64 hex>): a digest is the exact image publish pushed, a tag can move", ref)
 		}
+	}
+	if _, err := m.verifyImages(ctx, []string{image, consoleImage, etlImage, gateImage}, signedBy, registryUsername, registryPassword, registry); err != nil {
+		return "", err
 	}
 	rolloutTimeout, err := time.ParseDuration(timeout)
 	if err != nil {

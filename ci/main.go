@@ -3,7 +3,7 @@
 // The same calls run on a laptop, in GitHub Actions and in an air-gapped CI (with the
 // offline engine of airgap/dagger): `dagger call ci` runs every check, `dagger call
 // deploy --env staging ...` ships a version. Stages: lint, validate, scan, test, build,
-// scan-image, publish, plan, apply, deploy, rollback. Tool images and versions are pinned
+// scan-image, sign, publish, plan, apply, deploy, rollback. Tool images and versions are pinned
 // in ci/pins.
 package main
 

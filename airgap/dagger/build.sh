@@ -210,9 +210,10 @@ ensure_tool_binaries() {
   ACTIONLINT_BIN=$(ensure_go_tool actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint -ldflags "-s -w")/actionlint
   VERSITYGW_BIN=$(versitygw_bin) || die "tool-images: building versitygw failed"
   PROMTOOL_BIN=$(promtool_bin) || die "tool-images: building promtool failed"
+  eval "$(nice -n 10 "$REPO_ROOT/airgap/sign-tools.sh")"   # COSIGN
   local b
   for b in "$TOFU_BIN" "$AWS_BIN" "$TFLINT_BIN" "$RULESET_BIN" "$TRIVY" "$KUBECONFORM" "$KUSTOMIZE" "$KUBECTL_BIN" "$ACTIONLINT_BIN" \
-           "$VERSITYGW_BIN" "$PROMTOOL_BIN"; do
+           "$VERSITYGW_BIN" "$PROMTOOL_BIN" "$COSIGN"; do
     [ -x "$b" ] || die "tool-images: $b missing after building it"
   done
   [ -d "$K8S_SCHEMAS/$KUBERNETES_VERSION-standalone-strict" ] || die "tool-images: no schemas in $K8S_SCHEMAS"
@@ -323,6 +324,9 @@ TFRC
         version=$PROMETHEUS_VERSION source=https://github.com/prometheus/prometheus
         tool_put "$PROMTOOL_BIN" "$fs/usr/bin/promtool"
         extra=(-label "io.txv.prometheus.content=promtool only") ;;
+      cosign)
+        version=$COSIGN_VERSION source=https://github.com/sigstore/cosign
+        tool_put "$COSIGN" "$fs/usr/local/bin/cosign" ;;
       *) die "tool-images: no recipe for $t (add one in build.sh)" ;;
     esac
     log "tool-images: $t $version"

@@ -42,6 +42,10 @@ const (
 	Actionlint = "docker.io/rhysd/actionlint:1.7.12"
 	// Kubectl applies manifests and drives rollouts.
 	Kubectl = "registry.k8s.io/kubectl:v" + KubernetesVersion
+	// Cosign signs the images ci built and scanned, attaches their SBOM and scan result
+	// as attestations, copies them to the target registry and verifies them before a
+	// deploy (ci/sign.go). Built from github.com/sigstore/cosign/v2, binary on PATH.
+	Cosign = "ghcr.io/sigstore/cosign/cosign:v2.6.1"
 	// Versitygw is the S3-compatible server the ETL job's tests write to; the test stage
 	// takes its binary from VersitygwBinary in this image instead of compiling it.
 	Versitygw = "docker.io/versity/versitygw:v1.8.0"

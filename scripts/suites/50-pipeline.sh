@@ -237,12 +237,16 @@ k wait crd --all --for=condition=Established --timeout=60s >/dev/null
 k config view --raw --flatten --minify >"$work/kubeconfig"
 api="tcp://127.0.0.1:${K8S_PORT_BASE}"
 repo="$REGISTRY_ADDR/txv/transaction-validator"
+# Built once, scanned, signed with the air-gapped key pair (ci/sign.go); deploy verifies it.
+eval "$(airgap/sign-tools.sh --key)"
 publish() { # SOURCE TAG VERSION -> prints the digest reference
-  dc --source="$1" publish --repository="$repo" --tag="$2" --version="$3" 2>"$work/publish-$2.log" | tail -1 ||
-    { tail -30 "$work/publish-$2.log" >&2; die "publish $2 failed"; }
+  dc --source="$1" sign --repository="$repo" --version="$3" --signing-key="file:$COSIGN_KEY" \
+    --signing-password="file:$COSIGN_PASSWORD_FILE" --registry="tcp://$REGISTRY_ADDR" 2>"$work/publish-$2.log" | tail -1 ||
+    { tail -30 "$work/publish-$2.log" >&2; die "sign $2 failed"; }
 }
 deploy() { # SOURCE IMAGE NAME
   timed "deploy --env local: $3" dc --source="$1" deploy --env=local --image="$2" \
+    --signed-by="$COSIGN_PUB" --registry="tcp://$REGISTRY_ADDR" \
     --kubeconfig="file:$work/kubeconfig" --kube-api="$api" --timeout=90s >"$work/deploy-$3.out" 2>"$work/deploy-$3.log"
 }
 serving() { k -n "$ns" get deployment transaction-validator -o jsonpath='{.spec.template.spec.containers[0].image}'; }
