@@ -11,7 +11,7 @@ variable "dr_region" {
 }
 
 variable "dr" {
-  description = "Disaster recovery across regions, passed to the platform module as is (see its README): `{ enabled = true }` backs up Aurora and the ETL bucket into locked vaults in both regions and replicates the secrets to dr_region."
+  description = "Disaster recovery across regions (provider aws.dr): when enabled, Aurora and the ETL bucket are backed up every `backup_schedule` into locked vaults of both regions (`backup_retention_days`; `backup_lock_mode` governance or compliance) and the secrets are replicated to the DR region, each encrypted with a key of that region."
   type = object({
     enabled               = bool
     backup_schedule       = optional(string, "cron(0 */4 * * ? *)")

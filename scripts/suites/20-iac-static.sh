@@ -44,10 +44,11 @@ aws_src=$(go mod download -json "$TF_PROVIDER_AWS_MODULE@$TF_PROVIDER_AWS_PSEUDO
 # copy left of the former per-environment roots): a type, default or description that drifts
 # from the module's would silently override the module's default for every environment.
 step "infra/envs declares the inputs of modules/platform exactly as the module does"
-# The root's own inputs (identities.tf: ci_*, cluster_admin_role_*) are left out.
+# The root's own inputs (identities.tf: ci_*, cluster_admin_role_*; dr_region, the region of
+# the aws.dr provider the root configures and passes in) are left out.
 inputs() { # DIR: its inputs as terraform-docs sees them, minus those only the root has
   (cd / && terraform-docs json "$REPO_ROOT/$1") |
-    jq -S '[.inputs[] | select(.name | IN("environment", "region", "allowed_account_ids") or test("^(ci_|cluster_admin_role_)") | not)]'
+    jq -S '[.inputs[] | select(.name | IN("environment", "region", "dr_region", "allowed_account_ids") or test("^(ci_|cluster_admin_role_)") | not)]'
 }
 diff -u <(inputs infra/modules/platform) <(inputs infra/envs) ||
   { log "FAIL: make infra/envs/variables.tf match infra/modules/platform/variables.tf (above)"; status=1; }
