@@ -54,8 +54,8 @@ airgap/dagger/status.sh >/dev/null 2>&1 || { airgap/dagger/up.sh >&2; engine_sta
 # client holds the Go SDK's cache volume (its codegen or the module's constructor fails
 # to mount it; nothing of the function has run then), for up to 10 minutes.
 dagger_retry() {
-  local i rc err=$work/dagger.$$.err
-  for i in $(seq 40); do
+  local rc err=$work/dagger.$$.err
+  for _ in $(seq 40); do
     rc=0; command dagger "$@" 2>"$err" || rc=$?
     if [ $rc = 0 ] || ! grep -qE "failed to generate code|during module sdk codegen|call constructor: failed to mount" "$err"; then cat "$err" >&2; return $rc; fi
     sleep 15
@@ -88,12 +88,17 @@ seed() {
     tar -C "$dir" --xattrs --xattrs-include='*' -xpf -
   echo "$dir"
 }
+# Built once, scanned, signed with the air-gapped key pair (ci/sign.go), as suite 50 does;
+# deploy verifies it before anything is read or applied.
+eval "$(airgap/sign-tools.sh --key)"
 publish() { # SOURCE TAG -> prints the digest reference
-  dc --source="$1" publish --repository="$repo" --tag="$2" --version="$2" 2>"$work/publish-$2.log" | tail -1 ||
-    { tail -30 "$work/publish-$2.log" >&2; die "publish $2 failed"; }
+  dc --source="$1" sign --repository="$repo" --version="$2" --signing-key="file:$COSIGN_KEY" \
+    --signing-password="file:$COSIGN_PASSWORD_FILE" --registry="tcp://$REGISTRY_ADDR" 2>"$work/publish-$2.log" | tail -1 ||
+    { tail -30 "$work/publish-$2.log" >&2; die "sign $2 failed"; }
 }
 deploy() { # SOURCE IMAGE NAME
   timed "deploy --env local: $3" dc --source="$1" deploy --env=local --image="$2" \
+    --signed-by="$COSIGN_PUB" --registry="tcp://$REGISTRY_ADDR" \
     --kubeconfig="file:$work/kubeconfig" --kube-api="$api" --timeout=60s >"$work/deploy-$3.out" 2>"$work/deploy-$3.log"
 }
 serving() { k -n "$ns" get deployment transaction-validator -o jsonpath='{.spec.template.spec.containers[0].image}'; }
@@ -129,8 +134,9 @@ spec:
   policyTypes: [Ingress]
 YAML
   sed -i 's/^resources:/resources:\n  - seeded-policy.yaml/' "$o/kustomization.yaml"
-  grep -q LOG_LEVEL=warn "$o/kustomization.yaml" && grep -q 'value: 4' "$o/kustomization.yaml" ||
+  if ! grep -q LOG_LEVEL=warn "$o/kustomization.yaml" || ! grep -q 'value: 4' "$o/kustomization.yaml"; then
     die "could not seed the release's changes"
+  fi
 }
 # add_patch DIR FILE: a JSON6902 patch of the validator's Deployment, first in the dev
 # overlay's patches.
