@@ -5,7 +5,7 @@ provider "registry.opentofu.org/hashicorp/aws" {
   version     = "6.48.0"
   constraints = "~> 6.0"
   hashes = [
-    "h1:aqitdV0Tw+K2zPk7S3k6tT4zyKsUZhD1gKwMoomOftM=",
+    "h1:qXqENkvP856c/BM5uxGE0kYHzpMxyKwzc/a/eJuYfYw=",
   ]
 }
 
