@@ -22,22 +22,28 @@ var typeBlocks = map[string]bool{
 	"mock_resource": true, "mock_data": true,
 }
 
-// clientOnly are the services listed for their SDK client alone: another listed service
-// calls that client at run time, and a client whose service package is not registered
-// panics ("unknown service package") instead of compiling out. Each is allowed in the list
-// without a type of its own while the service that needs it is listed.
-var clientOnly = map[string]struct{ service, why string }{
-	// Creating or reading any tagged aws_s3_bucket lists its tags through S3 Control's
-	// ListTagsForResource (internal/service/s3/tags.go); without it, apply crashes.
-	"s3control": {"s3", "s3 reads bucket tags through S3 Control"},
-}
-
 // Check maps every aws_* type the Terraform files under paths use to the service package
-// that serves it, and fails when a type's service is not in services or a listed service
-// serves none of them: the list stays exactly what the configuration needs. The report
-// lists each service with the types it serves.
+// that serves it, and fails when a type's service is not in services, when the provider
+// trimmed to services would call the SDK client of a service package not in services (it
+// panics at apply, as Trim also refuses), or when a listed service is needed for neither:
+// the list stays exactly what the configuration needs. The report lists each service with
+// the types it serves, and each service needed only for its client with the getter that
+// calls it. src is not modified: the trimmed registration is given to `go list` as an
+// overlay.
 func Check(src string, services, paths []string) (string, error) {
 	owner, err := typeOwners(src)
+	if err != nil {
+		return "", err
+	}
+	reg, err := trimmedServicePackages(filepath.Join(src, servicePackagesFile), services)
+	if err != nil {
+		return "", err
+	}
+	called, err := calledMethods(src, map[string][]byte{servicePackagesFile: reg})
+	if err != nil {
+		return "", err
+	}
+	needs, err := clientNeeds(src, called)
 	if err != nil {
 		return "", err
 	}
@@ -61,14 +67,18 @@ func Check(src string, services, paths []string) (string, error) {
 			byService[svc] = append(byService[svc], t)
 		}
 	}
+	if err := missingClients(needs, services); err != nil {
+		problems = append(problems, err.Error())
+	}
 	for _, svc := range services {
-		if user, ok := clientOnly[svc]; ok && slices.Contains(services, user.service) {
-			clientNotes = append(clientNotes, fmt.Sprintf("%-16s client only: %s\n", svc, user.why))
+		if _, ok := byService[svc]; ok {
 			continue
 		}
-		if _, ok := byService[svc]; !ok {
-			problems = append(problems, fmt.Sprintf("service %q serves none of the types in use; drop it from the list", svc))
+		if use, ok := needs[svc]; ok && use.external {
+			clientNotes = append(clientNotes, fmt.Sprintf("%-16s client only: AWSClient.%s (%s)\n", svc, use.getter, use.at))
+			continue
 		}
+		problems = append(problems, fmt.Sprintf("service %q serves none of the types in use and no kept code calls its client; drop it from the list", svc))
 	}
 	var b strings.Builder
 	for _, svc := range slices.Sorted(maps.Keys(byService)) {
