@@ -194,9 +194,15 @@ aborted never-ready "canary never became ready"
 step "2b. a release whose canary passes and whose rollout does not complete"
 d=$(seed rollout-stuck)
 release_changes "$d"
-pods=$(k -n "$ns" get pods -l app.kubernetes.io/name=transaction-validator --no-headers | wc -l)
 # Room for every pod now and the canary's, none for the stable rollout's surge pod
-# (maxSurge 1, maxUnavailable 0): the new ReplicaSet is refused its first pod.
+# (maxSurge 1, maxUnavailable 0): the new ReplicaSet is refused its first pod. The count is
+# what the quota counts: every pod of the namespace (the console's too) not yet finished,
+# once the aborted canary of 2a has gone (a terminating pod holds a slot until it has).
+for _ in $(seq 60); do
+  [ -z "$(k -n "$ns" get pods -o jsonpath='{.items[?(@.metadata.deletionTimestamp)].metadata.name}')" ] && break
+  sleep 1
+done
+pods=$(k -n "$ns" get pods --field-selector=status.phase!=Succeeded,status.phase!=Failed --no-headers | wc -l)
 k -n "$ns" create quota seeded-rollout-stuck --hard=pods=$((pods + 1)) >/dev/null
 objects "$work/before-rollout-stuck.json"
 if deploy "$d" "$good" rollout-stuck; then die "a release whose rollout cannot complete was deployed"; fi
