@@ -181,6 +181,10 @@ func Render(doc []byte) ([]byte, error) {
 // setting cannot pass as a missing one nobody notices.
 func Parse(doc []byte) (Settings, error) {
 	var s Settings
+	if len(bytes.TrimSpace(doc)) == 0 {
+		// What an unset configuration variable gives: say so, not "EOF".
+		return Settings{}, fmt.Errorf("IdP settings: empty (the environment's settings are not configured)")
+	}
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {

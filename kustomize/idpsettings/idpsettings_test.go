@@ -78,6 +78,9 @@ func TestCheckRefuses(t *testing.T) {
 	if _, err := idpsettings.Render([]byte(`{"issuer":"https://x.acme.eu","unknown":1}`)); err == nil {
 		t.Fatal("an unknown field is accepted")
 	}
+	if _, err := idpsettings.Render([]byte("\n")); err == nil || !strings.Contains(err.Error(), "not configured") {
+		t.Fatalf("empty settings (an unset variable): %v, want an error saying they are not configured", err)
+	}
 }
 
 // The committed overlays hold example values: they build and are tested, but a deploy
