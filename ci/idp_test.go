@@ -129,7 +129,7 @@ func TestIdPScriptsRefuseBadSettingsAndAcceptGood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(t *testing.T, dir, script string) (string, error) {
+	run := func(script string) (string, error) {
 		cmd := exec.Command("sh", "-ec", script)
 		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
 		out, err := cmd.CombinedOutput()
@@ -163,7 +163,7 @@ func TestIdPScriptsRefuseBadSettingsAndAcceptGood(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, "rendered.yaml"), rendered, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			out, err := run(t, dir, idpRenderScript(dir, "staging"))
+			out, err := run(idpRenderScript(dir, "staging"))
 			if c.wantRender != "" {
 				if err == nil || !strings.Contains(out, c.wantRender) {
 					t.Fatalf("render: %v, want a refusal saying %q:\n%s", err, c.wantRender, out)
@@ -177,7 +177,7 @@ func TestIdPScriptsRefuseBadSettingsAndAcceptGood(t *testing.T) {
 			if err != nil || !strings.Contains(string(file), "name: operator-console-idp") {
 				t.Fatalf("render wrote no operator-console-idp.yaml (%v):\n%s", err, file)
 			}
-			out, err = run(t, dir, idpCheckScript(dir))
+			out, err = run(idpCheckScript(dir))
 			if c.wantCheck == "" {
 				if err != nil {
 					t.Fatalf("the built overlay was refused: %v\n%s", err, out)
