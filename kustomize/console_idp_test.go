@@ -147,6 +147,19 @@ spec:
 `)
 			return dir, s
 		}, "the console's OIDC_ISSUER is \"https://login.other-idp.eu/oauth2/x\""},
+		"the API served on the console's host": {func(t *testing.T, s idpsettings.Settings, doc []byte) (string, idpsettings.Settings) {
+			dir := idpOverlay(t, env, redirectHost(t, s), doc)
+			hosts := filepath.Join(dir, "ingress-hosts.yaml")
+			raw, err := os.ReadFile(hosts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			shared := strings.Replace(string(raw), "api.staging.txv.acme-payments.eu", redirectHost(t, s), 1)
+			if err := os.WriteFile(hosts, []byte(shared), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return dir, s
+		}, "Ingress transaction-validator serves the console's host console.staging.txv.acme-payments.eu without authentication"},
 		"a patch narrows the scope": {func(t *testing.T, s idpsettings.Settings, doc []byte) (string, idpsettings.Settings) {
 			dir := idpOverlay(t, env, redirectHost(t, s), doc)
 			addPatch(t, dir, `apiVersion: networking.k8s.io/v1
