@@ -503,7 +503,8 @@ func (m *TransactionValidator) ClusterObjects(
 	if err != nil {
 		return nil, fmt.Errorf("cluster-objects %s: %w", env, err)
 	}
-	manifests, err := m.renderEnv(overlay, tfOutputs, nil).Contents(ctx)
+	// Only the cluster-scoped objects are kept: none of them carries IdP settings.
+	manifests, err := m.renderEnv(overlay, tfOutputs, nil, nil).Contents(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", overlay, err)
 	}
