@@ -112,6 +112,7 @@ resource "aws_kms_alias" "this" {
 # The audit bucket: private, versioned, KMS, TLS-only, written by CloudTrail and Config only
 ################################################################################
 
+#trivy:ignore:AVD-AWS-0089 Not done: server access logs can only go to an SSE-S3 bucket, and reads of the audit logs are not recorded yet (infra/README.md, "Not done").
 resource "aws_s3_bucket" "this" {
   bucket        = var.bucket_name
   force_destroy = var.force_destroy
@@ -298,6 +299,7 @@ resource "aws_s3_bucket_policy" "this" {
 # CloudTrail
 ################################################################################
 
+#trivy:ignore:AVD-AWS-0162 Not done: no CloudWatch Logs copy for real-time metric filters; GuardDuty reads the management events itself (infra/README.md, "Not done").
 resource "aws_cloudtrail" "this" {
   name                          = var.name
   s3_bucket_name                = aws_s3_bucket.this.bucket

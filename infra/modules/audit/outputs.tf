@@ -5,7 +5,7 @@ output "trail_arn" {
 
 output "bucket_name" {
   description = "Audit log bucket (CloudTrail under `cloudtrail/`, AWS Config under `config/`)."
-  value       = aws_s3_bucket.this.id
+  value       = aws_s3_bucket.this.bucket
 }
 
 output "kms_key_arn" {
