@@ -31,7 +31,7 @@ part() { # NAME CMD...: one part, timed, its failure noted but not fatal to the 
 
 # In the order of the suites that use them (scripts/suites/): 15 govulncheck and the Go
 # vulnerability database, 21 the IaC tools and the AWS provider, 30 the manifest tools and
-# schemas, 31 and 40 the control plane and kwok, then cosign, 41 the real node, 45 and 50 the Dagger
+# schemas, 31 and 40 the control plane and kwok, then cosign and gitleaks, 41 the real node, 45 and 50 the Dagger
 # engine, its images and the tool images (which reuse all of the above).
 part "govulncheck and the Go vulnerability database" "$REPO_ROOT/airgap/vuln-tools.sh"
 part "IaC tools and providers" "$REPO_ROOT/airgap/iac-tools.sh"
@@ -39,6 +39,8 @@ part "manifest tools and schemas" "$REPO_ROOT/airgap/manifest-tools.sh"
 part "Kubernetes control plane and kwok" "$REPO_ROOT/airgap/k8s/build.sh"
 # Before the Dagger part, whose tool images carry it (signing and verification, ci/sign.go).
 part "cosign" "$REPO_ROOT/airgap/sign-tools.sh"
+# The second secret scanner (ci/secrets.go), also carried by the tool images; ~1 CPU-min.
+part "gitleaks" gitleaks_bin
 if [ "$(id -u)" -eq 0 ]; then
   # Suite 41: kubelet + kube-proxy (same release as the control plane), CoreDNS, kube-router
   # and the node's images (from Debian packages, hence root).

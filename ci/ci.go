@@ -18,8 +18,16 @@ func (m *TransactionValidator) Ci(
 	// How long each fuzz target runs in the test stage.
 	// +default="15s"
 	fuzzTime string,
+	// The repository's .git, whose history gitleaks scans in the scan stage (see secrets).
+	// +defaultPath="/"
+	// +ignore=["*", "!.git", ".git/index", ".git/logs"]
+	history *dagger.Directory,
+	// Where the change starts, for gitleaks' history scan (see secrets). Empty: the whole
+	// history reachable from HEAD.
+	// +optional
+	secretsBase string,
 ) (string, error) {
-	r := m.runCi(ctx, fuzzTime)
+	r := m.runCi(ctx, fuzzTime, history, secretsBase)
 	if len(r.failed()) > 0 {
 		return "", errors.New(r.text() + r.details())
 	}
@@ -41,8 +49,16 @@ func (m *TransactionValidator) CiReport(
 	// How long each fuzz target runs in the test stage.
 	// +default="15s"
 	fuzzTime string,
+	// The repository's .git, whose history gitleaks scans in the scan stage (see secrets).
+	// +defaultPath="/"
+	// +ignore=["*", "!.git", ".git/index", ".git/logs"]
+	history *dagger.Directory,
+	// Where the change starts, for gitleaks' history scan (see secrets). Empty: the whole
+	// history reachable from HEAD.
+	// +optional
+	secretsBase string,
 ) (*dagger.Directory, error) {
-	r := m.runCi(ctx, fuzzTime)
+	r := m.runCi(ctx, fuzzTime, history, secretsBase)
 	status := "passed"
 	if len(r.failed()) > 0 {
 		status = "failed"
@@ -67,12 +83,12 @@ type ciRun struct {
 }
 
 // runCi runs ci's stages side by side and waits for all of them.
-func (m *TransactionValidator) runCi(ctx context.Context, fuzzTime string) ciRun {
+func (m *TransactionValidator) runCi(ctx context.Context, fuzzTime string, history *dagger.Directory, secretsBase string) ciRun {
 	stages := []step{
 		{"lint", m.Lint},
 		{"validate", m.Validate},
 		{"docs", m.Docs},
-		{"scan", m.Scan},
+		{"scan", func(ctx context.Context) (string, error) { return m.Scan(ctx, history, secretsBase) }},
 		{"test", func(ctx context.Context) (string, error) { return m.Test(ctx, fuzzTime) }},
 		{"build", func(ctx context.Context) (string, error) { return m.Build(ctx, checkVersion, "") }},
 		{"scan-image", m.scanImages},

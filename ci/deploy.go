@@ -52,7 +52,10 @@ func overlayFor(env string) (string, error) {
 //     JSON of `tofu output -json`, see the outputs function) and the image digests; a
 //     missing output, a placeholder (account 000000000000, an all-zero id), an ARN of
 //     another account, region or partition, or an image left unset stops the deploy
-//     before anything is applied; every object of the release is read as it is (the
+//     before anything is applied; so do the operator console's IdP settings
+//     (--idp-settings, ci/idp.go): missing, a placeholder, or not what the built overlay
+//     says (issuer, endpoints, scope, client id, groups, the console's host against the
+//     IdP's redirect URI); every object of the release is read as it is (the
 //     state an abort returns to, ci/release.go); then everything but the Deployment is
 //     applied (server-side); on dev, staging and prod only namespaced objects, the
 //     cluster-scoped ones being the cluster admin's (cluster-objects);
@@ -76,8 +79,9 @@ func overlayFor(env string) (string, error) {
 //
 // Before all of it, only what was scanned is deployed: every image must be signed by the
 // --signed-by key and carry a passing scan attestation for its own digest (ci/sign.go,
-// verifyImages); anything else is refused before any other step. Tested by suite 52
-// (scripts/suites/52-image-signing.sh) and TestDeployVerifiesBeforeTouchingTheCluster.
+// verifyImages); anything else is refused before any other step. Tested by
+// TestDeployVerifiesBeforeTouchingTheCluster, and end to end by suite 52
+// (scripts/staged/52-image-signing.sh, run by hand until it fits CI).
 //
 // Returns the log of the steps; an error says which step failed and what was rolled back.
 //
@@ -116,6 +120,13 @@ func (m *TransactionValidator) Deploy(
 	// airgap/k8s/tofu-outputs.json.
 	// +optional
 	outputs *dagger.File,
+	// The operator console's IdP settings: JSON with issuer, authorization_endpoint,
+	// token_endpoint, user_info_endpoint, client_id, scope, groups_claim, viewer_group,
+	// tester_group and redirect_uri (kustomize/idpsettings), from the environment's
+	// configuration (deploy.yml: the environment variable OPERATOR_CONSOLE_IDP_SETTINGS).
+	// Required but for "local", whose console no ALB exposes (ci/idp.go).
+	// +optional
+	idpSettings *dagger.File,
 	// The AWS account id of the environment; when given, every ARN in the outputs must be
 	// in it (without it they must agree on one account).
 	// +optional
@@ -181,13 +192,28 @@ func (m *TransactionValidator) Deploy(
 	if err != nil {
 		return "", fmt.Errorf("deploy %s: %w", env, err)
 	}
-	manifests, err := m.renderEnv(overlay, tfOutputs, map[string]string{"transaction-validator": image,
+	idpDoc, err := idpSettingsFor(env, idpSettings)
+	if err != nil {
+		return "", err
+	}
+	var idp *dagger.Directory
+	if idpDoc != nil {
+		if idp, err = m.consoleIdP(ctx, overlay, idpDoc); err != nil {
+			return "", fmt.Errorf("deploy %s: %w", env, err)
+		}
+	}
+	manifests, err := m.renderEnv(overlay, tfOutputs, idp, map[string]string{"transaction-validator": image,
 		"operator-console": consoleImage, "fx-rates-etl": etlImage}).Contents(ctx)
 	if err != nil {
 		return "", fmt.Errorf("render %s: %w", overlay, err)
 	}
 	if err := checkRendered(env, manifests); err != nil {
 		return "", err
+	}
+	if idpDoc != nil {
+		if err := m.checkConsoleIdP(ctx, idpDoc, manifests); err != nil {
+			return "", fmt.Errorf("deploy %s: %w", env, err)
+		}
 	}
 
 	k, err := m.kube(ctx, kubeconfig, kubeApi)
@@ -211,6 +237,9 @@ func (m *TransactionValidator) Deploy(
 	}
 	previous, _ := k.run(ctx, "read current image", "-n", namespace, "get", "deployment", deployment,
 		"-o", "jsonpath={.spec.template.spec.containers[0].image}", "--ignore-not-found")
+	if idpDoc == nil {
+		logf("IdP settings: none given; %s keeps overlays/%s's example IdP (no ALB exposes its console)", env, overlay)
+	}
 	logf("current image: %s", orNone(previous))
 	logf("new image:     %s", image)
 
@@ -373,12 +402,14 @@ func (k *kube) apply(ctx context.Context, step, manifests string) (string, error
 		"apply", "--server-side", "--force-conflicts", "--field-manager="+fieldManager, "-f", "/run/manifests.yaml")...)
 }
 
-// renderEnv renders one overlay with its terraform-outputs.yaml and the workloads'
-// images set.
-func (m *TransactionValidator) renderEnv(overlay string, tfOutputs *dagger.Directory, images map[string]string) *dagger.File {
-	return m.tool(pins.Kustomize).
-		WithMountedDirectory(outputsDir, tfOutputs).
-		WithExec([]string{"sh", "-ec", m.renderScript(overlay, images, "/rendered.yaml")}).
+// renderEnv renders one overlay with its terraform-outputs.yaml, with idp (when not nil:
+// consoleIdP's directory) its operator-console-idp.yaml, and the workloads' images set.
+func (m *TransactionValidator) renderEnv(overlay string, tfOutputs, idp *dagger.Directory, images map[string]string) *dagger.File {
+	c := m.tool(pins.Kustomize).WithMountedDirectory(outputsDir, tfOutputs)
+	if idp != nil {
+		c = c.WithMountedDirectory(idpOutDir, idp)
+	}
+	return c.WithExec([]string{"sh", "-ec", m.renderScript(overlay, images, "/rendered.yaml", idp != nil)}).
 		File("/rendered.yaml")
 }
 

@@ -16,7 +16,13 @@ import (
 // an error that names the step and carries the end of the output, which is where tools
 // print what is wrong. Failures are not cached by the engine, so a re-run re-executes.
 func run(ctx context.Context, c *dagger.Container, step string, args ...string) (string, error) {
-	done := c.WithExec(args)
+	return output(ctx, c.WithExec(args), step)
+}
+
+// output is run for a container whose last exec is already in place (a step that then
+// reads a file the command wrote): that command's combined output, or an error naming
+// the step with the end of the output.
+func output(ctx context.Context, done *dagger.Container, step string) (string, error) {
 	stdout, err := done.Stdout(ctx)
 	if err != nil {
 		var exit *dagger.ExecError

@@ -58,7 +58,7 @@ spec:
 }
 
 func TestRenderScriptUsesTheRenderedOutputs(t *testing.T) {
-	s := (&TransactionValidator{}).renderScript("prod", map[string]string{"transaction-validator": "r/x@sha256:" + strings.Repeat("a", 64)}, "/out.yaml")
+	s := (&TransactionValidator{}).renderScript("prod", map[string]string{"transaction-validator": "r/x@sha256:" + strings.Repeat("a", 64)}, "/out.yaml", false)
 	cp := "cp /run/terraform-outputs/prod.yaml /tmp/render/overlays/prod/terraform-outputs.yaml\n"
 	build := "kustomize build /tmp/render/overlays/prod"
 	if i, j := strings.Index(s, cp), strings.Index(s, build); i < 0 || j < i {

@@ -17,8 +17,8 @@ package main
 //
 // What counts as "as it was" is normalize: the object without what the API server and
 // the controllers keep about it (status, resourceVersion, uid, generation, managedFields,
-// timestamps, the Deployment revision counter). The end-to-end test (scripts/suites/
-// 51-release.sh) diffs the cluster's objects normalised the same way before a release and
+// timestamps, the Deployment revision counter). The end-to-end test (scripts/staged/
+// 51-release.sh, run by hand until it fits CI) diffs the cluster's objects normalised the same way before a release and
 // after an aborted one.
 
 import (
@@ -503,7 +503,8 @@ func (m *TransactionValidator) ClusterObjects(
 	if err != nil {
 		return nil, fmt.Errorf("cluster-objects %s: %w", env, err)
 	}
-	manifests, err := m.renderEnv(overlay, tfOutputs, nil).Contents(ctx)
+	// Only the cluster-scoped objects are kept: none of them carries IdP settings.
+	manifests, err := m.renderEnv(overlay, tfOutputs, nil, nil).Contents(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", overlay, err)
 	}

@@ -267,23 +267,35 @@ func gate(ctx context.Context, reports *dagger.Directory, what string) (string, 
 //
 // trivy on infra/ (each environment with its tfvars), on the rendered manifests and on
 // the repository (secrets, Go dependencies), and checkov on infra/; every HIGH or
-// CRITICAL finding is named.
-func (m *TransactionValidator) Scan(ctx context.Context) (string, error) {
-	return runSteps(ctx,
-		step{"trivy config + secrets", func(ctx context.Context) (string, error) {
+// CRITICAL finding is named. gitleaks (secrets) scans the tree and the git history too;
+// any finding of it fails.
+func (m *TransactionValidator) Scan(
+	ctx context.Context,
+	// The repository's .git, whose history gitleaks scans (see secrets).
+	// +defaultPath="/"
+	// +ignore=["*", "!.git", ".git/index", ".git/logs"]
+	history *dagger.Directory,
+	// Where the change starts, for gitleaks' history scan (see secrets). Empty: the whole
+	// history reachable from HEAD.
+	// +optional
+	secretsBase string,
+) (string, error) {
+	steps := []step{
+		{"trivy config + secrets", func(ctx context.Context) (string, error) {
 			reports, err := m.ScanReports(ctx)
 			if err != nil {
 				return "", err
 			}
 			return gate(ctx, reports, "trivy")
 		}},
-		step{"trivy manifests: every overlay scanned, checks live", m.scanManifestsLive},
-		step{"trivy dependencies (vulnerabilities)", m.scanDependencies},
-		step{"govulncheck (Go vulnerabilities, offline database)", func(ctx context.Context) (string, error) {
+		{"trivy manifests: every overlay scanned, checks live", m.scanManifestsLive},
+		{"trivy dependencies (vulnerabilities)", m.scanDependencies},
+		{"govulncheck (Go vulnerabilities, offline database)", func(ctx context.Context) (string, error) {
 			return m.Vulncheck(ctx, vulndbMaxAgeDays)
 		}},
-		step{"checkov", m.scanCheckov},
-	)
+		{"checkov", m.scanCheckov},
+	}
+	return runSteps(ctx, append(steps, m.secretsSteps(history, secretsBase)...)...)
 }
 
 // scanManifestsLive shows that "no findings in the manifests" means scanned and clean:

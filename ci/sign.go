@@ -233,7 +233,7 @@ func (m *TransactionValidator) Sign(
 	// The password of --signing-key.
 	// +optional
 	signingPassword *dagger.Secret,
-	// AWS credentials file (shared-credentials format) allowed kms:Sign on --kms-key.
+	// AWS credentials file (shared-credentials format) of a principal the key's policy lets sign (kms:Sign, kms:GetPublicKey, kms:DescribeKey).
 	// +optional
 	awsCredentials *dagger.Secret,
 	// AWS region of --kms-key when it is an alias.

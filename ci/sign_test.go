@@ -3,9 +3,6 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
 	"slices"
 	"strings"
@@ -161,34 +158,12 @@ func TestValidTag(t *testing.T) {
 // signatures and scan attestations are verified before the first call that reaches the
 // cluster (m.kube) or renders anything to apply.
 func TestDeployVerifiesBeforeTouchingTheCluster(t *testing.T) {
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, "deploy.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := map[string]token.Pos{}
-	ast.Inspect(f, func(n ast.Node) bool {
-		fn, ok := n.(*ast.FuncDecl)
-		if !ok || fn.Name.Name != "Deploy" {
-			return true
-		}
-		ast.Inspect(fn.Body, func(n ast.Node) bool {
-			if call, ok := n.(*ast.CallExpr); ok {
-				if sel, ok := call.Fun.(*ast.SelectorExpr); ok {
-					if _, seen := first[sel.Sel.Name]; !seen {
-						first[sel.Sel.Name] = call.Pos()
-					}
-				}
-			}
-			return true
-		})
-		return false
-	})
+	first, fset := firstCalls(t)
 	verify, ok := first["verifyImages"]
 	if !ok {
 		t.Fatal("Deploy does not call verifyImages")
 	}
-	for _, later := range []string{"kube", "renderEnv", "apply", "terraformOutputs"} {
+	for _, later := range []string{"kube", "renderEnv", "apply", "terraformOutputs", "consoleIdP"} {
 		if pos, ok := first[later]; !ok || pos < verify {
 			t.Errorf("Deploy calls %s (%s) before verifyImages (%s)", later, fset.Position(pos), fset.Position(verify))
 		}

@@ -48,7 +48,7 @@ func (m *TransactionValidator) Render(
 	script := "mkdir -p /out\n"
 	for _, env := range envs {
 		docs[env] = m.Source.File(exampleOutputs(env))
-		script += m.renderScript(env, map[string]string{"transaction-validator": image}, "/out/"+env+".yaml")
+		script += m.renderScript(env, map[string]string{"transaction-validator": image}, "/out/"+env+".yaml", false)
 	}
 	outputs, err := m.terraformOutputs(ctx, docs, "")
 	if err != nil {
@@ -67,11 +67,16 @@ const outputsDir = "/run/terraform-outputs"
 func outputsPath(overlay string) string { return outputsDir + "/" + overlay + ".yaml" }
 
 // renderScript is the shell that renders one overlay into out, with its
-// terraform-outputs.yaml (at outputsPath) and the images given (workload name -> reference
-// by digest) set first. It edits a copy, never the source.
-func (m *TransactionValidator) renderScript(env string, images map[string]string, out string) string {
+// terraform-outputs.yaml (at outputsPath), with idp its operator-console-idp.yaml rendered
+// from a deploy's IdP settings (at idpOutDir, ci/idp.go) in place of the committed
+// example, and the images given (workload name -> reference by digest) set first. It
+// edits a copy, never the source.
+func (m *TransactionValidator) renderScript(env string, images map[string]string, out string, idp bool) string {
 	s := "rm -rf /tmp/render && cp -r /src/kustomize /tmp/render\n" +
 		fmt.Sprintf("cp %s /tmp/render/overlays/%s/terraform-outputs.yaml\n", outputsPath(env), env)
+	if idp {
+		s += fmt.Sprintf("cp %s/%s.yaml /tmp/render/overlays/%s/operator-console-idp.yaml\n", idpOutDir, env, env)
+	}
 	for _, name := range workloadNames() {
 		if ref := images[name]; ref != "" {
 			s += fmt.Sprintf("(cd /tmp/render/overlays/%s && kustomize edit set image your-registry/%s=%s)\n", env, name, ref)

@@ -82,6 +82,17 @@ promtool_bin() {
   echo "$dir/promtool"
 }
 
+# gitleaks_bin prints the path of gitleaks (the pipeline's second secret scanner, ci/secrets.go),
+# built once from the Go module proxy. Static (CGO_ENABLED=0) like the upstream release: the
+# pipeline copies it out of its tool image into the golang image, which has the git that
+# `gitleaks git` runs. The version ldflag is the release's, so `gitleaks version` names the pin.
+gitleaks_bin() {
+  local dir
+  dir=$(CGO_ENABLED=0 ensure_go_tool gitleaks "$GITLEAKS_VERSION" "github.com/zricethezav/gitleaks/v8" \
+    -ldflags="-s -w -X=github.com/zricethezav/gitleaks/v8/version.Version=${GITLEAKS_VERSION#v}") || return 1
+  echo "$dir/gitleaks"
+}
+
 # axe_core_js prints the path of axe-core's axe.min.js, AXE_CORE_VERSION from the npm
 # registry (`npm pack`), refused unless the tarball's sha512 is AXE_CORE_INTEGRITY; cached.
 axe_core_js() {

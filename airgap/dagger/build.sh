@@ -211,9 +211,10 @@ ensure_tool_binaries() {
   VERSITYGW_BIN=$(versitygw_bin) || die "tool-images: building versitygw failed"
   PROMTOOL_BIN=$(promtool_bin) || die "tool-images: building promtool failed"
   eval "$(nice -n 10 "$REPO_ROOT/airgap/sign-tools.sh")"   # COSIGN
+  GITLEAKS_BIN=$(gitleaks_bin) || die "tool-images: building gitleaks failed"
   local b
   for b in "$TOFU_BIN" "$AWS_BIN" "$TFLINT_BIN" "$RULESET_BIN" "$TRIVY" "$KUBECONFORM" "$KUSTOMIZE" "$KUBECTL_BIN" "$ACTIONLINT_BIN" \
-           "$VERSITYGW_BIN" "$PROMTOOL_BIN" "$COSIGN"; do
+           "$VERSITYGW_BIN" "$PROMTOOL_BIN" "$COSIGN" "$GITLEAKS_BIN"; do
     [ -x "$b" ] || die "tool-images: $b missing after building it"
   done
   [ -d "$K8S_SCHEMAS/$KUBERNETES_VERSION-standalone-strict" ] || die "tool-images: no schemas in $K8S_SCHEMAS"
@@ -327,6 +328,11 @@ TFRC
       cosign)
         version=$COSIGN_VERSION source=https://github.com/sigstore/cosign
         tool_put "$COSIGN" "$fs/usr/local/bin/cosign" ;;
+      gitleaks)
+        # At the upstream image's /usr/bin/gitleaks (the base is merged-/usr, like promtool's
+        # layer): the pipeline copies it from there into the golang image (ci/secrets.go).
+        version=$GITLEAKS_VERSION source=https://github.com/gitleaks/gitleaks
+        tool_put "$GITLEAKS_BIN" "$fs/usr/bin/gitleaks" ;;
       *) die "tool-images: no recipe for $t (add one in build.sh)" ;;
     esac
     log "tool-images: $t $version"

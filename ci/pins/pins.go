@@ -46,6 +46,14 @@ const (
 	// as attestations, copies them to the target registry and verifies them before a
 	// deploy (ci/sign.go). Built from github.com/sigstore/cosign/v2, binary on PATH.
 	Cosign = "ghcr.io/sigstore/cosign/cosign:v2.6.1"
+	// Gitleaks is the second secret scanner (ci/secrets.go), beside trivy's: over the source
+	// tree and over the git history. The pipeline copies its static binary (GitleaksBinary)
+	// into the golang image, whose git `gitleaks git` runs; air-gapped, the mirror's image
+	// carries the same binary at the same path, built from github.com/zricethezav/gitleaks/v8.
+	Gitleaks = "ghcr.io/gitleaks/gitleaks:v8.30.1"
+	// GitleaksBinary is where the gitleaks image keeps its binary (upstream's Dockerfile
+	// copies it to /usr/bin).
+	GitleaksBinary = "/usr/bin/gitleaks"
 	// Versitygw is the S3-compatible server the ETL job's tests write to; the test stage
 	// takes its binary from VersitygwBinary in this image instead of compiling it.
 	Versitygw = "docker.io/versity/versitygw:v1.8.0"

@@ -20,14 +20,14 @@ func TestAirgapMirrorServesThePinnedImages(t *testing.T) {
 		"IMAGE_KUBECONFORM": Kubeconform, "IMAGE_KUSTOMIZE": Kustomize,
 		"IMAGE_ACTIONLINT": Actionlint, "IMAGE_KUBECTL": Kubectl,
 		"IMAGE_VERSITYGW": Versitygw, "IMAGE_PROMETHEUS": Prometheus,
-		"IMAGE_COSIGN": Cosign,
+		"IMAGE_COSIGN": Cosign, "IMAGE_GITLEAKS": Gitleaks,
 	}
 	tagOf := map[string]string{ // versions.env variable -> the pinned image it builds
 		"TOFU_VERSION": Tofu, "TFLINT_VERSION": Tflint, "TRIVY_VERSION": Trivy,
 		"KUBECONFORM_VERSION": Kubeconform, "KUSTOMIZE_VERSION": Kustomize,
 		"ACTIONLINT_VERSION": Actionlint, "KUBERNETES_VERSION": Kubectl,
 		"VERSITYGW_VERSION": Versitygw, "PROMETHEUS_VERSION": Prometheus,
-		"COSIGN_VERSION": Cosign,
+		"COSIGN_VERSION": Cosign, "GITLEAKS_VERSION": Gitleaks,
 	}
 	exact := map[string]string{
 		"TFLINT_RULESET_AWS_VERSION": "v" + TflintRulesetAWS, "DEBIAN_SUITE": DebianSuite,

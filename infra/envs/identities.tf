@@ -43,8 +43,10 @@ module "ci_identities" {
   secrets_kms_key_arn = module.platform.secrets_kms_key_arn
   ecr_repository_arns = values(module.platform.ecr_repository_arns)
   ecr_kms_key_arn     = module.platform.data_kms_key_arn
-  cluster_name        = module.platform.cluster_name
-  tags                = local.ci_tags
+  # One deletion window for every key of the environment (7 days in dev).
+  image_signing_key_deletion_window_days = var.kms_deletion_window_days
+  cluster_name                           = module.platform.cluster_name
+  tags                                   = local.ci_tags
 }
 
 # Deploys (and the break-glass admin) reach the private API through a Session Manager

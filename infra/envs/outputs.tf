@@ -195,6 +195,21 @@ output "ci_role_arns" {
   }
 }
 
+output "signing_kms_key" {
+  description = "The image-signing key as cosign names it (awskms:///alias/tv-<env>/image-signing): deploy.yml's SIGNING_KMS_KEY. Only the publish role may sign with it."
+  value       = module.ci_identities.image_signing_key
+}
+
+output "signing_kms_key_arn" {
+  description = "ARN of the image-signing key (ECC_NIST_P256, SIGN_VERIFY)."
+  value       = module.ci_identities.image_signing_key_arn
+}
+
+output "signing_public_key" {
+  description = "The image-signing key's public key (PEM): deploy.yml's SIGNING_PUBLIC_KEY, what deploy verifies every image against."
+  value       = module.ci_identities.image_signing_public_key
+}
+
 output "github_oidc_provider_arn" {
   description = "The account's GitHub Actions OIDC provider."
   value       = module.ci_identities.oidc_provider_arn

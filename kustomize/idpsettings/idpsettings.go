@@ -2,7 +2,11 @@
 // configuration) into the operator-console-idp.yaml its overlay is built with
 // (components/operator-console reads it through replacements): the issuer and endpoints
 // the ALB authenticates operators against, the client id, the scope, the groups claim
-// and the viewer and tester groups.
+// and the viewer and tester groups, and the redirect URI registered with the IdP.
+//
+// CheckRendered then holds the built overlay to the same settings: the console's Ingress,
+// its OIDC Secret and its own identity verifier must all name this IdP and this client,
+// on the host the IdP sends operators back to.
 //
 // As with tfoutputs, every value is checked before anything is written, and a
 // placeholder is an error naming the setting: the committed overlays hold example.com
@@ -34,7 +38,18 @@ type Settings struct {
 	GroupsClaim           string `json:"groups_claim"`
 	ViewerGroup           string `json:"viewer_group"`
 	TesterGroup           string `json:"tester_group"`
+	// RedirectURI is the callback registered with the IdP for this client: the ALB's
+	// fixed https://CONSOLE_HOST/oauth2/idpresponse. The component does not need it (the
+	// ALB derives it from the request's host); the deploy checks it against the console's
+	// host, since an IdP that sends operators elsewhere makes sign-in fail or, worse,
+	// hands the authorization code to another host.
+	RedirectURI string `json:"redirect_uri"`
 }
+
+// albCallbackPath is the path the ALB receives the IdP's authorization code on (fixed by
+// AWS: "Authenticate users using an Application Load Balancer", prepare to use an
+// OIDC-compliant IdP).
+const albCallbackPath = "/oauth2/idpresponse"
 
 // placeholderHost: the names RFC 2606 and RFC 6761 reserve for examples and tests,
 // which no IdP is reachable at.
@@ -92,6 +107,12 @@ func Check(s Settings) error {
 			bad(name, "%q is not a group name", g)
 		}
 	}
+	if checkURL("redirect_uri", s.RedirectURI, bad) {
+		u, _ := url.Parse(s.RedirectURI)
+		if u.Path != albCallbackPath || (u.Port() != "" && u.Port() != "443") {
+			bad("redirect_uri", "%q must be https://CONSOLE_HOST%s, the ALB's callback", s.RedirectURI, albCallbackPath)
+		}
+	}
 	if s.ViewerGroup != "" && s.ViewerGroup == s.TesterGroup {
 		bad("tester_group", "the same group as viewer_group: every viewer could submit test transactions")
 	}
@@ -102,16 +123,17 @@ func Check(s Settings) error {
 	return fmt.Errorf("IdP settings not deployable:\n  %s", strings.Join(errs, "\n  "))
 }
 
-// checkURL reports a setting that is not an https URL of a real host.
-func checkURL(name, v string, bad func(string, string, ...any)) {
+// checkURL reports a setting that is not an https URL of a real host; it returns whether
+// the URL passed.
+func checkURL(name, v string, bad func(string, string, ...any)) bool {
 	if v == "" {
 		bad(name, "missing")
-		return
+		return false
 	}
 	u, err := url.Parse(v)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		bad(name, "%q must be an https URL without credentials, query or fragment", v)
-		return
+		return false
 	}
 	host := strings.ToLower(u.Hostname())
 	switch {
@@ -121,17 +143,18 @@ func checkURL(name, v string, bad func(string, string, ...any)) {
 		bad(name, "%q: an IdP is addressed by name (its certificate), not by IP", v)
 	case !strings.Contains(host, "."):
 		bad(name, "%q: not a fully qualified host name", v)
+	default:
+		return true
 	}
+	return false
 }
 
 // Render checks the settings (JSON) and returns operator-console-idp.yaml: a ConfigMap
 // marked local-config, which the component's replacements read and kustomize never emits.
 func Render(doc []byte) ([]byte, error) {
-	var s Settings
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return nil, fmt.Errorf("IdP settings: %w", err)
+	s, err := Parse(doc)
+	if err != nil {
+		return nil, err
 	}
 	if err := Check(s); err != nil {
 		return nil, err
@@ -144,6 +167,7 @@ func Render(doc []byte) ([]byte, error) {
 			"issuer": s.Issuer, "authorization_endpoint": s.AuthorizationEndpoint, "token_endpoint": s.TokenEndpoint,
 			"user_info_endpoint": s.UserInfoEndpoint, "client_id": s.ClientID, "scope": s.Scope,
 			"groups_claim": s.GroupsClaim, "viewer_group": s.ViewerGroup, "tester_group": s.TesterGroup,
+			"redirect_uri": s.RedirectURI,
 		},
 	}
 	out, err := yaml.Marshal(cm)
@@ -151,6 +175,22 @@ func Render(doc []byte) ([]byte, error) {
 		return nil, err
 	}
 	return append([]byte("# Rendered by cmd/operator-console-idp from the deploy's IdP settings; a build input, never committed.\n"), out...), nil
+}
+
+// Parse reads the settings (JSON) strictly: an unknown field is an error, so a misspelt
+// setting cannot pass as a missing one nobody notices.
+func Parse(doc []byte) (Settings, error) {
+	var s Settings
+	if len(bytes.TrimSpace(doc)) == 0 {
+		// What an unset configuration variable gives: say so, not "EOF".
+		return Settings{}, fmt.Errorf("IdP settings: empty (the environment's settings are not configured)")
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return Settings{}, fmt.Errorf("IdP settings: %w", err)
+	}
+	return s, nil
 }
 
 // FromConfigMap reads the settings back from an operator-console-idp.yaml, so a build can

@@ -21,6 +21,7 @@ func valid() idpsettings.Settings {
 		GroupsClaim:           "groups",
 		ViewerGroup:           "txv-prod-console-viewers",
 		TesterGroup:           "txv-prod-console-testers",
+		RedirectURI:           "https://console.txv.acme-payments.eu/oauth2/idpresponse",
 	}
 }
 
@@ -58,6 +59,12 @@ func TestCheckRefuses(t *testing.T) {
 		"no viewer group":          {func(s *idpsettings.Settings) { s.ViewerGroup = "" }, "viewer_group"},
 		"example tester group":     {func(s *idpsettings.Settings) { s.TesterGroup = "example-testers" }, "tester_group"},
 		"one group for both":       {func(s *idpsettings.Settings) { s.TesterGroup = s.ViewerGroup }, "tester_group"},
+		"no redirect uri":          {func(s *idpsettings.Settings) { s.RedirectURI = "" }, "redirect_uri"},
+		"example redirect host":    {func(s *idpsettings.Settings) { s.RedirectURI = "https://console.txv.example.com/oauth2/idpresponse" }, "redirect_uri"},
+		"not the ALB's callback":   {func(s *idpsettings.Settings) { s.RedirectURI = "https://console.txv.acme-payments.eu/callback" }, "redirect_uri"},
+		"callback on another port": {func(s *idpsettings.Settings) {
+			s.RedirectURI = "https://console.txv.acme-payments.eu:8443/oauth2/idpresponse"
+		}, "redirect_uri"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := valid()
@@ -70,6 +77,9 @@ func TestCheckRefuses(t *testing.T) {
 	}
 	if _, err := idpsettings.Render([]byte(`{"issuer":"https://x.acme.eu","unknown":1}`)); err == nil {
 		t.Fatal("an unknown field is accepted")
+	}
+	if _, err := idpsettings.Render([]byte("\n")); err == nil || !strings.Contains(err.Error(), "not configured") {
+		t.Fatalf("empty settings (an unset variable): %v, want an error saying they are not configured", err)
 	}
 }
 

@@ -220,16 +220,25 @@ check "ETL bucket $etl encrypted with KMS by default" \
 check "ETL bucket $etl blocks all public access" \
   '.PublicAccessBlockConfiguration | .BlockPublicAcls and .BlockPublicPolicy and .IgnorePublicAcls and .RestrictPublicBuckets' \
   "$(awsq s3api get-public-access-block --bucket "$etl")"
-n_keys=0
+n_keys=0 n_signing=0
 for key in $(awsq kms list-keys | jq -r '.Keys[].KeyId'); do
-  [ "$(awsq kms describe-key --key-id "$key" | jq -r .KeyMetadata.KeyManager)" = CUSTOMER ] || continue
-  awsq kms get-key-rotation-status --key-id "$key" | jq -e .KeyRotationEnabled >/dev/null || die "smoke: KMS key $key does not rotate"
+  meta=$(awsq kms describe-key --key-id "$key")
+  [ "$(jq -r .KeyMetadata.KeyManager <<<"$meta")" = CUSTOMER ] || continue
   n_keys=$((n_keys + 1))
+  # The image-signing key (ci-identities) is asymmetric, which KMS cannot rotate
+  # (docs/pipeline.md "Signing keys"); every encryption key must rotate.
+  if [ "$(jq -r .KeyMetadata.KeyUsage <<<"$meta")" = SIGN_VERIFY ]; then
+    jq -e '.KeyMetadata.KeySpec == "ECC_NIST_P256"' <<<"$meta" >/dev/null || die "smoke: signing key $key is not ECC_NIST_P256"
+    n_signing=$((n_signing + 1))
+    continue
+  fi
+  awsq kms get-key-rotation-status --key-id "$key" | jq -e .KeyRotationEnabled >/dev/null || die "smoke: KMS key $key does not rotate"
 done
 # The bootstrap's key and the environment's.
 want_keys=$(($(planned aws_kms_key) + $(jq '[.resources[] | select(.mode == "managed" and .type == "aws_kms_key") | .instances[]] | length' "$work/bootstrap.tfstate")))
 [ "$n_keys" = "$want_keys" ] || die "smoke: $n_keys customer KMS keys, want $want_keys (plan + bootstrap)"
-log "smoke: all $n_keys customer KMS keys rotate"
+[ "$n_signing" = 1 ] || die "smoke: $n_signing signing keys, want 1 (the image-signing key)"
+log "smoke: all $((n_keys - n_signing)) customer encryption keys rotate; the image-signing key is ECC_NIST_P256"
 printf '%-48s %5d s\n' "smoke ($smoke_ok checks + KMS through the AWS API)" $(($(date +%s) - smoke_t0)) >>"$timings"
 
 # ---- 5. destroy ----------------------------------------------------------------------------

@@ -9,7 +9,8 @@
 #     loaded by its own code), airgap/k8sschema, ...; tofu init/validate/test (suite 21);
 #   scan: trivy config on the rendered manifests with kustomize/.trivyignore.yaml, gated on
 #     HIGH/CRITICAL (the pipeline's one severity rule, ci/scan.go), every overlay a target
-#     and a writable root filesystem flagged; trivy on infra/ and secrets, govulncheck.
+#     and a writable root filesystem flagged; trivy on infra/ and secrets, govulncheck,
+#     gitleaks on the tree and the git history (ci/secrets.go).
 # Suite 50's `dagger call ci` then finds both stages in the engine's cache.
 set -euo pipefail
 here=$(dirname "$0")

@@ -11,7 +11,9 @@
 #      module tofu validate rejects (validate), a stale terraform-docs table and a stale
 #      diagram (docs), a failing Go test (test), a HIGH finding in Terraform (scan), an AWS
 #      key pair in a Go test file (scan: trivy's built-in allow rules skip test files, which
-#      trivy-secret.yaml turns off);
+#      trivy-secret.yaml turns off; gitleaks finds it too), a private key in another Go test
+#      file and, in a git history given as --history, a key committed and deleted again
+#      (scan: gitleaks' tree and history scans);
 #   5. deploy --env local: a good version rolls out through the canary; a version whose
 #      pods never become Ready and one whose error rate is high are rolled back on their
 #      own (the stable version keeps serving, the canary is gone); rollback returns to the
@@ -65,6 +67,9 @@ ci_fuzz=--fuzz-time=3s
 step "dagger develop + module unit tests"
 # The RBAC test renders staging and prod with the toolchain's kustomize (KUSTOMIZE).
 eval "$(airgap/manifest-tools.sh)"
+# The gitleaks tests run the pinned binary on .gitleaks.toml and planted keys.
+GITLEAKS=$(gitleaks_bin) || die "building gitleaks failed"
+export GITLEAKS
 dagger --progress=plain develop >"$work/develop.log" 2>&1 || { tail -20 "$work/develop.log"; die "dagger develop failed"; }
 (cd ci && dagger --progress=plain run go test -count=1 ./...) >"$work/unit.log" 2>&1 ||
   { tail -40 "$work/unit.log"; die "the pipeline module's unit tests failed"; }
@@ -161,6 +166,26 @@ func TestSeededCredentials(t *testing.T) {
 	}
 }
 GO
+# scan (gitleaks tree): a private key in a Go test file, made up here (openssl) like the
+# key pair above.
+key_pem=$(openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null) ||
+  die "could not make the seeded private key"
+cat >"$d/svc/internal/x/tls_test.go" <<GO
+package x
+
+// seededTLSKey is what a test that loads a TLS key would carry.
+const seededTLSKey = \`$key_pem\`
+GO
+# scan (gitleaks history): a git history in which a key pair was committed and deleted in
+# the next commit, so no tree holds it; given as --history (default: this checkout's .git).
+h=$work/seeded-history
+git init -q -b main "$h"
+hgit() { git -C "$h" -c user.name=suite50 -c user.email=suite50@example.invalid -c commit.gpgsign=false "$@"; }
+printf 'package seeded\n\nconst (\n\tawsAccessKeyID     = "%s"\n\tawsSecretAccessKey = "%s"\n)\n' \
+  "AKIA$(head -c 2048 /dev/urandom | tr -dc 'A-Z2-7' | cut -c1-16)" \
+  "$(head -c 2048 /dev/urandom | tr -dc 'A-Za-z0-9/+' | cut -c1-40)" >"$h/creds_test.go"
+hgit add creds_test.go && hgit commit -q -m "seeded: a key pair" && hgit rm -q creds_test.go &&
+  hgit commit -q -m "seeded: the key pair removed, still in the history" || die "could not seed the history"
 # lint: a go vet finding in a module the hand-kept module list once missed (the list now
 # comes from the go.mod files)
 cat >"$d/airgap/awsprovider/seeded_vet.go" <<'GO'
@@ -183,7 +208,7 @@ printf '\nvariable "seeded_undocumented" {\n  description = "Seeded defect."\n  
 dot=$(compgen -G "$d/docs/*.dot" | head -1) || die "no docs/*.dot to seed"
 sed -i '0,/{/s/{/{\n  seeded_defect_node;/' "$dot"
 step "seeded defects: ci must fail in lint, validate, docs, scan and test, each naming its defect"
-if timed "ci, seeded defects" dc --source="$d" ci "$ci_fuzz" >"$work/seeded.out" 2>"$work/seeded.log"; then
+if timed "ci, seeded defects" dc --source="$d" ci "$ci_fuzz" --history="$h" >"$work/seeded.out" 2>"$work/seeded.log"; then
   die "ci passed on a copy with seeded defects"
 fi
 failed_line=$(grep -E '^FAILED stages: ' "$work/seeded.log") ||
@@ -198,7 +223,10 @@ for want in "lint=tofu fmt" "validate=[Pp]rivileged" "scan=[Pp]rivileged" "test=
             "lint=seeded_vet\.go:.*Printf" "validate=TestRedactPANRemovesPlantedCardNumbers" \
             "validate=infra/modules/kms \(validate\)" "docs=seeded\\\\?_undocumented" "docs=docs/img/.*out of date" \
             "scan=CRITICAL secret aws-access-key-id svc/internal/x/y_test\.go:" \
-            "scan=CRITICAL secret aws-secret-access-key svc/internal/x/y_test\.go:"; do
+            "scan=CRITICAL secret aws-secret-access-key svc/internal/x/y_test\.go:" \
+            "scan=gitleaks tree: aws-access-token svc/internal/x/y_test\.go:[0-9]+" \
+            "scan=gitleaks tree: private-key svc/internal/x/tls_test\.go:[0-9]+" \
+            "scan=gitleaks history: aws-access-token creds_test\.go:[0-9]+ \(commit [0-9a-f]{12}\)"; do
   stage_report "$work/seeded.log" "${want%%=*}" | grep -qE -- "${want#*=}" ||
     { stage_report "$work/seeded.log" "${want%%=*}" | tail -40; die "the ${want%%=*} report does not show /${want#*=}/"; }
 done
@@ -206,7 +234,7 @@ done
 # ci-report on the same copy (every stage from the cache): the call succeeds, and its
 # export says failed, names the stages and carries the findings for code scanning.
 step "seeded defects: ci-report exports the failing run's summary and reports"
-timed "ci-report, seeded defects (cached)" dc --source="$d" ci-report "$ci_fuzz" export --path="$work/report" \
+timed "ci-report, seeded defects (cached)" dc --source="$d" ci-report "$ci_fuzz" --history="$h" export --path="$work/report" \
   >"$work/report.out" 2>"$work/report.log" || { tail -40 "$work/report.log"; die "ci-report failed on the seeded copy"; }
 [ "$(cat "$work/report/status")" = failed ] || die "ci-report status is '$(cat "$work/report/status")', want failed"
 grep -qE '^## dagger call ci: FAILED stages: .*\bscan\b' "$work/report/summary.md" || die "summary.md does not name the scan stage"

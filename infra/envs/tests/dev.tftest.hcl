@@ -198,6 +198,15 @@ run "dev_ci_identities_and_cluster_access" {
   }
 
   assert {
+    condition = (
+      output.signing_kms_key == "awskms:///alias/tv-dev/image-signing" &&
+      module.ci_identities.image_signers.sign == tolist(["arn:aws:iam::123456789012:role/tv-dev-ci-publish"]) &&
+      module.ci_identities.image_signers.verify == tolist(["arn:aws:iam::123456789012:role/tv-dev-ci-deploy-dev"])
+    )
+    error_message = "dev's image-signing key (SIGNING_KMS_KEY): dev's publish role signs, its deploy role only verifies."
+  }
+
+  assert {
     condition = alltrue([
       for s in data.aws_iam_policy_document.cluster_admin_trust.statement :
       toset(s.actions) == toset(["sts:AssumeRole"]) &&

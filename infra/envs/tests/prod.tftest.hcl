@@ -240,6 +240,15 @@ run "prod_ci_identities_and_cluster_access" {
   }
 
   assert {
+    condition = (
+      output.signing_kms_key == "awskms:///alias/tv-prod/image-signing" &&
+      module.ci_identities.image_signers.sign == tolist(["arn:aws:iam::123456789012:role/tv-prod-ci-publish"]) &&
+      module.ci_identities.image_signers.verify == tolist(["arn:aws:iam::123456789012:role/tv-prod-ci-deploy-prod"])
+    )
+    error_message = "prod's image-signing key (SIGNING_KMS_KEY): prod's publish role signs, its deploy role only verifies."
+  }
+
+  assert {
     condition = alltrue([
       for s in data.aws_iam_policy_document.cluster_admin_trust.statement :
       toset(s.actions) == toset(["sts:AssumeRole"]) &&

@@ -187,6 +187,15 @@ run "staging_ci_identities_and_cluster_access" {
   }
 
   assert {
+    condition = (
+      output.signing_kms_key == "awskms:///alias/tv-staging/image-signing" &&
+      module.ci_identities.image_signers.sign == tolist(["arn:aws:iam::123456789012:role/tv-staging-ci-publish"]) &&
+      module.ci_identities.image_signers.verify == tolist(["arn:aws:iam::123456789012:role/tv-staging-ci-deploy-staging"])
+    )
+    error_message = "staging's image-signing key (SIGNING_KMS_KEY): staging's publish role signs, its deploy role only verifies."
+  }
+
+  assert {
     condition = alltrue([
       for s in data.aws_iam_policy_document.cluster_admin_trust.statement :
       toset(s.actions) == toset(["sts:AssumeRole"]) &&

@@ -3,6 +3,7 @@
 # exactly this repository and one branch or one GitHub environment, with StringEquals: a
 # StringLike wildcard would let any branch, fork PR or environment in.
 
+data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
 locals {
@@ -221,6 +222,36 @@ resource "aws_iam_role_policy" "publish" {
 }
 
 ################################################################################
+# The image-signing key: publish signs, deploy reads the public key and verifies
+################################################################################
+
+# The roles' ARNs written from their names: the ARN IAM gives a role without a path, known
+# at plan (so the plan shows the key policy whole), and still a reference to each role, so
+# the key policy is written after the roles exist, which KMS requires of a principal.
+locals {
+  role_arns = { for k, r in aws_iam_role.this : k => "arn:${local.partition}:iam::${data.aws_caller_identity.current.account_id}:role/${r.name}" }
+}
+
+# The key `dagger call sign --kms-key awskms:///alias/<name_prefix>/image-signing` signs
+# with (deploy.yml's SIGNING_KMS_KEY). Its key policy is the whole grant: it names the
+# publish role as the one signer, so no IAM statement is needed (nor would one work: the
+# policy delegates no use of the key to IAM, see ../kms). ECC_NIST_P256 is cosign's own key
+# type (`cosign generate-key-pair`, the air-gapped key), so both modes sign alike.
+module "image_signing_key" {
+  source = "../kms"
+
+  alias                   = "${var.name_prefix}/image-signing"
+  description             = "Signs the container images CI publishes (cosign); only ${var.name_prefix}-ci-publish signs"
+  deletion_window_in_days = var.image_signing_key_deletion_window_days
+  signing = {
+    key_spec      = "ECC_NIST_P256"
+    signer_arns   = [local.role_arns["publish"]]
+    verifier_arns = var.cluster_name == null ? [] : [for e in var.environments : local.role_arns["deploy-${e}"]]
+  }
+  tags = var.tags
+}
+
+################################################################################
 # deploy: an EKS access entry in a namespaced Kubernetes group, no access policy
 ################################################################################
 
@@ -237,6 +268,27 @@ data "aws_iam_policy_document" "deploy" {
     sid       = "FindTheCluster"
     actions   = ["eks:DescribeCluster"]
     resources = ["arn:${local.partition}:eks:*:*:cluster/${var.cluster_name}"]
+  }
+
+  # deploy verifies every image before it touches the cluster (`cosign verify` and
+  # `verify-attestation`, ci/sign.go): it logs in to ECR (`aws ecr get-login-password`,
+  # deploy.yml; GetAuthorizationToken has no resource-level permissions) and reads the
+  # image's manifest and the signature and attestation manifests and layers stored next to
+  # it, in the same repositories. Read only: no push, no delete.
+  statement {
+    sid       = "EcrLogin"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid = "ReadImagesAndTheirSignatures"
+    actions = [
+      "ecr:BatchCheckLayerAvailability",
+      "ecr:BatchGetImage",
+      "ecr:GetDownloadUrlForLayer",
+    ]
+    resources = var.ecr_repository_arns
   }
 
   dynamic "statement" {

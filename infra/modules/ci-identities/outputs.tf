@@ -42,3 +42,26 @@ output "plan_readable_secret_arns" {
   description = "The secrets whose values the plan role may read (plan_secret_arns); empty where it may read none."
   value       = var.plan_secret_arns
 }
+
+output "image_signing_key" {
+  description = "The image-signing key as cosign names it, `awskms:///alias/<name_prefix>/image-signing`: deploy.yml's SIGNING_KMS_KEY (`dagger call sign --kms-key`)."
+  value       = "awskms:///${module.image_signing_key.alias_name}"
+}
+
+output "image_signing_key_arn" {
+  description = "ARN of the image-signing key (ECC_NIST_P256, SIGN_VERIFY)."
+  value       = module.image_signing_key.key_arn
+}
+
+output "image_signing_public_key" {
+  description = "The image-signing key's public key (PEM): deploy.yml's SIGNING_PUBLIC_KEY (`dagger call deploy --signed-by`)."
+  value       = module.image_signing_key.public_key_pem
+}
+
+output "image_signers" {
+  description = "Who the image-signing key's policy lets sign (the publish role) and who only read its public key and verify (the deploy roles)."
+  value = {
+    sign   = module.image_signing_key.signer_arns
+    verify = module.image_signing_key.verifier_arns
+  }
+}

@@ -148,3 +148,14 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "image_signing_key_deletion_window_days" {
+  description = "Waiting period before a scheduled deletion of the image-signing key takes effect (7-30 days): once it is gone, no signature it made can be checked against KMS again."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.image_signing_key_deletion_window_days >= 7 && var.image_signing_key_deletion_window_days <= 30
+    error_message = "KMS accepts a deletion window of 7 to 30 days."
+  }
+}

@@ -3,6 +3,18 @@ mock_provider "aws" {
   mock_data "aws_partition" {
     defaults = { partition = "aws" }
   }
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012", arn = "arn:aws:iam::123456789012:user/mock" }
+  }
+  mock_data "aws_region" {
+    defaults = { region = "eu-central-1" }
+  }
+  mock_data "aws_kms_public_key" {
+    defaults = { public_key_pem = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n" }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555" }
+  }
   mock_data "aws_iam_policy_document" {
     defaults = {
       json          = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
@@ -320,8 +332,9 @@ run "deploy_reads_exactly_its_state_object" {
   assert {
     condition = toset(flatten([for s in data.aws_iam_policy_document.deploy[0].statement : s.actions])) == toset([
       "eks:DescribeCluster", "s3:GetObject", "s3:ListBucket", "kms:Decrypt",
+      "ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
     ])
-    error_message = "Deploy: find the cluster, read the state: no writes, no lock, nothing else."
+    error_message = "Deploy: find the cluster, read the state and the images: no writes, no lock, nothing else."
   }
 }
 
@@ -330,8 +343,10 @@ run "deploy_without_state_key_reads_no_state" {
   command = plan
 
   assert {
-    condition     = toset(flatten([for s in data.aws_iam_policy_document.deploy[0].statement : s.actions])) == toset(["eks:DescribeCluster"])
-    error_message = "Without state_key the deploy role only finds the cluster."
+    condition = toset(flatten([for s in data.aws_iam_policy_document.deploy[0].statement : s.actions])) == toset([
+      "eks:DescribeCluster", "ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+    ])
+    error_message = "Without state_key the deploy role only finds the cluster and reads the images."
   }
 }
 
@@ -392,4 +407,109 @@ run "rejects_wildcard_plan_secrets" {
   }
 
   expect_failures = [var.plan_secret_arns]
+}
+
+# deploy verifies every image with cosign before it deploys (ci/sign.go): it logs in to ECR
+# and reads the image, its signature and its attestations from the service repositories.
+# Read only, those repositories only; the login token is the one action on *.
+run "deploy_reads_images_and_their_signatures_only" {
+  command = plan
+
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.deploy[0].statement :
+      toset(s.actions) == toset(["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]) &&
+      toset(s.resources) == toset(var.ecr_repository_arns)
+    ])
+    error_message = "The deploy role must read the images, their signatures and attestations (cosign verify) from the service repositories."
+  }
+
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.deploy[0].statement :
+      toset(s.actions) == toset(["ecr:GetAuthorizationToken"]) && toset(s.resources) == toset(["*"])
+    ])
+    error_message = "The deploy role must log in to ECR (aws ecr get-login-password in deploy.yml)."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.deploy[0].statement :
+      toset(s.actions) == toset(["ecr:GetAuthorizationToken"]) if contains(s.resources, "*")
+    ])
+    error_message = "Only ecr:GetAuthorizationToken (no resource-level permissions) may be on *."
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for s in data.aws_iam_policy_document.deploy[0].statement : [
+        for a in s.actions : !contains(["ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:BatchDeleteImage"], a) && a != "ecr:*"
+      ]
+    ]))
+    error_message = "The deploy role reads images; it never pushes or deletes them."
+  }
+}
+
+# The image-signing key: ECC P-256 for signing, signed with by the publish role only; the
+# deploy roles of every environment read its public key and verify. Its key policy's
+# actions (sign: DescribeKey, GetPublicKey, Sign; verify: no Sign; the account none) are
+# ../kms/tests' assertions; here, who is given which part.
+run "image_signing_key_signed_by_publish_only" {
+  command = plan
+
+  variables {
+    environments = ["staging", "prod"]
+  }
+
+  assert {
+    condition     = module.image_signing_key.key_usage == "SIGN_VERIFY" && module.image_signing_key.key_spec == "ECC_NIST_P256"
+    error_message = "The image-signing key must be an ECC_NIST_P256 SIGN_VERIFY key (what cosign signs with)."
+  }
+
+  assert {
+    condition     = output.image_signers.sign == tolist(["arn:aws:iam::123456789012:role/tv-prod-ci-publish"])
+    error_message = "The publish role, and only it, may sign with the image-signing key."
+  }
+
+  assert {
+    condition = toset(output.image_signers.verify) == toset([
+      "arn:aws:iam::123456789012:role/tv-prod-ci-deploy-staging", "arn:aws:iam::123456789012:role/tv-prod-ci-deploy-prod",
+    ])
+    error_message = "Every deploy role may read the public key and verify."
+  }
+
+  assert {
+    condition     = alltrue([for a in output.image_signers.verify : !contains(output.image_signers.sign, a)])
+    error_message = "A deploy role must not be able to sign."
+  }
+
+  assert {
+    condition     = output.image_signing_key == "awskms:///alias/tv-prod/image-signing"
+    error_message = "SIGNING_KMS_KEY is the key's alias as cosign names it."
+  }
+
+  # The key policy is the whole grant (../kms delegates no use of a signing key to IAM): no
+  # IAM policy of a CI role names kms:Sign either.
+  assert {
+    condition = alltrue(flatten([
+      for d in concat([data.aws_iam_policy_document.publish, data.aws_iam_policy_document.plan_state], data.aws_iam_policy_document.deploy) : [
+        for s in d.statement : [for a in s.actions : a != "kms:Sign" && a != "kms:*"]
+      ]
+    ]))
+    error_message = "No CI role's IAM policy may name kms:Sign."
+  }
+}
+
+# Without a cluster there are no deploy roles, so the key has a signer and no verifier.
+run "image_signing_key_without_deploy_roles" {
+  command = plan
+
+  variables {
+    cluster_name = null
+  }
+
+  assert {
+    condition     = length(output.image_signers.verify) == 0 && output.image_signers.sign == tolist(["arn:aws:iam::123456789012:role/tv-prod-ci-publish"])
+    error_message = "Without deploy roles the publish role is the key's only user."
+  }
 }

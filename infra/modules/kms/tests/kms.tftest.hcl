@@ -9,6 +9,9 @@ mock_provider "aws" {
   mock_data "aws_partition" {
     defaults = { partition = "aws" }
   }
+  mock_data "aws_kms_public_key" {
+    defaults = { public_key_pem = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n" }
+  }
   mock_data "aws_iam_policy_document" {
     defaults = {
       json          = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
@@ -98,6 +101,11 @@ run "rotating_key_with_scoped_logs_access" {
   }
 
   assert {
+    condition     = aws_kms_key.this.key_usage == "ENCRYPT_DECRYPT" && aws_kms_key.this.customer_master_key_spec == "SYMMETRIC_DEFAULT" && output.public_key_pem == null
+    error_message = "Without signing, the key is a symmetric encryption key."
+  }
+
+  assert {
     condition     = aws_kms_alias.this.name == "alias/tv-test/logs"
     error_message = "The alias must be prefixed with alias/."
   }
@@ -119,4 +127,151 @@ run "rejects_reserved_alias" {
   }
 
   expect_failures = [var.alias]
+}
+
+# A signing key (the pipeline's image-signing key): asymmetric P-256, no rotation (KMS has
+# none for asymmetric keys), and only its signers may sign. Its verifiers read the public
+# key and verify; the account administers it and may read the public key, but IAM can
+# grant nobody else the use of it: no wildcard action, no Sign, Verify or CreateGrant for
+# the account.
+run "signing_key_only_its_signers_sign" {
+  command = plan
+
+  variables {
+    alias                 = "tv-test/image-signing"
+    allow_cloudwatch_logs = false
+    signing = {
+      key_spec      = "ECC_NIST_P256"
+      signer_arns   = ["arn:aws:iam::123456789012:role/tv-test-ci-publish"]
+      verifier_arns = ["arn:aws:iam::123456789012:role/tv-test-ci-deploy-test"]
+    }
+  }
+
+  assert {
+    condition     = aws_kms_key.this.key_usage == "SIGN_VERIFY" && aws_kms_key.this.customer_master_key_spec == "ECC_NIST_P256"
+    error_message = "The signing key must be an ECC_NIST_P256 SIGN_VERIFY key."
+  }
+
+  assert {
+    condition     = aws_kms_key.this.enable_key_rotation == false
+    error_message = "KMS cannot rotate an asymmetric key (EnableKeyRotation is refused): rotation must be off."
+  }
+
+  assert {
+    condition = [
+      for s in data.aws_iam_policy_document.this.statement : flatten([for p in s.principals : p.identifiers])
+      if contains(s.actions, "kms:Sign")
+    ] == [["arn:aws:iam::123456789012:role/tv-test-ci-publish"]]
+    error_message = "Exactly one statement may grant kms:Sign, to the signer only."
+  }
+
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.this.statement :
+      s.sid == "SignWithTheKey" && toset(s.actions) == toset(["kms:DescribeKey", "kms:GetPublicKey", "kms:Sign"])
+    ])
+    error_message = "The signer gets what cosign's KMS client calls to sign: DescribeKey, GetPublicKey, Sign."
+  }
+
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.this.statement :
+      s.sid == "VerifyWithTheKey" && toset(s.actions) == toset(["kms:DescribeKey", "kms:GetPublicKey", "kms:Verify"]) &&
+      flatten([for p in s.principals : p.identifiers]) == ["arn:aws:iam::123456789012:role/tv-test-ci-deploy-test"]
+    ])
+    error_message = "The verifier may read the key and verify, nothing more."
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for s in data.aws_iam_policy_document.this.statement : [for a in s.actions : !strcontains(a, "*")]
+    ]))
+    error_message = "A signing key's policy names every action: a wildcard (kms:*, kms:Sign*) would reach kms:Sign."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.this.statement :
+      length(setintersection(toset(s.actions), toset(["kms:Sign", "kms:Verify", "kms:CreateGrant"]))) == 0 if s.sid == "AccountAdministers"
+    ])
+    error_message = "The account (IAM) administers a signing key but cannot sign, verify or grant either."
+  }
+
+  assert {
+    condition     = output.signer_arns == tolist(["arn:aws:iam::123456789012:role/tv-test-ci-publish"]) && output.verifier_arns == tolist(["arn:aws:iam::123456789012:role/tv-test-ci-deploy-test"])
+    error_message = "The outputs must name the key policy's signers and verifiers."
+  }
+}
+
+# Verifiers without AWS credentials are given the key's own public key (an output).
+run "signing_key_publishes_its_public_key" {
+  variables {
+    allow_cloudwatch_logs = false
+    signing = {
+      key_spec    = "ECC_NIST_P256"
+      signer_arns = ["arn:aws:iam::123456789012:role/tv-test-ci-publish"]
+    }
+  }
+
+  assert {
+    condition     = output.public_key_pem == data.aws_kms_public_key.this[0].public_key_pem && data.aws_kms_public_key.this[0].key_id == aws_kms_alias.this.name
+    error_message = "The key's own public key must be an output (what verifiers are given)."
+  }
+}
+
+run "signing_key_refuses_encryption_users" {
+  command = plan
+
+  variables {
+    allow_cloudwatch_logs = true
+    signing = {
+      key_spec    = "ECC_NIST_P256"
+      signer_arns = ["arn:aws:iam::123456789012:role/tv-test-ci-publish"]
+    }
+  }
+
+  expect_failures = [aws_kms_key.this]
+}
+
+run "signing_key_refuses_a_spec_cosign_cannot_sign_with" {
+  command = plan
+
+  variables {
+    allow_cloudwatch_logs = false
+    signing = {
+      key_spec    = "ECC_SECG_P256K1"
+      signer_arns = ["arn:aws:iam::123456789012:role/tv-test-ci-publish"]
+    }
+  }
+
+  expect_failures = [var.signing]
+}
+
+run "signing_key_refuses_a_verifier_that_signs" {
+  command = plan
+
+  variables {
+    allow_cloudwatch_logs = false
+    signing = {
+      key_spec      = "ECC_NIST_P256"
+      signer_arns   = ["arn:aws:iam::123456789012:role/tv-test-ci-publish"]
+      verifier_arns = ["arn:aws:iam::123456789012:role/tv-test-ci-publish"]
+    }
+  }
+
+  expect_failures = [var.signing]
+}
+
+run "signing_key_refuses_wildcard_principals" {
+  command = plan
+
+  variables {
+    allow_cloudwatch_logs = false
+    signing = {
+      key_spec    = "ECC_NIST_P256"
+      signer_arns = ["arn:aws:iam::123456789012:role/*"]
+    }
+  }
+
+  expect_failures = [var.signing]
 }
