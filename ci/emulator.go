@@ -51,10 +51,11 @@ provider "aws" {
 // return as written, so that the plan after a local apply changes them (seen 2026-12-07,
 // infra/README.md): network (security-group rule ids), aurora, eks (access_config); the
 // IRSA roles, whose trust policy names the cluster's OIDC issuer, unknown again while eks
-// is to be updated; the ETL bucket (the emulator keeps the tags S3 Control reads apart from
-// those PutBucketTagging wrote). Every other module must show no change.
+// is to be updated; the ETL bucket and the audit bucket (the emulator keeps the tags S3
+// Control reads apart from those PutBucketTagging wrote; for audit seen 2026-12-07 on its
+// own apply: the bucket's tags only). Every other module must show no change.
 var localRoundTripExceptions = []string{
-	"network", "aurora", "eks", "etl_bucket", "fluent_bit_irsa", "fx_rates_etl_irsa",
+	"network", "aurora", "eks", "etl_bucket", "audit", "fluent_bit_irsa", "fx_rates_etl_irsa",
 	"operator_console_irsa", "otel_collector_irsa", "transaction_validator_irsa",
 }
 

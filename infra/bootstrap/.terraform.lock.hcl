@@ -5,6 +5,6 @@ provider "registry.opentofu.org/hashicorp/aws" {
   version     = "6.48.0"
   constraints = "~> 6.0"
   hashes = [
-    "h1:DvCRzXLPU8aC4QyZ7K8guQn295kuVFZSjrV7eFJwz5U=",
+    "h1:qXqENkvP856c/BM5uxGE0kYHzpMxyKwzc/a/eJuYfYw=",
   ]
 }

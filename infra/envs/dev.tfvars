@@ -50,6 +50,8 @@ redis_num_shards         = 1
 redis_replicas_per_shard = 1
 
 etl_bucket_name = "transaction-validator-dev-etl-data"
+# CloudTrail and AWS Config of the account (modules/audit).
+audit_bucket_name = "transaction-validator-dev-audit"
 
 # Issued outside Terraform (DNS validation), then set here: null until it exists.
 acm_certificate_arn = null
@@ -73,8 +75,10 @@ tags = {
   DataClassification = "synthetic"
 }
 
-# Throwaway: tofu destroy may empty and delete the ETL bucket and its access logs.
-etl_bucket_force_destroy = true
+# Throwaway: tofu destroy may empty and delete the ETL bucket and its access logs, and the
+# audit bucket with its CloudTrail and Config logs.
+etl_bucket_force_destroy   = true
+audit_bucket_force_destroy = true
 
 # CI identities (identities.tf). The account is this environment's own (ECR repository
 # names, and so the registry, are per account), so it holds its own GitHub OIDC provider.

@@ -28,6 +28,8 @@ module "platform" {
   waf_rate_limit_per_5_minutes               = var.waf_rate_limit_per_5_minutes
   etl_bucket_name                            = var.etl_bucket_name
   etl_bucket_force_destroy                   = var.etl_bucket_force_destroy
+  audit_bucket_name                          = var.audit_bucket_name
+  audit_bucket_force_destroy                 = var.audit_bucket_force_destroy
   acm_certificate_arn                        = var.acm_certificate_arn
   alb_arn_suffix                             = var.alb_arn_suffix
   alert_emails                               = var.alert_emails

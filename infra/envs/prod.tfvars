@@ -52,6 +52,8 @@ redis_replicas_per_shard = 2
 # payment gateway sends at the service's own limit; 2,000 per 5 min blocked one at 6.7 req/s.
 
 etl_bucket_name = "transaction-validator-prod-etl-data"
+# CloudTrail and AWS Config of the account (modules/audit).
+audit_bucket_name = "transaction-validator-prod-audit"
 
 acm_certificate_arn = null
 

@@ -47,6 +47,8 @@ redis_replicas_per_shard = 1
 # payment gateway sends at the service's own limit; 2,000 per 5 min blocked one at 6.7 req/s.
 
 etl_bucket_name = "transaction-validator-staging-etl-data"
+# CloudTrail and AWS Config of the account (modules/audit).
+audit_bucket_name = "transaction-validator-staging-audit"
 
 acm_certificate_arn = null
 
@@ -67,8 +69,10 @@ tags = {
   DataClassification = "synthetic"
 }
 
-# Throwaway: tofu destroy may empty and delete the ETL bucket and its access logs.
-etl_bucket_force_destroy = true
+# Throwaway: tofu destroy may empty and delete the ETL bucket and its access logs, and the
+# audit bucket with its CloudTrail and Config logs.
+etl_bucket_force_destroy   = true
+audit_bucket_force_destroy = true
 
 # CI identities (identities.tf). The account is this environment's own (ECR repository
 # names, and so the registry, are per account), so it holds its own GitHub OIDC provider.

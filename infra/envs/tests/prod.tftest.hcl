@@ -25,6 +25,10 @@ mock_provider "aws" {
       minified_json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
     }
   }
+  # AWS Config's recorder (modules/audit) takes the service-linked role's ARN.
+  mock_resource "aws_iam_service_linked_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig" }
+  }
   mock_resource "aws_iam_role" {
     defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
   }
@@ -196,6 +200,11 @@ run "prod_is_highly_available_and_protected" {
       module.platform.dr_backup.region == var.dr_region
     )
     error_message = "prod must copy its backups to another region, into vaults locked in compliance mode."
+  }
+
+  assert {
+    condition     = !var.audit_bucket_force_destroy && var.audit_bucket_name == "transaction-validator-prod-audit"
+    error_message = "prod's audit logs (CloudTrail, AWS Config) are evidence: its audit bucket is never force-destroyed."
   }
 }
 

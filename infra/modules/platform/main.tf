@@ -290,6 +290,24 @@ module "etl_bucket" {
 }
 
 ################################################################################
+# Audit: CloudTrail, GuardDuty and AWS Config for the environment's account
+################################################################################
+
+# One per account and region: the environments are meant to live in accounts of their own
+# (infra/README.md, "CI identities"); a second environment in the same account would fail
+# on the GuardDuty detector and the Config recorder (AWS allows one of each per region).
+module "audit" {
+  source = "../audit"
+
+  name                     = local.name
+  bucket_name              = var.audit_bucket_name
+  force_destroy            = var.audit_bucket_force_destroy
+  log_retention_days       = var.log_retention_days
+  kms_deletion_window_days = var.kms_deletion_window_days
+  tags                     = local.tags
+}
+
+################################################################################
 # Observability
 ################################################################################
 

@@ -159,6 +159,22 @@ variable "etl_bucket_force_destroy" {
   }
 }
 
+variable "audit_bucket_name" {
+  description = "Globally unique name of the account's audit log bucket (CloudTrail and AWS Config; modules/audit)."
+  type        = string
+}
+
+variable "audit_bucket_force_destroy" {
+  description = "Let `tofu destroy` delete the audit bucket with its logs, and drop its deny on deleting them (throwaway dev/staging only; refused in prod, whose audit logs are evidence)."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !(var.audit_bucket_force_destroy && var.environment == "prod")
+    error_message = "prod's audit logs are evidence: its audit bucket is never force-destroyed."
+  }
+}
+
 variable "acm_certificate_arn" {
   description = "ACM certificate for the ALB's HTTPS listener, issued outside Terraform (DNS validation in the company zone). Null until it exists; passed through to the Ingress annotation."
   type        = string

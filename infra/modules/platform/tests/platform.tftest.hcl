@@ -137,6 +137,7 @@ variables {
   redis_num_shards         = 2
   redis_replicas_per_shard = 2
   etl_bucket_name          = "tv-test-etl-data"
+  audit_bucket_name        = "tv-test-audit"
 }
 
 run "prod_like" {
@@ -262,6 +263,26 @@ run "prod_buckets_are_never_force_destroyed" {
   }
 
   expect_failures = [var.etl_bucket_force_destroy]
+}
+
+run "prod_audit_logs_are_never_force_destroyed" {
+  command = plan
+
+  variables {
+    audit_bucket_force_destroy = true
+  }
+
+  expect_failures = [var.audit_bucket_force_destroy]
+}
+
+# The account's audit trail is part of every environment, kept as long as its logs.
+run "audit_is_wired" {
+  command = plan
+
+  assert {
+    condition     = module.audit.bucket_name == "tv-test-audit" && module.audit.config_recorder_name == "tv-prod"
+    error_message = "The environment must have its audit module, named after it, writing to audit_bucket_name."
+  }
 }
 
 

@@ -140,6 +140,7 @@ variables {
   redis_num_shards         = 2
   redis_replicas_per_shard = 2
   etl_bucket_name          = "tv-test-etl-data"
+  audit_bucket_name        = "tv-test-audit"
 }
 
 run "fluent_bit_writes_only_its_log_group" {

@@ -177,6 +177,7 @@ variables {
   redis_num_shards         = 2
   redis_replicas_per_shard = 2
   etl_bucket_name          = "tv-test-etl-data"
+  audit_bucket_name        = "tv-test-audit"
 }
 
 run "etl_touches_one_prefix_of_one_bucket" {
