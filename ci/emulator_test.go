@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -308,13 +309,31 @@ func TestEveryPlanIsPinnedToAnAccount(t *testing.T) {
 	if got, err := local.withAccount(""); err != nil || got.account != emulatorAccount {
 		t.Errorf("local: %+v, %v; want the emulator's account %s", got, err, emulatorAccount)
 	}
-	// Every function that plans takes --account-id, and the workflow passes it.
-	src, err := os.ReadFile("infra.go")
-	if err != nil {
-		t.Fatal(err)
+	// Every function that plans, applies or destroys refuses a real environment without
+	// --account-id before it reads its other arguments or starts a container.
+	m, ctx := &TransactionValidator{}, context.Background()
+	calls := map[string]func() error{
+		"plan": func() error {
+			_, err := m.Plan(ctx, "dev", nil, nil, nil, nil, false, "5m", "", nil)
+			return err
+		},
+		"apply": func() error {
+			_, err := m.Apply(ctx, "dev", nil, "", nil, nil, nil, nil, "5m", "", nil)
+			return err
+		},
+		"destroy": func() error {
+			_, err := m.Destroy(ctx, "dev", nil, "", nil, nil, nil, nil, "5m", "", nil)
+			return err
+		},
+		"bootstrap": func() error {
+			_, err := m.Bootstrap(ctx, "dev", nil, nil, "", nil)
+			return err
+		},
 	}
-	if n := strings.Count(string(src), "e.withAccount(accountId)"); n != 4 {
-		t.Errorf("infra.go: %d functions pin the account, want 4 (plan, apply, destroy, bootstrap)", n)
+	for name, call := range calls {
+		if err := call(); err == nil || !strings.Contains(err.Error(), "needs --account-id") {
+			t.Errorf("%s --env dev without --account-id: %v, want the --account-id refusal", name, err)
+		}
 	}
 	wf, err := os.ReadFile("../.github/workflows/infra-env.yml")
 	if err != nil {

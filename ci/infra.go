@@ -56,6 +56,16 @@ func (e tofuEnv) withAccount(id string) (tofuEnv, error) {
 	return e, nil
 }
 
+// pinnedTofuEnv is the environment every function that plans, applies or destroys acts
+// on: a known name, pinned to its account (withAccount).
+func pinnedTofuEnv(env, accountId string) (tofuEnv, error) {
+	e, err := newTofuEnv(env)
+	if err != nil {
+		return e, err
+	}
+	return e.withAccount(accountId)
+}
+
 // newTofuEnv refuses a name that is not one of infraEnvs or localEnv: it becomes a file name.
 func newTofuEnv(env string) (tofuEnv, error) {
 	switch {
@@ -232,11 +242,8 @@ func (m *TransactionValidator) Plan(
 	// +optional
 	awsEndpoint *dagger.Service,
 ) (*dagger.Directory, error) {
-	e, err := newTofuEnv(env)
+	e, err := pinnedTofuEnv(env, accountId)
 	if err != nil {
-		return nil, err
-	}
-	if e, err = e.withAccount(accountId); err != nil {
 		return nil, err
 	}
 	o := planOptions{destroy: destroy, lockTimeout: lockTimeout}
@@ -312,6 +319,25 @@ func showPlan(ctx context.Context, c *dagger.Container) (*tfPlan, error) {
 	return parsePlan([]byte(text))
 }
 
+// approvedPlanIn is where apply and destroy start: the plan checked against the digest
+// the approver saw, in a tofu container of e's root (at /plan/tfplan), and read.
+func (m *TransactionValidator) approvedPlanIn(ctx context.Context, e tofuEnv, plan *dagger.File, approvedSha256 string,
+	creds awsCredentials, subscribers *dagger.Secret, aws *dagger.Service) (*dagger.Container, *tfPlan, error) {
+	if err := approvedPlan(ctx, plan, approvedSha256); err != nil {
+		return nil, nil, err
+	}
+	c, err := m.tofuRoot(ctx, e, creds, aws)
+	if err != nil {
+		return nil, nil, err
+	}
+	c = withSubscribers(c, subscribers).WithFile("/plan/tfplan", plan)
+	p, err := showPlan(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, p, nil
+}
+
 // Apply applies a saved plan, and only the plan whose SHA-256 was approved.
 //
 // The plan's SHA-256 must equal the digest the approver saw next to it (tfplan.sha256 of
@@ -353,14 +379,8 @@ func (m *TransactionValidator) Apply(
 	// +optional
 	awsEndpoint *dagger.Service,
 ) (string, error) {
-	e, err := newTofuEnv(env)
+	e, err := pinnedTofuEnv(env, accountId)
 	if err != nil {
-		return "", err
-	}
-	if e, err = e.withAccount(accountId); err != nil {
-		return "", err
-	}
-	if err := approvedPlan(ctx, plan, approvedSha256); err != nil {
 		return "", err
 	}
 	o := planOptions{lockTimeout: lockTimeout}
@@ -369,12 +389,8 @@ func (m *TransactionValidator) Apply(
 			return "", err
 		}
 	}
-	c, err := m.tofuRoot(ctx, e, awsCredentials{awsAccessKeyId, awsSecretAccessKey, awsSessionToken}, awsEndpoint)
-	if err != nil {
-		return "", err
-	}
-	c = withSubscribers(c, alertSubscribers).WithFile("/plan/tfplan", plan)
-	p, err := showPlan(ctx, c)
+	c, p, err := m.approvedPlanIn(ctx, e, plan, approvedSha256,
+		awsCredentials{awsAccessKeyId, awsSecretAccessKey, awsSessionToken}, alertSubscribers, awsEndpoint)
 	if err != nil {
 		return "", err
 	}
@@ -459,22 +475,12 @@ func (m *TransactionValidator) Destroy(
 	// +optional
 	awsEndpoint *dagger.Service,
 ) (string, error) {
-	e, err := newTofuEnv(env)
+	e, err := pinnedTofuEnv(env, accountId)
 	if err != nil {
 		return "", err
 	}
-	if e, err = e.withAccount(accountId); err != nil {
-		return "", err
-	}
-	if err := approvedPlan(ctx, plan, approvedSha256); err != nil {
-		return "", err
-	}
-	c, err := m.tofuRoot(ctx, e, awsCredentials{awsAccessKeyId, awsSecretAccessKey, awsSessionToken}, awsEndpoint)
-	if err != nil {
-		return "", err
-	}
-	c = withSubscribers(c, alertSubscribers).WithFile("/plan/tfplan", plan)
-	p, err := showPlan(ctx, c)
+	c, p, err := m.approvedPlanIn(ctx, e, plan, approvedSha256,
+		awsCredentials{awsAccessKeyId, awsSecretAccessKey, awsSessionToken}, alertSubscribers, awsEndpoint)
 	if err != nil {
 		return "", err
 	}
@@ -533,11 +539,8 @@ func (m *TransactionValidator) Bootstrap(
 	// The AWS API emulator, e.g. tcp://127.0.0.1:5000.
 	awsEndpoint *dagger.Service,
 ) (*dagger.File, error) {
-	e, err := newTofuEnv(env)
+	e, err := pinnedTofuEnv(env, accountId)
 	if err != nil {
-		return nil, err
-	}
-	if e, err = e.withAccount(accountId); err != nil {
 		return nil, err
 	}
 	if !e.local() {
