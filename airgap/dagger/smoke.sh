@@ -243,6 +243,24 @@ echo "broken rule rejected"
 SH
 )
 
+# cosign at the path the pipeline runs it from signs a blob with a key pair made here, verifies
+# it, and refuses the signature on other content: no transparency log, as air-gapped signing is.
+cosign_script=$(cat <<'SH'
+set -e
+cd "$HOME"
+export COSIGN_PASSWORD=smoke
+/usr/local/bin/cosign version
+/usr/local/bin/cosign generate-key-pair >/dev/null
+echo signed >blob && echo tampered >other
+/usr/local/bin/cosign sign-blob --yes --tlog-upload=false --key cosign.key --output-signature blob.sig blob
+/usr/local/bin/cosign verify-blob --insecure-ignore-tlog=true --key cosign.pub --signature blob.sig blob && echo "signature verified"
+if /usr/local/bin/cosign verify-blob --insecure-ignore-tlog=true --key cosign.pub --signature blob.sig other; then
+  echo "tampered content ACCEPTED"; exit 1
+fi
+echo "tampered content refused"
+SH
+)
+
 log "smoke 4/5: tool images ($TOOL_IMAGES) by name through the mirror"
 t4=$(date +%s)
 for tool in $TOOL_IMAGES; do
@@ -276,6 +294,8 @@ for tool in $TOOL_IMAGES; do
       expect "$tool" "BuildTime" ;;
     prometheus) tool_exec "$tool" "$image" "$promtool_script"
       expect "$tool" "SUCCESS: 1 rules found" "broken rule rejected" ;;
+    cosign) tool_exec "$tool" "$image" "$cosign_script"
+      expect "$tool" "GitVersion:    $COSIGN_VERSION" "signature verified" "tampered content refused" ;;
     *) die "$tool: smoke.sh has no check for it (add one)" ;;
   esac
   expect "$tool" "uid=65532" "writable"
