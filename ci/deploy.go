@@ -76,8 +76,9 @@ func overlayFor(env string) (string, error) {
 //
 // Before all of it, only what was scanned is deployed: every image must be signed by the
 // --signed-by key and carry a passing scan attestation for its own digest (ci/sign.go,
-// verifyImages); anything else is refused before any other step. Tested by suite 52
-// (scripts/suites/52-image-signing.sh) and TestDeployVerifiesBeforeTouchingTheCluster.
+// verifyImages); anything else is refused before any other step. Tested by
+// TestDeployVerifiesBeforeTouchingTheCluster, and end to end by suite 52
+// (scripts/staged/52-image-signing.sh, run by hand until it fits CI).
 //
 // Returns the log of the steps; an error says which step failed and what was rolled back.
 //
