@@ -102,8 +102,10 @@ axe_core_js() {
         log "axe-core $AXE_CORE_VERSION: integrity $got, want $AXE_CORE_INTEGRITY"
         rm -rf "$dir" "$tmp"; flock -u "$lock"; return 1
       fi
-      tar -xzf "$tmp/axe-core-$AXE_CORE_VERSION.tgz" -C "$tmp" package/axe.min.js package/LICENSE &&
-        mv "$tmp/package/axe.min.js" "$tmp/package/LICENSE" "$dir/" || { rm -rf "$dir" "$tmp"; flock -u "$lock"; return 1; }
+      if ! { tar -xzf "$tmp/axe-core-$AXE_CORE_VERSION.tgz" -C "$tmp" package/axe.min.js package/LICENSE &&
+             mv "$tmp/package/axe.min.js" "$tmp/package/LICENSE" "$dir/"; }; then
+        rm -rf "$dir" "$tmp"; flock -u "$lock"; return 1
+      fi
       rm -rf "$tmp"
       touch "$dir/.complete"
     fi
