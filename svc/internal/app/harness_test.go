@@ -40,8 +40,11 @@ func start(t *testing.T, env map[string]string) *running {
 		// past 250 ms, and at load 40 (suite 50's engine beside other work) past 1 s: 503s
 		// that say nothing about what these tests check. go-redis's retries used to hide
 		// that; they are off now (a re-sent admission pipeline is not safe). The time-outs
-		// themselves are tested by the fault tests, which set their own.
-		"REDIS_TIMEOUT": "5s",
+		// themselves are tested by the fault tests, which set their own. The same holds for
+		// PostgreSQL and the whole request: in ci's test stage at load ~18 (lint, validate and
+		// scan beside it) TestIdempotencyRace got a 503 from the 2 s DB_TIMEOUT / 5 s
+		// REQUEST_TIMEOUT defaults.
+		"REDIS_TIMEOUT": "5s", "DB_TIMEOUT": "10s", "REQUEST_TIMEOUT": "15s",
 	}
 	for k, v := range env {
 		vars[k] = v
