@@ -49,7 +49,10 @@ if [ $# -eq 0 ] && [ "${TXV_PREBUILD:-1}" = 1 ]; then
   prebuild_pid=$!
 fi
 
-passed=0 failed=0 skipped=0 summary=()
+passed=0 failed=0 skipped=0 summary=() failed_logs=()
+# Each suite's output is also kept, so that the end of the run can repeat why a suite failed:
+# CI shows only the beginning and the end of a long run, and the reason sat in between.
+logs=$(mktemp -d "${TMPDIR:-/tmp}/txv-suites.XXXXXX")
 for suite in scripts/suites/*.sh; do
   name=$(basename "$suite" .sh)
   if [ $# -gt 0 ]; then
@@ -58,12 +61,14 @@ for suite in scripts/suites/*.sh; do
   fi
   printf '\n===== suite %s =====\n' "$name"
   start=$(date +%s)
-  bash "$suite"; rc=$?
+  # Through a process substitution, not a pipe: a daemon a suite leaves running holding
+  # the pipe would keep the run waiting for tee.
+  bash "$suite" > >(tee "$logs/$name.log") 2>&1; rc=$?
   secs=$(( $(date +%s) - start ))
   case $rc in
-    0) passed=$((passed + 1)); summary+=("PASS  $name (${secs}s)") ;;
-    3) skipped=$((skipped + 1)); summary+=("SKIP  $name (${secs}s)") ;;
-    *) failed=$((failed + 1)); summary+=("FAIL  $name (${secs}s, exit $rc)") ;;
+    0) passed=$((passed + 1)); summary+=("PASS  $name (${secs}s)"); rm -f "$logs/$name.log" ;;
+    3) skipped=$((skipped + 1)); summary+=("SKIP  $name (${secs}s)"); rm -f "$logs/$name.log" ;;
+    *) failed=$((failed + 1)); summary+=("FAIL  $name (${secs}s, exit $rc)"); failed_logs+=("$name") ;;
   esac
 done
 
@@ -90,6 +95,11 @@ if [ $# -eq 0 ] && [ "$failed" -eq 0 ] && [ "$skipped" -eq 0 ] && [ "${TXV_CACHE
   printf '\n===== cache sweep =====\n'
   airgap/cache-gc.sh sweep "$run_started" || true
 fi
+
+for name in "${failed_logs[@]}"; do
+  printf '\n===== why %s failed: its last %s lines (whole: %s) =====\n' "$name" "${TXV_FAIL_TAIL:-30}" "$logs/$name.log"
+  tail -n "${TXV_FAIL_TAIL:-30}" "$logs/$name.log"
+done
 
 printf '\n===== summary =====\n'
 printf '%s\n' "${summary[@]}"
