@@ -18,8 +18,8 @@ package main
 // What counts as "as it was" is normalize: the object without what the API server and
 // the controllers keep about it (status, resourceVersion, uid, generation, managedFields,
 // timestamps, the Deployment revision counter). The end-to-end test (scripts/staged/
-// 51-release.sh, run by hand until it fits CI) diffs the cluster's objects normalised the same way before a release and
-// after an aborted one.
+// 51-release.sh, run by hand until it fits CI) diffs the cluster's objects normalised the
+// same way before a release and after an aborted one.
 
 import (
 	"context"

@@ -64,20 +64,9 @@ dagger_retry() {
 }
 dc() { dagger_retry --progress=plain call --airgapped "$@"; }
 
-eval "$(airgap/manifest-tools.sh)"
-export K8S_STATE=$work/k8s K8S_PORT_BASE=${TXV_RELEASE_K8S_PORT:-27643}
-cluster_started=1
-KUBECONFIG=$(airgap/k8s/up.sh)
-export KUBECONFIG
-# shellcheck source=/dev/null
-. "$K8S_STATE/env"
-k() { "$KUBECTL" "$@"; }
-ns=transaction-validator
-for crd in "$CRD_DIR"/*.yaml; do k apply --server-side --force-conflicts -f "$crd" >/dev/null; done
-k wait crd --all --for=condition=Established --timeout=60s >/dev/null
-k config view --raw --flatten --minify >"$work/kubeconfig"
-api="tcp://127.0.0.1:${K8S_PORT_BASE}"
-repo="$REGISTRY_ADDR/txv/transaction-validator"
+# shellcheck source=../deploy-target.sh
+. scripts/deploy-target.sh
+deploy_target "$work" "${TXV_RELEASE_K8S_PORT:-27643}"
 
 # seed NAME: a copy of the checkout (as suite 50 makes it) to change for one release.
 seed() {

@@ -247,24 +247,9 @@ for want in '"trivy/secrets/"' 'aws-access-key-id' 'svc/internal/x/y_test.go'; d
 done
 
 # ---- 5. deploy --env local ---------------------------------------------------------------
-eval "$(airgap/manifest-tools.sh)"
-# A cluster of its own (state in $work, its own ports): suite 31 and developers use the
-# default one and the same namespace.
-export K8S_STATE=$work/k8s K8S_PORT_BASE=${TXV_PIPELINE_K8S_PORT:-27443}
-cluster_started=1
-KUBECONFIG=$(airgap/k8s/up.sh)
-export KUBECONFIG
-# shellcheck source=/dev/null
-. "$K8S_STATE/env"
-k() { "$KUBECTL" "$@"; }
-ns=transaction-validator
-for crd in "$CRD_DIR"/*.yaml; do k apply --server-side --force-conflicts -f "$crd" >/dev/null; done
-k wait crd --all --for=condition=Established --timeout=60s >/dev/null
-# What a deployer receives: one file, certificates inline, the API server by the name its
-# certificate carries; the CLI tunnels the pipeline to it (--kube-api).
-k config view --raw --flatten --minify >"$work/kubeconfig"
-api="tcp://127.0.0.1:${K8S_PORT_BASE}"
-repo="$REGISTRY_ADDR/txv/transaction-validator"
+# shellcheck source=../deploy-target.sh
+. scripts/deploy-target.sh
+deploy_target "$work" "${TXV_PIPELINE_K8S_PORT:-27443}"
 # Built once, scanned, signed with the air-gapped key pair (ci/sign.go); deploy verifies it.
 eval "$(airgap/sign-tools.sh --key)"
 publish() { # SOURCE TAG VERSION -> prints the digest reference
