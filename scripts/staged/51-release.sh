@@ -64,9 +64,10 @@ dagger_retry() {
 }
 dc() { dagger_retry --progress=plain call --airgapped "$@"; }
 
-# shellcheck source=../deploy-target.sh
-. scripts/deploy-target.sh
-deploy_target "$work" "${TXV_RELEASE_K8S_PORT:-27643}"
+# shellcheck source=../../airgap/k8s/deploy-target.sh
+. airgap/k8s/deploy-target.sh
+deploy_target "$work/k8s" "${TXV_RELEASE_K8S_PORT:-27643}"
+deploy_crds
 
 # seed NAME: a copy of the checkout (as suite 50 makes it) to change for one release.
 seed() {
@@ -88,7 +89,7 @@ publish() { # SOURCE TAG -> prints the digest reference
 deploy() { # SOURCE IMAGE NAME
   timed "deploy --env local: $3" dc --source="$1" deploy --env=local --image="$2" \
     --signed-by="$COSIGN_PUB" --registry="tcp://$REGISTRY_ADDR" \
-    --kubeconfig="file:$work/kubeconfig" --kube-api="$api" --timeout=60s >"$work/deploy-$3.out" 2>"$work/deploy-$3.log"
+    --kubeconfig="file:$deployer_kubeconfig" --kube-api="$api" --timeout=60s >"$work/deploy-$3.out" 2>"$work/deploy-$3.log"
 }
 serving() { k -n "$ns" get deployment transaction-validator -o jsonpath='{.spec.template.spec.containers[0].image}'; }
 

@@ -33,7 +33,7 @@ snapshot() {
 ensure_apt shellcheck
 log "shellcheck $(shellcheck --version | sed -n 's/^version: //p'): airgap scripts"
 check shellcheck -x -P SCRIPTDIR "$REPO_ROOT"/airgap/*.sh "$REPO_ROOT"/airgap/k8s/*.sh "$REPO_ROOT"/airgap/dagger/*.sh \
-  "$REPO_ROOT"/airgap/up "$REPO_ROOT"/airgap/down "$REPO_ROOT"/airgap/status \
+  "$REPO_ROOT"/airgap/up "$REPO_ROOT"/airgap/down "$REPO_ROOT"/airgap/status "$REPO_ROOT"/airgap/deploy-local \
   "$REPO_ROOT"/scripts/*.sh "$REPO_ROOT"/scripts/suites/*.sh "$REPO_ROOT"/scripts/staged/*.sh
 
 log "ports $K8S_PORT_BASE-$((K8S_PORT_BASE + 5)), state $K8S_STATE"

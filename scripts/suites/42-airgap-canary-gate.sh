@@ -8,7 +8,11 @@
 #   2. a canary with the error defect suite 50 seeds (about a third of its requests fail): the gate fails
 #      and says the error ratio was the reason;
 #   3. a pod without the gate's label cannot reach the canary's metrics (the policy path
-#      is the gate's alone).
+#      is the gate's alone);
+#   4. a canary whose p99 is over the gate's (one request in eight takes 700 ms): the gate
+#      fails and says p99 was the reason;
+#   5. a canary whose metrics the gate cannot reach (served on another port): the gate
+#      fails and says the metrics were not reachable, instead of passing on the probe alone.
 # Bounded: at most 2000 transactions and 90 s of sending per gate run.
 set -euo pipefail
 REPO_ROOT=${REPO_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -34,14 +38,20 @@ mkdir -p "$bin" "$img"
 t=$SECONDS
 (cd "$REPO_ROOT" && CGO_ENABLED=0 go build -trimpath -o "$bin/" ./svc/cmd/transaction-validator ./svc/cmd/canary-check)
 (cd "$REPO_ROOT/airgap/dagger" && go build -mod=readonly -trimpath -o "$bin/txv-oci" ./cmd/txv-oci)
-bad=$WORK/bad-src
-mkdir -p "$bad"
-cp -r "$REPO_ROOT/svc" "$REPO_ROOT/go.mod" "$REPO_ROOT/go.sum" "$bad/"
-sed -i 's|return s.Validate(ctx, request.(Request))|if k := request.(Request).IdempotencyKey; k[len(k)-1]%4 == 0 {\n\t\t\treturn nil, context.DeadlineExceeded\n\t\t}\n\t\treturn s.Validate(ctx, request.(Request))|' \
-  "$bad/svc/internal/validation/endpoint.go"
-grep -q DeadlineExceeded "$bad/svc/internal/validation/endpoint.go" || die "could not seed the error-rate defect"
-mkdir -p "$bin/bad"
-(cd "$bad" && CGO_ENABLED=0 go build -trimpath -o "$bin/bad/" ./svc/cmd/transaction-validator)
+# seeded NAME GO: the validator built with GO's lines run before each decision (its
+# endpoint, as suite 50 seeds it), in $bin/NAME/.
+seeded() {
+  local src=$WORK/src-$1
+  mkdir -p "$src" "$bin/$1"
+  cp -r "$REPO_ROOT/svc" "$REPO_ROOT/go.mod" "$REPO_ROOT/go.sum" "$src/"
+  sed -i "s|return s.Validate(ctx, request.(Request))|$2\\n\\t\\treturn s.Validate(ctx, request.(Request))|" \
+    "$src/svc/internal/validation/endpoint.go"
+  grep -q "IdempotencyKey" "$src/svc/internal/validation/endpoint.go" || die "could not seed the $1 defect"
+  (cd "$src" && CGO_ENABLED=0 go build -trimpath -o "$bin/$1/" ./svc/cmd/transaction-validator)
+}
+# About a third of the requests fail (the keys' last characters are spread unevenly).
+seeded bad 'if k := request.(Request).IdempotencyKey; k[len(k)-1]%4 == 0 {\n\t\t\treturn nil, context.DeadlineExceeded\n\t\t}'
+seeded slow 'if k := request.(Request).IdempotencyKey; k[len(k)-1]%8 == 0 {\n\t\t\ttime.Sleep(700 * time.Millisecond)\n\t\t}'
 image() { # NAME BINARY: an OCI archive NAME with the binary at /, its command
   local d=$WORK/layer-$1 b; b=$(basename "$2")
   mkdir -p "$d"; cp "$2" "$d/$b"
@@ -51,6 +61,7 @@ image() { # NAME BINARY: an OCI archive NAME with the binary at /, its command
 }
 image transaction-validator "$bin/transaction-validator"
 image transaction-validator-bad "$bin/bad/transaction-validator"
+image transaction-validator-slow "$bin/slow/transaction-validator"
 image canary-check "$bin/canary-check"
 log "binaries and images: $((SECONDS - t))s"
 
@@ -60,15 +71,16 @@ log "up with the real node: $((SECONDS - t))s"
 # shellcheck source=../../airgap/k8s/common.sh
 . "$K/common.sh"
 k() { "$KUBECTL" --kubeconfig "$kubeconfig" "$@"; }
-for i in transaction-validator transaction-validator-bad canary-check; do
+for i in transaction-validator transaction-validator-bad transaction-validator-slow canary-check; do
   node_ctr images import --index-name "txv.local/$i:suite" "$img/$i.tar" >/dev/null
 done
 
 NS=transaction-validator
 k create namespace "$NS" >/dev/null
 k -n "$NS" apply -f "$REPO_ROOT/kustomize/base/networkpolicy.yaml" -f "$REPO_ROOT/kustomize/base/service.yaml" >/dev/null
-# workload NAME IMAGE TRACK-LABEL: a Deployment of one validator pod on the real node,
-# labelled as the overlays label it (the canary adds track=canary, as deploy.go does).
+# workload NAME IMAGE TRACK-LABEL [ENV]: a Deployment of one validator pod on the real node,
+# labelled as the overlays label it (the canary adds track=canary, as deploy.go does); ENV,
+# more variables as flow-style entries, each after a comma.
 workload() {
   local extra=""
   [ -z "$3" ] || extra=", track: $3"
@@ -92,7 +104,7 @@ spec:
         image: txv.local/$2:suite
         imagePullPolicy: Never
         command: [/transaction-validator, serve]
-        env: [{name: MAX_TRANSACTIONS_PER_SECOND, value: "100000"}]
+        env: [{name: MAX_TRANSACTIONS_PER_SECOND, value: "100000"}${4:-}]
         ports: [{name: http, containerPort: 8080}, {name: metrics, containerPort: 9090}]
         readinessProbe: {httpGet: {path: /readyz, port: http}, periodSeconds: 2}
         securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
@@ -175,6 +187,21 @@ k -n default wait pod outsider --for=condition=Ready --timeout=60s >/dev/null
 if k -n default exec outsider -- sh -c "nc -w 3 $canary_ip 9090 </dev/null" >/dev/null 2>&1; then
   log "   CHECK FAILED: a pod without the gate's label reached the canary's metrics"; failures=$((failures + 1))
 fi
+
+log "4. a canary whose p99 is over the gate's: the gate fails on p99"
+workload transaction-validator-canary transaction-validator-slow canary | k -n "$NS" apply -f - >/dev/null
+set +e; out=$(gate slow); rc=$?; set -e
+echo "$out" | tail -3 >&2
+check test "$rc" = 1
+check grep -qE 'p99 [0-9.]+m?s above 500ms' <<<"$out"
+
+log "5. a canary whose metrics the gate cannot reach: the gate fails, naming them"
+workload transaction-validator-canary transaction-validator canary ', {name: METRICS_ADDR, value: ":9091"}' |
+  k -n "$NS" apply -f - >/dev/null
+set +e; out=$(gate no-metrics); rc=$?; set -e
+echo "$out" | tail -3 >&2
+check test "$rc" = 1
+check grep -q 'metrics not reachable' <<<"$out"
 
 t=$SECONDS
 check "$K/down.sh"

@@ -247,9 +247,9 @@ for want in '"trivy/secrets/"' 'aws-access-key-id' 'svc/internal/x/y_test.go'; d
 done
 
 # ---- 5. deploy --env local ---------------------------------------------------------------
-# shellcheck source=../deploy-target.sh
-. scripts/deploy-target.sh
-deploy_target "$work" "${TXV_PIPELINE_K8S_PORT:-27443}"
+# shellcheck source=../../airgap/k8s/deploy-target.sh
+. airgap/k8s/deploy-target.sh
+deploy_target "$work/k8s" "${TXV_PIPELINE_K8S_PORT:-27443}"
 # Built once, scanned, signed with the air-gapped key pair (ci/sign.go); deploy verifies it.
 eval "$(airgap/sign-tools.sh --key)"
 publish() { # SOURCE TAG VERSION -> prints the digest reference
@@ -260,7 +260,7 @@ publish() { # SOURCE TAG VERSION -> prints the digest reference
 deploy() { # SOURCE IMAGE NAME
   timed "deploy --env local: $3" dc --source="$1" deploy --env=local --image="$2" \
     --signed-by="$COSIGN_PUB" --registry="tcp://$REGISTRY_ADDR" \
-    --kubeconfig="file:$work/kubeconfig" --kube-api="$api" --timeout=90s >"$work/deploy-$3.out" 2>"$work/deploy-$3.log"
+    --kubeconfig="file:$deployer_kubeconfig" --kube-api="$api" --timeout=90s >"$work/deploy-$3.out" 2>"$work/deploy-$3.log"
 }
 serving() { k -n "$ns" get deployment transaction-validator -o jsonpath='{.spec.template.spec.containers[0].image}'; }
 no_canary() {
@@ -271,12 +271,24 @@ no_canary() {
 d=$(seed deploy-good)
 good1=$(publish "$d" good-1 good-1)
 [[ $good1 == "$repo@sha256:"* ]] || die "publish printed '$good1', want $repo@sha256:..."
-step "deploy a good version: $good1"
-deploy "$d" "$good1" good-1 || { tail -40 "$work/deploy-good-1.log"; die "deploying a good version failed"; }
+step "deploy to a cluster without the CRDs the overlays use: refused before anything is applied"
+if deploy "$d" "$good1" no-crds; then die "deploy went ahead on a cluster without the CRDs"; fi
+grep -q 'no matches for kind' "$work/deploy-no-crds.log" ||
+  { tail -30 "$work/deploy-no-crds.log"; die "the refusal does not name the kind the cluster lacks"; }
+[ -z "$(k get namespace "$ns" --ignore-not-found -o name)" ] || die "the refused deploy created namespace $ns"
+deploy_crds
+
+# The newcomer's command (airgap/deploy-local) deploys the first version, to this cluster
+# (deploy_target exported its K8S_STATE and K8S_PORT_BASE); its sign call is the one
+# publish made above, so the engine answers it from its cache with the same digest.
+step "deploy a good version with airgap/deploy-local: $good1"
+deployed=$(timed "deploy --env local: good-1" airgap/deploy-local --source "$d" --version good-1 -- --timeout=90s \
+  2>"$work/deploy-good-1.log") || { tail -40 "$work/deploy-good-1.log"; die "airgap/deploy-local failed"; }
+[ "$deployed" = "$good1" ] || die "airgap/deploy-local deployed '$deployed', want $good1 (the same source and version)"
 [ "$(serving)" = "$good1" ] || die "after deploy the Deployment runs $(serving), want $good1"
 k -n "$ns" rollout status deployment/transaction-validator --timeout=60s >/dev/null
 no_canary
-grep -q "canary healthy" "$work/deploy-good-1.out" || die "the deploy log does not show the canary gate"
+grep -q "canary healthy" "$work/deploy-good-1.log" || die "the deploy log does not show the canary gate"
 
 good2=$(publish "$d" good-2 good-2)
 step "deploy a second good version: $good2"
@@ -311,7 +323,7 @@ grep -qE "error ratio [0-9.]+% above" "$work/deploy-high-error-rate.log" ||
 no_canary
 
 step "rollback --env local returns to the previous revision"
-timed "rollback --env local" dc rollback --env=local --kubeconfig="file:$work/kubeconfig" --kube-api="$api" \
+timed "rollback --env local" dc rollback --env=local --kubeconfig="file:$deployer_kubeconfig" --kube-api="$api" \
   >"$work/rollback.out" 2>"$work/rollback.log" || { tail -30 "$work/rollback.log"; die "rollback failed"; }
 [ "$(serving)" = "$good1" ] || die "after rollback the Deployment runs $(serving), want $good1"
 
