@@ -57,14 +57,7 @@ func iamServer(t *testing.T, login, password string) (*devserver.Postgres, strin
 	t.Helper()
 	srv := devtest.Postgres(t, devserver.PostgresOptions{TLS: true})
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", pgx.Identifier{login}.Sanitize(), password)); err != nil {
-		t.Fatal(err)
-	}
+	asSuperuser(t, srv, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", pgx.Identifier{login}.Sanitize(), password))
 	// Like RDS Proxy's require_tls: the right password in clear text is not enough.
 	if c, err := pgx.Connect(ctx, fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/postgres?sslmode=disable", login, password, srv.Port)); err == nil {
 		c.Close(ctx)
@@ -74,7 +67,8 @@ func iamServer(t *testing.T, login, password string) (*devserver.Postgres, strin
 		login, srv.Port, url.QueryEscape(srv.CAFile))
 }
 
-func setPassword(t *testing.T, srv *devserver.Postgres, login, password string) {
+// asSuperuser runs sql on srv as its superuser (trust over plain TCP).
+func asSuperuser(t *testing.T, srv *devserver.Postgres, sql string) {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, srv.URL)
@@ -82,7 +76,7 @@ func setPassword(t *testing.T, srv *devserver.Postgres, login, password string) 
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER ROLE %s PASSWORD '%s'", pgx.Identifier{login}.Sanitize(), password)); err != nil {
+	if _, err := conn.Exec(ctx, sql); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -123,7 +117,7 @@ func TestIAMPoolLogsInWithAFreshTokenPerConnection(t *testing.T) {
 	}
 
 	// The old token stops working; only a connection that asks again can log in.
-	setPassword(t, srv, "transaction_validator", "token-2")
+	asSuperuser(t, srv, "ALTER ROLE transaction_validator PASSWORD 'token-2'")
 	tokens.set("token-2")
 	time.Sleep(1200 * time.Millisecond) // past MaxConnLifetime plus its 10% jitter
 	if err := pool.Ping(ctx); err != nil {
