@@ -34,8 +34,9 @@ deletion_protection = true
 
 # Writer + two readers, one per AZ: a failover target is always in another zone and reads
 # scale out.
-# svc/ reads a complete DATABASE_URL, so applications log in with a generated password kept
-# in Secrets Manager. Switch to "iam" (no password at all) once the services pass IAM tokens.
+# The services can log in with IAM tokens (DATABASE_AUTH=iam), but the manifests still map a
+# whole DATABASE_URL secret and the pods cannot reach STS: "password" until the rest of the
+# path is done (infra/modules/aurora/README.md, "Rotation").
 database_client_auth = "password"
 
 aurora_instance_class                      = "db.r7g.xlarge"

@@ -30,8 +30,9 @@ node_groups = {
 deletion_protection = false
 
 # Same instance family as prod (r7g), one size down: query plans and memory behaviour match.
-# svc/ reads a complete DATABASE_URL, so applications log in with a generated password kept
-# in Secrets Manager. Switch to "iam" (no password at all) once the services pass IAM tokens.
+# The services can log in with IAM tokens (DATABASE_AUTH=iam), but the manifests still map a
+# whole DATABASE_URL secret and the pods cannot reach STS: "password" until the rest of the
+# path is done (infra/modules/aurora/README.md, "Rotation").
 database_client_auth = "password"
 
 aurora_instance_class                      = "db.r7g.large"

@@ -271,7 +271,8 @@ func Render(doc []byte, opts Options) ([]byte, error) {
 		"transaction_validator_role_arn": roleARN("transaction_validator_role_arn"),
 		"secret_names_pan_hmac_key":      secret("pan_hmac_key"),
 		"secret_names_redis":             secret("redis"),
-		// null when infra runs database_client_auth = "iam", which svc/ cannot use yet.
+		// null when infra runs database_client_auth = "iam", which the manifests do not
+		// deploy yet (the services support it: DATABASE_AUTH=iam).
 		"database_url_secret_name": c.str("database_url_secret_name", secretName, "a Secrets Manager name"),
 		"alb_certificate_arn":      c.arn("alb_certificate_arn", "acm", region, "certificate/"),
 		"waf_web_acl_arn":          c.arn("waf_web_acl_arn", "wafv2", region, "regional/webacl/"),

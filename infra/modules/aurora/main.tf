@@ -310,8 +310,9 @@ resource "aws_db_proxy_target" "this" {
 # Application users' credentials ("password" mode)
 ################################################################################
 
-# The services read a complete DATABASE_URL today (svc/ has no IAM-token code), so in
-# "password" mode each application user gets a generated password, kept in two secrets:
+# In "password" mode (what the manifests deploy today: kustomize maps a whole DATABASE_URL
+# secret; the services' IAM mode, DATABASE_AUTH=iam, is not wired into them yet) each
+# application user gets a generated password, kept in two secrets:
 #   <prefix>/<user>      JSON {engine, host, port, username, password, dbname}: the format
 #                        RDS Proxy and the AWS rotation functions read;
 #   <prefix>/<user>/url  the postgres:// URL through the proxy (TLS verify-full), which

@@ -73,7 +73,7 @@ variable "deletion_protection" {
 }
 
 variable "database_client_auth" {
-  description = "How the services log in to Aurora through RDS Proxy: \"password\" (DATABASE_URL secret; what svc/ supports today) or \"iam\" (IAM tokens, no password; needs IAM-token code in the services)."
+  description = "How the services log in to Aurora through RDS Proxy: \"password\" (DATABASE_URL secret; what the manifests deploy today) or \"iam\" (IAM tokens, no password; the services' DATABASE_AUTH=iam, svc/internal/dbauth)."
   type        = string
   default     = "password"
 

@@ -3,11 +3,12 @@
 //
 // VALIDATOR_URL is the in-cluster base URL of the validator's console-test listener
 // (CONSOLE_TEST_ADDR), which marks what the console sends as test transactions;
-// DATABASE_URL connects as a role
-// that may only SELECT from audit_decisions. Operators log in at the ALB (an OIDC
-// listener rule in front of the console's own host); the console verifies the identity
-// the ALB signs (x-amzn-oidc-data) on every request but the probes: OIDC_ISSUER,
-// ALB_ARNS, CONSOLE_VIEWER_GROUP and CONSOLE_TESTER_GROUP say what it checks against,
+// DATABASE_URL connects as a role that may only SELECT from audit_decisions; with
+// DATABASE_AUTH=iam it carries no password and each connection logs in with an RDS IAM
+// token (package dbauth). Operators log in at the ALB (an OIDC listener rule in front of
+// the console's own host); the console verifies the identity the ALB signs
+// (x-amzn-oidc-data) on every request but the probes: OIDC_ISSUER, ALB_ARNS,
+// CONSOLE_VIEWER_GROUP and CONSOLE_TESTER_GROUP say what it checks against,
 // CONSOLE_ORIGIN is its public origin for the CSRF check. It does not start without
 // them, and has no unauthenticated mode. Prometheus metrics are served on METRICS_ADDR
 // (default :9090), a listener of their own that no Ingress routes to. See
@@ -33,6 +34,7 @@ import (
 
 	"github.com/transaction-validator/transaction-validator/svc/internal/albauth"
 	"github.com/transaction-validator/transaction-validator/svc/internal/console"
+	"github.com/transaction-validator/transaction-validator/svc/internal/dbauth"
 	"github.com/transaction-validator/transaction-validator/svc/internal/pgstore"
 	"github.com/transaction-validator/transaction-validator/svc/internal/telemetry"
 )
@@ -86,7 +88,15 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	pool, err := pgstore.NewPool(ctx, dbURL, pgstore.PoolOptions{MaxConns: 4, StatementMode: "exec"})
+	mode, err := dbauth.ParseMode(os.Getenv("DATABASE_AUTH"))
+	if err != nil {
+		return fmt.Errorf("%w: %w", console.ErrConfig, err)
+	}
+	dbAuth, err := dbauth.New(ctx, mode)
+	if err != nil {
+		return fmt.Errorf("%w: %w", console.ErrConfig, err)
+	}
+	pool, err := pgstore.NewPool(ctx, dbURL, pgstore.PoolOptions{MaxConns: 4, StatementMode: "exec", Auth: dbAuth})
 	if err != nil {
 		return err
 	}

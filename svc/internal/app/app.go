@@ -25,6 +25,7 @@ import (
 
 	"github.com/transaction-validator/transaction-validator/svc/internal/card"
 	"github.com/transaction-validator/transaction-validator/svc/internal/config"
+	"github.com/transaction-validator/transaction-validator/svc/internal/dbauth"
 	"github.com/transaction-validator/transaction-validator/svc/internal/health"
 	"github.com/transaction-validator/transaction-validator/svc/internal/inmem"
 	"github.com/transaction-validator/transaction-validator/svc/internal/pgstore"
@@ -140,11 +141,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 
 func (a *App) connect(ctx context.Context) error {
 	cfg := a.cfg
-	var err error
+	auth, err := dbauth.New(ctx, cfg.DatabaseAuth)
+	if err != nil {
+		return err
+	}
 	a.pool, err = pgstore.NewPool(ctx, cfg.DatabaseURL, pgstore.PoolOptions{
 		MaxConns: cfg.DBPool.MaxConns, MinConns: cfg.DBPool.MinConns,
 		MaxConnLifetime: cfg.DBPool.MaxConnLifetime, MaxConnIdleTime: cfg.DBPool.MaxConnIdleTime,
-		StatementMode: cfg.DBPool.StatementMode, Trace: cfg.OTLPEndpointSet,
+		StatementMode: cfg.DBPool.StatementMode, Trace: cfg.OTLPEndpointSet, Auth: auth,
 	})
 	if err != nil {
 		return err
@@ -184,13 +188,18 @@ func (a *App) connect(ctx context.Context) error {
 }
 
 // Migrate applies the embedded migrations on MIGRATION_DATABASE_URL, or on DATABASE_URL
-// when that is unset, with a small pool of its own.
+// when that is unset, with a small pool of its own. DATABASE_AUTH applies to DATABASE_URL
+// only: MIGRATION_DATABASE_URL is the master user's, whose password RDS manages.
 func Migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	url := cfg.MigrationDatabaseURL
+	url, mode := cfg.MigrationDatabaseURL, dbauth.Password
 	if url == "" {
-		url = cfg.DatabaseURL
+		url, mode = cfg.DatabaseURL, cfg.DatabaseAuth
 	}
-	pool, err := pgstore.NewPool(ctx, url, pgstore.PoolOptions{MaxConns: 2, StatementMode: cfg.DBPool.StatementMode})
+	auth, err := dbauth.New(ctx, mode)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	pool, err := pgstore.NewPool(ctx, url, pgstore.PoolOptions{MaxConns: 2, StatementMode: cfg.DBPool.StatementMode, Auth: auth})
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}

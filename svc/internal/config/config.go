@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/transaction-validator/transaction-validator/svc/internal/dbauth"
 )
 
 // Config is the service's whole configuration.
@@ -27,6 +29,11 @@ type Config struct {
 
 	// DatabaseURL and RedisEndpoint are both empty in in-memory mode.
 	DatabaseURL string
+	// DatabaseAuth is how DatabaseURL's connections log in (DATABASE_AUTH): the URL's
+	// password (dbauth.Password, the default) or an RDS IAM token made for each
+	// connection (dbauth.IAM; then the URL carries no password). Migrations on
+	// MigrationDatabaseURL always use that URL's password.
+	DatabaseAuth dbauth.Mode
 	// MigrationDatabaseURL, when set, is a direct connection used only for migrations:
 	// they hold a session-level advisory lock, which a transaction-pooling proxy
 	// (PgBouncer in transaction mode) cannot keep.
@@ -104,6 +111,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		LogLevel:                  r.level("LOG_LEVEL", slog.LevelInfo),
 		DatabaseURL:               r.secretURL("DATABASE_URL", "postgres", "postgresql"),
 		MigrationDatabaseURL:      r.secretURL("MIGRATION_DATABASE_URL", "postgres", "postgresql"),
+		DatabaseAuth:              r.dbAuth("DATABASE_AUTH"),
 		MigrateOnStart:            r.boolean("MIGRATE_ON_START", true),
 		RedisEndpoint:             r.redisEndpoint("REDIS_ENDPOINT"),
 		RedisClusterMode:          r.boolean("REDIS_CLUSTER_MODE", false),
@@ -138,6 +146,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if c.DBPool.MinConns > c.DBPool.MaxConns {
 		r.fail("DB_POOL_MIN_CONNS must not exceed DB_POOL_MAX_CONNS")
+	}
+	if c.DatabaseAuth == dbauth.IAM && c.DatabaseURL == "" {
+		// Otherwise the service would quietly fall back to in-memory stores.
+		r.fail("DATABASE_AUTH=iam needs DATABASE_URL (the proxy, the user and sslmode=verify-full; no password)")
 	}
 	if len(r.errs) > 0 {
 		return Config{}, errors.Join(r.errs...)
@@ -262,6 +274,15 @@ func (r *reader) oneOf(name, def string, allowed ...string) string {
 	}
 	r.fail("%s=%q: must be one of %s", name, v, strings.Join(allowed, ", "))
 	return def
+}
+
+func (r *reader) dbAuth(name string) dbauth.Mode {
+	m, err := dbauth.ParseMode(r.getenv(name))
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("config: %w", err))
+		return dbauth.Password
+	}
+	return m
 }
 
 func (r *reader) level(name string, def slog.Level) slog.Level {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/transaction-validator/transaction-validator/svc/internal/dbauth"
 )
 
 func env(m map[string]string) func(string) string {
@@ -90,5 +92,27 @@ func TestHalfConfiguredIsRejectedForServing(t *testing.T) {
 	}
 	if _, err := FromEnv(env(map[string]string{"PAN_HMAC_KEY": "abcd"})); err == nil {
 		t.Fatal("short key accepted")
+	}
+}
+
+// DATABASE_AUTH is explicit: unset is the password mode every deployment had, "iam"
+// needs a DATABASE_URL (or the service would fall back to in-memory stores), anything
+// else is refused by name.
+func TestDatabaseAuth(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{"DATABASE_URL": "postgres://u:p@h/db"}))
+	if err != nil || c.DatabaseAuth != dbauth.Password {
+		t.Fatalf("default: %q, %v", c.DatabaseAuth, err)
+	}
+	c, err = FromEnv(env(map[string]string{"DATABASE_AUTH": "iam", "DATABASE_URL": "postgres://u@h:5432/db?sslmode=verify-full"}))
+	if err != nil || c.DatabaseAuth != dbauth.IAM {
+		t.Fatalf("iam: %q, %v", c.DatabaseAuth, err)
+	}
+	if _, err := FromEnv(env(map[string]string{"DATABASE_AUTH": "iam"})); err == nil ||
+		!strings.Contains(err.Error(), "DATABASE_AUTH=iam needs DATABASE_URL") {
+		t.Fatalf("iam without DATABASE_URL: %v", err)
+	}
+	if _, err := FromEnv(env(map[string]string{"DATABASE_AUTH": "kerberos", "DATABASE_URL": "postgres://u@h/db"})); err == nil ||
+		!strings.Contains(err.Error(), `DATABASE_AUTH="kerberos"`) {
+		t.Fatalf("unknown mode: %v", err)
 	}
 }

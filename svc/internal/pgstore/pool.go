@@ -18,6 +18,8 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+
+	"github.com/transaction-validator/transaction-validator/svc/internal/dbauth"
 )
 
 //go:embed migrations/*.sql
@@ -33,6 +35,9 @@ type PoolOptions struct {
 	StatementMode string
 	// Trace adds OpenTelemetry spans to every query.
 	Trace bool
+	// Auth is how connections log in: the URL's password (the zero value) or a fresh IAM
+	// token for each (dbauth.IAM).
+	Auth dbauth.Auth
 }
 
 var execModes = map[string]pgx.QueryExecMode{
@@ -49,6 +54,9 @@ func NewPool(ctx context.Context, databaseURL string, o PoolOptions) (*pgxpool.P
 	if err != nil {
 		// pgx's message can quote the URL, password included: do not wrap it.
 		return nil, errors.New("DATABASE_URL could not be parsed (value not shown)")
+	}
+	if err := o.Auth.Configure(cfg); err != nil {
+		return nil, err
 	}
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
@@ -78,6 +86,11 @@ func NewPool(ctx context.Context, databaseURL string, o PoolOptions) (*pgxpool.P
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
+		if o.Auth.Mode == dbauth.IAM {
+			// Says where to look when the token is refused: the role's rds-db:connect
+			// policy, or the database user's `GRANT rds_iam`.
+			return nil, fmt.Errorf("postgres (IAM token login as %q): %w", cfg.ConnConfig.User, err)
+		}
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return pool, nil

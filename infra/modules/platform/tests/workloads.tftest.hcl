@@ -308,3 +308,28 @@ run "console_in_iam_mode_connects_as_itself_only" {
     error_message = "In iam mode the console may only rds-db:connect, as one database user, and read only the ALB sign-in's IdP client."
   }
 }
+
+# The service side of "iam" mode (svc/internal/dbauth) signs its tokens for the user in
+# DATABASE_URL: the validator's role may connect as transaction_validator and nobody else,
+# and only in that mode.
+run "validator_in_iam_mode_connects_as_itself_only" {
+  variables {
+    database_client_auth = "iam"
+  }
+
+  assert {
+    condition = (
+      flatten([for s in data.aws_iam_policy_document.transaction_validator.statement : tolist(s.resources) if contains(s.actions, "rds-db:connect")]) == [module.aurora.proxy_db_connect_arns["transaction_validator"]] &&
+      endswith(module.aurora.proxy_db_connect_arns["transaction_validator"], "/transaction_validator")
+    )
+    error_message = "In iam mode the validator may rds-db:connect through the proxy as transaction_validator only."
+  }
+}
+
+run "validator_in_password_mode_cannot_connect_with_iam" {
+
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.transaction_validator.statement : s if contains(s.actions, "rds-db:connect")]) == 0
+    error_message = "In password mode the validator's role must not carry rds-db:connect."
+  }
+}

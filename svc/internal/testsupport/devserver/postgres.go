@@ -19,8 +19,10 @@ type Postgres struct {
 	// 127.0.0.1 only).
 	URL  string
 	Port int
-	dir  string
-	proc *process
+	// CAFile is the CA that signed the server certificate, when TLS is on.
+	CAFile string
+	dir    string
+	proc   *process
 	// store holds what survives a Crash: the WAL archive and the base backups.
 	store, archive string
 }
@@ -34,6 +36,11 @@ type PostgresOptions struct {
 	// pitr.go) and switches segments at least this often (whole seconds, at least 1):
 	// the most a crash can lose from the archive while the server is writing.
 	ArchiveTimeout time.Duration
+	// TLS serves TLS with a throwaway CA (CAFile) and lets every role but the superuser
+	// in only over TLS, with a cleartext password: how RDS Proxy takes an IAM token
+	// (require_tls, the token sent as the password). The superuser keeps trust over
+	// plain TCP (URL), so tests can set things up as before.
+	TLS bool
 }
 
 // StartPostgres runs initdb in a new temporary directory and starts the server.
@@ -75,6 +82,14 @@ func StartPostgres(ctx context.Context, o PostgresOptions) (*Postgres, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	var caFile string
+	var tlsArgs []string
+	if o.TLS {
+		if caFile, tlsArgs, err = postgresTLS(dir, data, uid, gid); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+	}
 	durability := []string{"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"}
 	if o.Durable {
 		durability = []string{"-c", "fsync=on", "-c", "synchronous_commit=on"}
@@ -99,9 +114,10 @@ func StartPostgres(ctx context.Context, o PostgresOptions) (*Postgres, error) {
 	}
 	argv := append([]string{postgres, "-D", data, "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-k", dir,
 		"-c", "max_connections=200", "-c", "shared_buffers=256MB", "-c", "log_min_messages=warning"}, durability...)
+	argv = append(argv, tlsArgs...)
 	p := &Postgres{
 		URL:  fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
-		Port: port, dir: dir, store: store, archive: archive,
+		Port: port, CAFile: caFile, dir: dir, store: store, archive: archive,
 		proc: &process{name: "postgres", argv: argv, dir: dir, cred: cred, logf: logf},
 	}
 	if err := p.Start(ctx); err != nil {
@@ -109,6 +125,40 @@ func StartPostgres(ctx context.Context, o PostgresOptions) (*Postgres, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// postgresTLS writes the server's certificates into dir and a pg_hba.conf that admits the
+// superuser over plain TCP (trust) and everyone else over TLS with a password only. It
+// returns the CA's path and the server's extra arguments.
+func postgresTLS(dir, data string, uid, gid int) (string, []string, error) {
+	caFile, err := writeTestPKI(dir)
+	if err != nil {
+		return "", nil, err
+	}
+	if uid >= 0 {
+		// PostgreSQL reads its key as the unprivileged user and refuses one others can read.
+		for _, f := range []string{"ca.crt", "server.crt", "server.key"} {
+			if err := os.Chown(filepath.Join(dir, f), uid, gid); err != nil {
+				return "", nil, err
+			}
+		}
+	}
+	// First match wins; a role other than postgres on plain TCP matches no line and is
+	// refused, as RDS Proxy with require_tls refuses it.
+	hba := "local all all trust\n" +
+		"host all postgres 127.0.0.1/32 trust\n" +
+		"hostssl all all 127.0.0.1/32 password\n"
+	if err := os.WriteFile(filepath.Join(data, "pg_hba.conf"), []byte(hba), 0o600); err != nil {
+		return "", nil, err
+	}
+	if uid >= 0 {
+		if err := os.Chown(filepath.Join(data, "pg_hba.conf"), uid, gid); err != nil {
+			return "", nil, err
+		}
+	}
+	return caFile, []string{"-c", "ssl=on",
+		"-c", "ssl_cert_file=" + filepath.Join(dir, "server.crt"),
+		"-c", "ssl_key_file=" + filepath.Join(dir, "server.key")}, nil
 }
 
 // Start (re)starts a stopped server and waits until it accepts queries.
