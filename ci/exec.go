@@ -124,6 +124,19 @@ func (m *TransactionValidator) tool(image string) *dagger.Container {
 		WithWorkdir("/src")
 }
 
+// infraTool is tool with only infra/ at /src/infra: OpenTofu and tflint read nothing
+// outside it (modules refer to each other by relative paths inside infra/). Anything else
+// in the checkout then leaves their steps cached, the slowest of ci (tofu test in every
+// module) included: a change in svc/, and the content-hash stamp the Dagger CLI writes on
+// dagger.json and ci/go.* when it loads or develops the module, which made the whole
+// checkout differ between suite 21's validate and suite 50's ci of one commit.
+func (m *TransactionValidator) infraTool(image string) *dagger.Container {
+	return dag.Container().From(image).
+		WithUser("0").
+		WithMountedDirectory("/src", dag.Directory().WithDirectory("infra", m.Source.Directory("infra"))).
+		WithWorkdir("/src")
+}
+
 // goEnv returns the golang image with the source at /src and the module and build caches
 // shared by every Go stage.
 func (m *TransactionValidator) goEnv() *dagger.Container {

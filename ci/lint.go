@@ -21,13 +21,13 @@ func (m *TransactionValidator) Lint(ctx context.Context) (string, error) {
 }
 
 func (m *TransactionValidator) lintTofuFmt(ctx context.Context) (string, error) {
-	return run(ctx, m.tool(pins.Tofu), "tofu fmt -check (run `tofu fmt -recursive infra`)",
+	return run(ctx, m.infraTool(pins.Tofu), "tofu fmt -check (run `tofu fmt -recursive infra`)",
 		"tofu", "fmt", "-check", "-recursive", "-diff", "infra")
 }
 
 func (m *TransactionValidator) lintTflint(ctx context.Context) (string, error) {
 	// --recursive visits every module, environment root and the bootstrap root.
-	return sh(ctx, m.tool(pins.Tflint), "tflint",
+	return sh(ctx, m.infraTool(pins.Tflint), "tflint",
 		`cd infra && tflint --recursive --config "$PWD/.tflint.hcl" --format compact`)
 }
 

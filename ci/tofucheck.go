@@ -45,7 +45,7 @@ func (m *TransactionValidator) tofuCheck(ctx context.Context) (string, error) {
 			return "", fmt.Errorf("terraform directory %q: only letters, digits and ._/- are allowed", r)
 		}
 	}
-	return sh(ctx, m.tool(pins.Tofu), "tofu init + validate + test", tofuCheckScript(roots, envs))
+	return sh(ctx, m.infraTool(pins.Tofu), "tofu init + validate + test", tofuCheckScript(roots, envs))
 }
 
 // envRootTests pairs the environments' var files (<env>.tfvars among rootFiles, the
