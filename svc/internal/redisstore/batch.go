@@ -5,6 +5,9 @@ import (
 	"sync"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // batcher sends the pipelines of concurrent calls together, as one pipeline, so that one
@@ -212,6 +215,14 @@ func (b *batcher) send(leaderCtx context.Context, batch []*call) {
 		ctx, cancel = context.WithDeadline(ctx, d)
 		defer cancel()
 	}
+	if links := traceLinks(batch); len(links) > 0 {
+		// The round trip's spans (redisotel's) fall in the leader's trace; the others
+		// reach them through this span's links, as a group commit's requests do.
+		var span trace.Span
+		ctx, span = tracer.Start(ctx, "redisstore admission round trip", trace.WithLinks(links...),
+			trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attribute.Int("redisstore.batch_size", len(batch))))
+		defer span.End()
+	}
 	ends := make([]int, len(batch))
 	cmds, _ := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, c := range batch {
@@ -226,4 +237,18 @@ func (b *batcher) send(leaderCtx context.Context, batch []*call) {
 		start = ends[i]
 		c.done <- struct{}{}
 	}
+}
+
+var tracer = otel.Tracer("github.com/transaction-validator/transaction-validator/svc/internal/redisstore")
+
+// traceLinks links the round trip to the traces of the calls it carries; none when
+// tracing is off, so that costs nothing then.
+func traceLinks(batch []*call) []trace.Link {
+	var links []trace.Link
+	for _, c := range batch {
+		if l := trace.LinkFromContext(c.ctx); l.SpanContext.IsValid() {
+			links = append(links, l)
+		}
+	}
+	return links
 }

@@ -13,6 +13,10 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/transaction-validator/transaction-validator/svc/internal/payment"
 	"github.com/transaction-validator/transaction-validator/svc/internal/testsupport/devserver"
@@ -310,6 +314,55 @@ func TestBatcherLeadReachingADepartedCallIsPassedOn(t *testing.T) {
 	b.passOnLead(next)
 	if b.rounds != 0 {
 		t.Fatalf("with nothing queued the lead's slot was not freed: rounds %d", b.rounds)
+	}
+}
+
+// TestBatcherRoundTripLinkedToEveryTrace: with tracing on, the round trip's span is a
+// child of its leader's and links to the trace of every call it carries, so a request
+// whose admission rode another's round trip still reaches its Redis spans.
+func TestBatcherRoundTripLinkedToEveryTrace(t *testing.T) {
+	rdb, _ := batchClient(t)
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	prev := otel.GetTracerProvider()
+	otel.SetTracerProvider(tp)
+	t.Cleanup(func() { otel.SetTracerProvider(prev) })
+
+	requests := tp.Tracer("test")
+	leaderCtx, leaderSpan := requests.Start(context.Background(), "leader request")
+	otherCtx, otherSpan := requests.Start(context.Background(), "other request")
+	untraced := context.Background()
+	newCall := func(ctx context.Context) *call {
+		return &call{ctx: ctx, queue: func(p redis.Pipeliner) { p.Ping(ctx) }, done: make(chan struct{}, 1), lead: make(chan struct{}, 1)}
+	}
+	b := newBatcher(rdb)
+	batch := []*call{newCall(leaderCtx), newCall(otherCtx), newCall(untraced)}
+	b.send(leaderCtx, batch)
+	leaderSpan.End()
+	otherSpan.End()
+	for _, c := range batch {
+		if len(c.cmds) != 1 || c.cmds[0].Err() != nil {
+			t.Fatalf("replies: %v", c.cmds)
+		}
+	}
+	var round sdktrace.ReadOnlySpan
+	for _, s := range rec.Ended() {
+		if s.Name() == "redisstore admission round trip" {
+			round = s
+		}
+	}
+	if round == nil {
+		t.Fatal("no span for the round trip")
+	}
+	if round.Parent().SpanID() != leaderSpan.SpanContext().SpanID() {
+		t.Error("the round trip's span is not a child of its leader's")
+	}
+	linked := map[trace.TraceID]bool{}
+	for _, l := range round.Links() {
+		linked[l.SpanContext.TraceID()] = true
+	}
+	if len(round.Links()) != 2 || !linked[leaderSpan.SpanContext().TraceID()] || !linked[otherSpan.SpanContext().TraceID()] {
+		t.Errorf("links %v, want the two traced calls'", round.Links())
 	}
 }
 
