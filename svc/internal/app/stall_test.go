@@ -157,3 +157,57 @@ func TestRedisStall503WithinBudget(t *testing.T) {
 		t.Fatalf("503 after %s, want within %s", took, budget)
 	}
 }
+
+// TestConcurrentRedisStallLeavesNothingBehind: the admissions of concurrent requests share
+// Redis round trips (redisstore's batcher), so during a stall most of them wait behind the
+// stalled round trip rather than on a connection of their own. Each must still be answered
+// 503 within its budget, leave no claim and no count once Redis answers again, and be
+// decided normally when the client retries.
+func TestConcurrentRedisStallLeavesNothingBehind(t *testing.T) {
+	r, proxy, rdb := stalledService(t, map[string]string{"REDIS_TIMEOUT": "150ms", "VELOCITY_CARD_PER_MINUTE": "100"})
+	ctx := context.Background()
+	if a := r.post(t, "before-cst", txn("4111111111111111", 100)); a.Status != 200 {
+		t.Fatalf("before the stall: %d %s", a.Status, a.Raw)
+	}
+	before := velocity(t, rdb)
+
+	proxy.setDelay(400 * time.Millisecond)
+	const n = 24
+	answers := make([]answer, n)
+	took := make([]time.Duration, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			began := time.Now()
+			answers[i] = r.post(t, fmt.Sprintf("cst-%d", i+1), txn("4111111111111111", 200+i))
+			took[i] = time.Since(began)
+		})
+	}
+	wg.Wait()
+	// The budget of TestRedisStall503WithinBudget: admission 2 × REDIS_TIMEOUT, the
+	// give-back REDIS_TIMEOUT, and half a second of slack for a loaded machine.
+	budget := 3*150*time.Millisecond + 500*time.Millisecond
+	for i, a := range answers {
+		if a.Status != 503 || a.errCode() != "dependency_unavailable" {
+			t.Errorf("cst-%d during the stall: %d %s", i+1, a.Status, a.Raw)
+		}
+		if took[i] > budget {
+			t.Errorf("cst-%d: 503 after %s, want within %s", i+1, took[i], budget)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	proxy.setDelay(0)
+	eventually(t, 5*time.Second, "every 503's claim and counts given back", func() bool {
+		keys, _ := rdb.Keys(ctx, "txv:idem:m_1:cst-*").Result()
+		return len(keys) == 0 && sameCounts(before, velocity(t, rdb))
+	})
+	for i := range n {
+		a := r.post(t, fmt.Sprintf("cst-%d", i+1), txn("4111111111111111", 200+i))
+		if a.Status != 200 || a.Body["decision"] != "approve" || a.Header.Get("Idempotent-Replayed") != "" {
+			t.Fatalf("cst-%d, the client's retry after the stall: %d %s", i+1, a.Status, a.Raw)
+		}
+	}
+}

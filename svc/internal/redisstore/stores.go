@@ -16,7 +16,8 @@ import (
 // by every replica; the claim is SET NX with a short expiry holding the owner's request
 // id; the counters are one per card and per merchant per UTC minute. Admit sends all of it
 // as one pipeline: one round trip on a single Redis, one per shard touched, in parallel, in
-// cluster mode (the keys need not share a slot).
+// cluster mode (the keys need not share a slot). The pipelines of concurrent Admit calls
+// travel together (batcher), so under load one round trip serves several requests.
 //
 // A time-out does not tell whether Redis ran what was sent (a stalled server runs it when
 // it resumes), so the claim and the counts are kept by request id: the claim's value is
@@ -31,6 +32,7 @@ import (
 // requests a second, keeping answers in Redis for 24 hours would hold ~170 million keys.
 type Admission struct {
 	rdb      redis.UniversalClient
+	batch    *batcher
 	claimTTL time.Duration
 	// gcraArgs are the limit's emission interval and burst tolerance, in microseconds.
 	gcraArgs []any
@@ -50,6 +52,7 @@ func NewAdmission(rdb redis.UniversalClient, claimTTL time.Duration, perSecond i
 	interval := 1e6 / float64(perSecond)
 	return &Admission{
 		rdb:      rdb,
+		batch:    newBatcher(rdb),
 		claimTTL: claimTTL,
 		gcraArgs: []any{strconv.FormatFloat(interval, 'g', -1, 64), strconv.FormatFloat(interval*float64(perSecond), 'g', -1, 64)},
 		epoch:    time.Now(),
@@ -78,7 +81,8 @@ func velocityKeys(a payment.Attempt) (card, merchant string) {
 func (s *Admission) monotonic() int64 { return int64(time.Since(s.epoch)) }
 
 // Admit implements payment.Admission. The limit, the claim and the counts go in one
-// pipeline, so an attempt the limit refuses has taken a claim and counts that it then
+// pipeline, sent together with those of the attempts admitted at the same time (batcher),
+// so an attempt the limit refuses has taken a claim and counts that it then
 // gives back in a second round trip; refusals are the rare path, and after one the
 // replica refuses locally for the wait it was given. When Admit fails, the caller gives
 // back with GiveBack whatever may have been taken.
@@ -125,17 +129,19 @@ func (s *Admission) Admit(ctx context.Context, a payment.Attempt) (payment.Admit
 	return payment.Admitted{Claimed: claimed, Counts: payment.VelocityCounts{Card: c.Val(), Merchant: m.Val()}}, nil
 }
 
-// pipelineAfterScript sends script and then the commands queue adds, in one pipeline, and
-// returns the script's reply. A shard that lost its script cache (a restart or a
+// pipelineAfterScript sends script and then the commands queue adds, in one pipeline
+// (shared with the concurrent calls': see batcher), and returns the script's reply. A shard that lost its script cache (a restart or a
 // failover) answers the script with NOSCRIPT: the script's body is then sent once, alone,
 // which also caches it again.
 func (s *Admission) pipelineAfterScript(ctx context.Context, script *redis.Script, keys []string, args []any, queue func(redis.Pipeliner)) (*redis.Cmd, error) {
 	var reply *redis.Cmd
-	cmds, _ := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	cmds, err := s.batch.do(ctx, func(p redis.Pipeliner) {
 		reply = script.EvalSha(ctx, p, keys, args...)
 		queue(p)
-		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
 	// A nil reply (redis.Nil: SET ... GET on a free key) is an answer, not a failure.
 	for _, c := range cmds[1:] {
 		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
