@@ -62,7 +62,9 @@ func TestRunRefusesBadDatabaseAuth(t *testing.T) {
 		// Static credentials and no shared files: nothing from the host's AWS setup.
 		"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_PROFILE": "",
 		"AWS_ROLE_ARN": "", "AWS_WEB_IDENTITY_TOKEN_FILE": "", "AWS_DEFAULT_REGION": "",
-		"AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
+		"AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+		// pgx would take it as the URL's password, which IAM mode refuses first.
+		"PGPASSWORD": ""}
 	for _, c := range []struct {
 		env  map[string]string
 		want string

@@ -14,12 +14,14 @@ import (
 )
 
 // awsStatic gives the default AWS chain static credentials and a region, and keeps the
-// host's AWS files out.
+// host's AWS files and a PGPASSWORD out.
 func awsStatic(t *testing.T) {
 	t.Helper()
 	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
 		"AWS_REGION": "eu-central-1", "AWS_PROFILE": "", "AWS_ROLE_ARN": "", "AWS_WEB_IDENTITY_TOKEN_FILE": "",
-		"AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"} {
+		"AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+		// pgx takes PGPASSWORD as a password-less URL's password, which IAM mode refuses.
+		"PGPASSWORD": ""} {
 		t.Setenv(k, v)
 	}
 }

@@ -125,8 +125,9 @@ func (a Auth) Configure(cfg *pgxpool.Config) error {
 	}
 	if cc.Password != "" {
 		// Either the URL is a password-mode one deployed by mistake or a secret is lying
-		// around; both are worth stopping for rather than silently ignoring.
-		return fmt.Errorf("%w: DATABASE_AUTH=iam: DATABASE_URL must carry no password (each connection's password is an IAM token)", ErrConfig)
+		// around (pgx also takes PGPASSWORD and the .pgpass file); both are worth stopping
+		// for rather than silently ignoring.
+		return fmt.Errorf("%w: DATABASE_AUTH=iam: DATABASE_URL must carry no password, nor PGPASSWORD or a .pgpass file supply one (each connection's password is an IAM token)", ErrConfig)
 	}
 	if len(cc.Fallbacks) > 0 {
 		// A fallback is another host, or the same one without TLS (sslmode prefer/allow):

@@ -55,6 +55,7 @@ func TestIAMConfigErrors(t *testing.T) {
 		auth            dbauth.Auth
 	}{
 		{"password in URL", "postgres://transaction_validator:hunter2@" + proxy + ":5432/payments?sslmode=verify-full", "must carry no password", iam},
+		{"password from PGPASSWORD", "postgres://transaction_validator@" + proxy + ":5432/payments?sslmode=verify-full", "nor PGPASSWORD", iam},
 		{"sslmode require", "postgres://transaction_validator@" + proxy + ":5432/payments?sslmode=require", "sslmode=verify-full", iam},
 		{"sslmode verify-ca", "postgres://transaction_validator@" + proxy + ":5432/payments?sslmode=verify-ca", "sslmode=verify-full", iam},
 		{"sslmode disable", "postgres://transaction_validator@" + proxy + ":5432/payments?sslmode=disable", "sslmode=verify-full", iam},
@@ -68,6 +69,9 @@ func TestIAMConfigErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("PGSSLMODE", "")
 			t.Setenv("PGPASSWORD", "")
+			if tc.name == "password from PGPASSWORD" {
+				t.Setenv("PGPASSWORD", "hunter2")
+			}
 			cfg := parse(t, tc.url)
 			err := tc.auth.Configure(cfg)
 			if !errors.Is(err, dbauth.ErrConfig) || !strings.Contains(err.Error(), tc.want) {
@@ -108,6 +112,7 @@ func TestPasswordModeChangesNothing(t *testing.T) {
 // The hook asks the token source for the connection's own host:port and user, and the
 // token becomes that connection's password.
 func TestIAMHookPutsTheTokenInThePassword(t *testing.T) {
+	t.Setenv("PGPASSWORD", "") // pgx's default password would be refused in IAM mode
 	var gotEndpoint, gotUser string
 	tokens := func(_ context.Context, endpoint, user string) (string, error) {
 		gotEndpoint, gotUser = endpoint, user

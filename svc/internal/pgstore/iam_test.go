@@ -55,6 +55,9 @@ func (s *tokenSource) count() int {
 // and returns the URL DATABASE_AUTH=iam deploys: user, host, verify-full, no password.
 func iamServer(t *testing.T, login, password string) (*devserver.Postgres, string) {
 	t.Helper()
+	// pgx takes a password from PGPASSWORD when the URL has none, and IAM mode refuses
+	// one; ci's test stage had it set for its own PostgreSQL service.
+	t.Setenv("PGPASSWORD", "")
 	srv := devtest.Postgres(t, devserver.PostgresOptions{TLS: true})
 	ctx := context.Background()
 	asSuperuser(t, srv, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", pgx.Identifier{login}.Sanitize(), password))
