@@ -125,11 +125,11 @@ func (m *TransactionValidator) tool(image string) *dagger.Container {
 }
 
 // infraTool is tool with only infra/ at /src/infra: OpenTofu and tflint read nothing
-// outside it (modules refer to each other by relative paths inside infra/). Anything else
-// in the checkout then leaves their steps cached, the slowest of ci (tofu test in every
-// module) included: a change in svc/, and the content-hash stamp the Dagger CLI writes on
-// dagger.json and ci/go.* when it loads or develops the module, which made the whole
-// checkout differ between suite 21's validate and suite 50's ci of one commit.
+// outside it (modules refer to each other by relative paths inside infra/), so a change
+// anywhere else in the checkout (svc/, the docs, the stamp the Dagger CLI writes on
+// dagger.json) is not an input of their steps, the slowest of ci (tofu test in every
+// module) included. Whether the engine still holds such a step's result is its garbage
+// collector's call (airgap/dagger's engine.toml caps it at 20 GB).
 func (m *TransactionValidator) infraTool(image string) *dagger.Container {
 	return dag.Container().From(image).
 		WithUser("0").
