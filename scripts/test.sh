@@ -53,6 +53,9 @@ passed=0 failed=0 skipped=0 summary=() failed_logs=()
 # Each suite's output is also kept, so that the end of the run can repeat why a suite failed:
 # CI shows only the beginning and the end of a long run, and the reason sat in between.
 logs=$(mktemp -d "${TMPDIR:-/tmp}/txv-suites.XXXXXX")
+# The long suites' own timings (suite 50's steps, the stages of its first ci), repeated at
+# the end for the same reason: the time budget of a CI run is spent in between.
+export TXV_PIPELINE_TIMINGS=${TXV_PIPELINE_TIMINGS:-$logs/pipeline-timings.txt}
 for suite in scripts/suites/*.sh; do
   name=$(basename "$suite" .sh)
   if [ $# -gt 0 ]; then
@@ -94,6 +97,11 @@ gocache=$(go env GOCACHE 2>/dev/null) && [ -d "$gocache" ] && touch "$gocache/.u
 if [ $# -eq 0 ] && [ "$failed" -eq 0 ] && [ "$skipped" -eq 0 ] && [ "${TXV_CACHE_SWEEP:-1}" = 1 ]; then
   printf '\n===== cache sweep =====\n'
   airgap/cache-gc.sh sweep "$run_started" || true
+fi
+
+if [ -s "$TXV_PIPELINE_TIMINGS" ]; then
+  printf '\n===== suite 50 timings =====\n'
+  cat "$TXV_PIPELINE_TIMINGS"
 fi
 
 for name in "${failed_logs[@]}"; do

@@ -67,11 +67,18 @@ log_of() {
 # wait_for WHAT SECONDS CMD...: polls CMD, and on timeout shows the last log lines of every
 # component, because "timed out" alone never says which one fell over.
 wait_for() {
+  # --log=NAME: the component the wait is about; on a timeout its log comes last and longer,
+  # next to the error, where a CI report that shows only a run's tail still has it.
+  local focus=""
+  case $1 in --log=*) focus=${1#--log=}; shift ;; esac
   local what=$1 secs=$2; shift 2
   local end=$((SECONDS + secs))
   until "$@" >/dev/null 2>&1; do
     if [ $SECONDS -ge $end ]; then
-      local f; for f in "$K8S_STATE"/logs/*.log; do log "--- $f"; tail -n 15 "$f" >&2; done
+      local f; for f in "$K8S_STATE"/logs/*.log; do
+        [ "$(basename "$f" .log)" = "$focus" ] || { log "--- $f"; tail -n 15 "$f" >&2; }
+      done
+      [ -z "$focus" ] || { log "--- $K8S_STATE/logs/$focus.log"; tail -n 40 "$K8S_STATE/logs/$focus.log" >&2; }
       die "timed out after ${secs}s waiting for $what"
     fi
     local pid name
