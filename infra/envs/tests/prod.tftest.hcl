@@ -158,9 +158,9 @@ run "prod_is_highly_available_and_protected" {
     error_message = "Run with prod.tfvars: tofu test -var-file=prod.tfvars -filter=tests/prod.tftest.hcl"
   }
 
-  # Still "password": the committed overlays take DATABASE_URL from the secrets, and
-  # kustomize/tfoutputs renders the iam URLs only for an overlay with components/database-iam
-  # (switching is one reviewed change: infra/modules/aurora/README.md, "Switching to IAM").
+  # Still "password": the committed overlay lists components/database-password, which
+  # builds only on password-mode outputs. Switching changes this assertion with the tfvars
+  # and the overlay (infra/modules/aurora/README.md, "Switching to IAM").
   assert {
     condition = (
       var.database_client_auth == "password" &&

@@ -135,9 +135,9 @@ run "staging_mirrors_prod_topology" {
     error_message = "Run with staging.tfvars: tofu test -var-file=staging.tfvars -filter=tests/staging.tftest.hcl"
   }
 
-  # Still "password": the committed overlays take DATABASE_URL from the secrets, and
-  # kustomize/tfoutputs renders the iam URLs only for an overlay with components/database-iam
-  # (switching is one reviewed change: infra/modules/aurora/README.md, "Switching to IAM").
+  # Still "password": the committed overlay lists components/database-password, which
+  # builds only on password-mode outputs. Switching changes this assertion with the tfvars
+  # and the overlay (infra/modules/aurora/README.md, "Switching to IAM").
   assert {
     condition = (
       var.database_client_auth == "password" &&
