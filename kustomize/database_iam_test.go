@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	networkingv1 "k8s.io/api/networking/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/transaction-validator/transaction-validator/kustomize/tfoutputs"
@@ -311,6 +312,108 @@ func TestDatabaseLoginComponentMustMatchInfra(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error does not name %s: %v", tc.want, err)
+			}
+		})
+	}
+}
+
+// The repository's rules for the validator and the workloads hold for prod in iam mode
+// too, so switching an environment needs no test change but its own assertion in infra.
+func TestDatabaseIAMOverlayKeepsTheRules(t *testing.T) {
+	m := render(t, prodVariant(t, "iam", swap(t)))
+	prod := envs[len(envs)-1]
+	for _, r := range rules {
+		t.Run(r.name, func(t *testing.T) {
+			for _, v := range r.check(prod, m) {
+				t.Error(v)
+			}
+		})
+	}
+	for _, r := range workloadRules {
+		t.Run("workloads/"+r.name, func(t *testing.T) {
+			for _, v := range r.check(prod, m) {
+				t.Error(v)
+			}
+		})
+	}
+}
+
+// The rules tell the modes apart: 443 to the data subnets only with IAM logins, and IAM
+// logins only with a way to STS and without a DATABASE_URL secret.
+func TestLoginModeRulesCatchMismatches(t *testing.T) {
+	password := render(t, "overlays/prod")
+	iam := render(t, prodVariant(t, "iam", swap(t)))
+	stsOf := func(m *manifests) (validator, console networkingv1.NetworkPolicy) {
+		for _, np := range m.NetworkPolicies {
+			if np.Name == "egress-to-sts" {
+				validator = np
+			}
+		}
+		for _, np := range m.Workloads.NetworkPolicies {
+			if np.Name == "operator-console-egress-to-sts" {
+				console = np
+			}
+		}
+		return validator, console
+	}
+	without := func(nps []networkingv1.NetworkPolicy, name string) []networkingv1.NetworkPolicy {
+		return slices.DeleteFunc(slices.Clone(nps), func(np networkingv1.NetworkPolicy) bool { return np.Name == name })
+	}
+	sts, consoleSTS := stsOf(iam)
+	prod := envs[len(envs)-1]
+
+	for _, tc := range []struct {
+		name  string
+		check func(env, *manifests) []string
+		m     func() *manifests
+		want  string
+	}{
+		{"password validator with 443 to the data subnets", checkNetworkPolicies, func() *manifests {
+			m := *password
+			m.NetworkPolicies = append(slices.Clone(m.NetworkPolicies), sts)
+			return &m
+		}, "does not log in with IAM"},
+		{"iam validator without STS", checkNetworkPolicies, func() *manifests {
+			m := *iam
+			m.NetworkPolicies = without(m.NetworkPolicies, "egress-to-sts")
+			return &m
+		}, "no NetworkPolicy lets it reach STS"},
+		{"password console with 443 to the data subnets", checkConsoleNetworkPolicies, func() *manifests {
+			m, w := *password, *password.Workloads
+			w.NetworkPolicies = append(slices.Clone(w.NetworkPolicies), consoleSTS)
+			m.Workloads = &w
+			return &m
+		}, "database may only be reached on [5432], not 443"},
+		{"iam console without STS", checkConsoleNetworkPolicies, func() *manifests {
+			m, w := *iam, *iam.Workloads
+			w.NetworkPolicies = without(w.NetworkPolicies, "operator-console-egress-to-sts")
+			m.Workloads = &w
+			return &m
+		}, "the console logs in with IAM but no NetworkPolicy lets it reach STS"},
+		{"iam validator still mapping the DATABASE_URL secret", checkExternalSecret, func() *manifests {
+			m := *iam
+			m.Custom = map[string][]map[string]any{}
+			for k, v := range iam.Custom {
+				m.Custom[k] = v
+			}
+			m.Custom["ExternalSecret"] = password.Custom["ExternalSecret"]
+			return &m
+		}, "ExternalSecret provides DATABASE_URL"},
+		{"iam console keeping its ExternalSecret", checkConsoleSecret, func() *manifests {
+			m, w := *iam, *iam.Workloads
+			w.Custom = map[string][]map[string]any{}
+			for k, v := range iam.Workloads.Custom {
+				w.Custom[k] = v
+			}
+			w.Custom["ExternalSecret"] = password.Workloads.Custom["ExternalSecret"]
+			m.Workloads = &w
+			return &m
+		}, "still has ExternalSecret operator-console"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.check(prod, tc.m())
+			if !slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, tc.want) }) {
+				t.Errorf("violations %v do not say %q", got, tc.want)
 			}
 		})
 	}

@@ -117,6 +117,23 @@ func checkConsoleSecret(_ env, m *manifests) (out []string) {
 			store = o
 		}
 	}
+	if c := workloadContainer(consoleName, &d.Spec.Template); c != nil && iamLogin(c) {
+		// components/database-iam: DATABASE_URL was the ExternalSecret's only key and
+		// infra's iam mode creates no such secret; the SecretStore stays for the IdP
+		// client's secret.
+		if es != nil {
+			errorf(&out, "console logs in with IAM but still has ExternalSecret %s", consoleName)
+		}
+		if store == nil {
+			errorf(&out, "console needs its own SecretStore")
+		}
+		for _, ev := range c.Env {
+			if ev.ValueFrom != nil && ev.ValueFrom.SecretKeyRef != nil {
+				errorf(&out, "console env %s refers to Secret %s; with IAM logins it needs none", ev.Name, ev.ValueFrom.SecretKeyRef.Name)
+			}
+		}
+		return append(out, checkIAMDatabaseURL(consoleName, c, "operator_console")...)
+	}
 	if es == nil || store == nil {
 		return []string{"console needs its own ExternalSecret and SecretStore"}
 	}
