@@ -261,6 +261,11 @@ func TestDatabaseIAMComponent(t *testing.T) {
 			continue
 		}
 		found[np.Name] = true
+		// Like every other policy of the workload: the deployer's namespaced RBAC applies
+		// only objects with a namespace (TestDeployerRBAC), and the labels are base's.
+		if np.Namespace != namespace || np.Labels["app.kubernetes.io/name"] != pod || np.Labels["app.kubernetes.io/part-of"] != "payments" || np.Labels["app.kubernetes.io/environment"] != "prod" {
+			t.Errorf("%s: namespace %q, labels %v, want %s and the workload's labels", np.Name, np.Namespace, np.Labels, namespace)
+		}
 		if got := np.Spec.PodSelector.MatchLabels["app.kubernetes.io/name"]; got != pod || len(np.Spec.Ingress) != 0 {
 			t.Errorf("%s selects %q (ingress %v), want egress of %s only", np.Name, got, np.Spec.Ingress, pod)
 		}
