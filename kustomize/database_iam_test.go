@@ -26,22 +26,32 @@ const (
 	consoleIAMURL     = "postgres://operator_console@" + prodProxy + ":5432/payments?sslmode=verify-full"
 )
 
-// prodOutputsInMode is testdata/tofu-output/prod.json as infra prints it in mode
-// ("password" is the file itself; "iam" nulls the URL secrets' names and sets the URLs).
+// prodOutputsInMode is testdata/tofu-output/prod.json as infra prints it in mode, whatever
+// mode the file itself is in: "password" sets the URL secrets' names and nulls the URLs,
+// "iam" the other way round.
 func prodOutputsInMode(t *testing.T, mode string) []byte {
 	t.Helper()
-	raw := fixture(t, "prod")
-	if mode == "password" {
-		return raw
-	}
 	var doc map[string]map[string]any
-	if err := json.Unmarshal(raw, &doc); err != nil {
+	if err := json.Unmarshal(fixture(t, "prod"), &doc); err != nil {
 		t.Fatal(err)
 	}
-	doc["database_url_secret_name"]["value"] = nil
-	doc["operator_console_database_url_secret_name"]["value"] = nil
-	doc["database_iam_url"]["value"] = validatorIAMURL
-	doc["operator_console_database_iam_url"]["value"] = consoleIAMURL
+	values := map[string]any{
+		"database_url_secret_name":                  "transaction-validator/prod/database-url",
+		"operator_console_database_url_secret_name": "transaction-validator/prod/database/operator_console/url",
+		"database_iam_url":                          nil,
+		"operator_console_database_iam_url":         nil,
+	}
+	if mode == "iam" {
+		values = map[string]any{
+			"database_url_secret_name":                  nil,
+			"operator_console_database_url_secret_name": nil,
+			"database_iam_url":                          validatorIAMURL,
+			"operator_console_database_iam_url":         consoleIAMURL,
+		}
+	}
+	for k, v := range values {
+		doc[k]["value"] = v
+	}
 	out, err := json.Marshal(doc)
 	if err != nil {
 		t.Fatal(err)
@@ -84,8 +94,8 @@ func prodVariant(t *testing.T, mode string, edit func(string) string) string {
 	return dir
 }
 
-// editComponents returns an edit of a kustomization that passes its components list
-// through f.
+// editComponents returns an edit of a kustomization that passes its components list,
+// without whichever database login component it lists, through f.
 func editComponents(t *testing.T, f func([]any) []any) func(string) string {
 	return func(k string) string {
 		var doc map[string]any
@@ -93,8 +103,10 @@ func editComponents(t *testing.T, f func([]any) []any) func(string) string {
 			t.Fatal(err)
 		}
 		comps, _ := doc["components"].([]any)
-		if !slices.Contains(comps, any(passwordComponent)) {
-			t.Fatalf("prod's kustomization does not list %s: %v", passwordComponent, comps)
+		n := len(comps)
+		comps = slices.DeleteFunc(slices.Clone(comps), func(c any) bool { return c == passwordComponent || c == iamComponent })
+		if n-len(comps) != 1 {
+			t.Fatalf("prod's kustomization does not list one database login component: %v", doc["components"])
 		}
 		doc["components"] = f(comps)
 		out, err := yaml.Marshal(doc)
@@ -105,14 +117,13 @@ func editComponents(t *testing.T, f func([]any) []any) func(string) string {
 	}
 }
 
-// swap lists components/database-iam instead of components/database-password.
-func swap(t *testing.T) func(string) string {
-	return editComponents(t, func(c []any) []any {
-		out := slices.Clone(c)
-		out[slices.Index(out, any(passwordComponent))] = iamComponent
-		return out
-	})
+// withLogin lists the given database login components (and no other).
+func withLogin(t *testing.T, components ...any) func(string) string {
+	return editComponents(t, func(c []any) []any { return append(c, components...) })
 }
+
+// swap lists components/database-iam.
+func swap(t *testing.T) func(string) string { return withLogin(t, iamComponent) }
 
 // indexObjects indexes a rendered stream by kind/namespace/name.
 func indexObjects(t *testing.T, all []byte) map[object]map[string]any {
@@ -145,7 +156,7 @@ func mustBuild(t *testing.T, dir string) []byte {
 // deletes the console's (DATABASE_URL was its only key) and adds the two STS policies;
 // every other object is prod's, byte for byte.
 func TestDatabaseIAMChangesOnlyTheLogin(t *testing.T) {
-	prod := indexObjects(t, mustBuild(t, "overlays/prod"))
+	prod := indexObjects(t, mustBuild(t, prodVariant(t, "password", withLogin(t, passwordComponent))))
 	iam := indexObjects(t, mustBuild(t, prodVariant(t, "iam", swap(t))))
 	var changed, added, removed []string
 	for k, v := range iam {
@@ -303,10 +314,10 @@ func TestDatabaseLoginComponentMustMatchInfra(t *testing.T) {
 	}{
 		{"iam component, password infra", "password", swap, "data.database_iam_url"},
 		{"password component, iam infra", "iam", func(t *testing.T) func(string) string {
-			return editComponents(t, func(c []any) []any { return c })
+			return withLogin(t, passwordComponent)
 		}, "data.database_url_secret_name"},
 		{"both components", "iam", func(t *testing.T) func(string) string {
-			return editComponents(t, func(c []any) []any { return append(slices.Clone(c), iamComponent) })
+			return withLogin(t, passwordComponent, iamComponent)
 		}, "database_url_secret_name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -346,7 +357,7 @@ func TestDatabaseIAMOverlayKeepsTheRules(t *testing.T) {
 // The rules tell the modes apart: 443 to the data subnets only with IAM logins, and IAM
 // logins only with a way to STS and without a DATABASE_URL secret.
 func TestLoginModeRulesCatchMismatches(t *testing.T) {
-	password := render(t, "overlays/prod")
+	password := render(t, prodVariant(t, "password", withLogin(t, passwordComponent)))
 	iam := render(t, prodVariant(t, "iam", swap(t)))
 	stsOf := func(m *manifests) (validator, console networkingv1.NetworkPolicy) {
 		for _, np := range m.NetworkPolicies {

@@ -143,10 +143,11 @@ func fixture(t *testing.T, env string) []byte {
 	return b
 }
 
-// generated is prod's example outputs rendered.
+// generated is prod's example outputs rendered, in password mode whatever mode prod's
+// fixture is in (the tests that use it build base with components/database-password).
 func generated(t *testing.T) string {
 	t.Helper()
-	out, err := tfoutputs.Render(fixture(t, "prod"), tfoutputs.Options{})
+	out, err := tfoutputs.Render(prodOutputsInMode(t, "password"), tfoutputs.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

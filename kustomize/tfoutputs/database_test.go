@@ -16,7 +16,7 @@ const (
 // iamOutputs is prod's outputs as infra prints them with database_client_auth = "iam":
 // the two URL secrets' names null, the two password-less URLs set.
 func iamOutputs(t testing.TB) map[string]map[string]any {
-	doc := prodOutputs(t)
+	doc := passwordOutputs(t)
 	doc[secretNameKey]["value"] = nil
 	doc[consoleNameKey]["value"] = nil
 	doc["database_iam_url"]["value"] = validatorIAM
@@ -24,10 +24,20 @@ func iamOutputs(t testing.TB) map[string]map[string]any {
 	return doc
 }
 
+// passwordOutputs is prod's outputs in password mode, whatever mode the fixture is in.
+func passwordOutputs(t testing.TB) map[string]map[string]any {
+	doc := prodOutputs(t)
+	doc[secretNameKey]["value"] = "transaction-validator/prod/database-url"
+	doc[consoleNameKey]["value"] = "transaction-validator/prod/database/operator_console/url"
+	doc["database_iam_url"]["value"] = nil
+	doc["operator_console_database_iam_url"]["value"] = nil
+	return doc
+}
+
 // Password mode (what every environment runs): the iam URLs are null and that is fine;
 // only the secrets' names are written, so components/database-iam cannot build on it.
 func TestRenderPasswordModeWritesSecretNamesOnly(t *testing.T) {
-	out, err := Render(encode(t, prodOutputs(t)), Options{})
+	out, err := Render(encode(t, passwordOutputs(t)), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,11 +103,11 @@ func TestRenderRefusesBadDatabaseLogins(t *testing.T) {
 			d[consoleNameKey]["value"] = "transaction-validator/prod/database/operator_console/url"
 		},
 			[]string{"output operator_console_database_url_secret_name is set but database_iam_url is too"}},
-		{"password: console URL set", prodOutputs, func(d map[string]map[string]any) { d["operator_console_database_iam_url"]["value"] = consoleIAM },
+		{"password: console URL set", passwordOutputs, func(d map[string]map[string]any) { d["operator_console_database_iam_url"]["value"] = consoleIAM },
 			[]string{"operator_console_database_iam_url is set but database_iam_url is null"}},
-		{"password: secret name null", prodOutputs, func(d map[string]map[string]any) { d[secretNameKey]["value"] = nil },
+		{"password: secret name null", passwordOutputs, func(d map[string]map[string]any) { d[secretNameKey]["value"] = nil },
 			[]string{"output database_url_secret_name is null"}},
-		{"missing iam URL output", prodOutputs, func(d map[string]map[string]any) { delete(d, "operator_console_database_iam_url") },
+		{"missing iam URL output", passwordOutputs, func(d map[string]map[string]any) { delete(d, "operator_console_database_iam_url") },
 			[]string{"output operator_console_database_iam_url is missing"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
