@@ -5,6 +5,7 @@ package kustomize
 
 import (
 	"os"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -125,7 +126,24 @@ func checkConsoleSecret(_ env, m *manifests) (out []string) {
 			errorf(&out, "console logs in with IAM but still has ExternalSecret %s", consoleName)
 		}
 		if store == nil {
-			errorf(&out, "console needs its own SecretStore")
+			return append(out, "console needs its own SecretStore")
+		}
+		if str(path(store, "spec", "provider", "aws", "auth", "jwt", "serviceAccountRef", "name")) != consoleName {
+			errorf(&out, "console SecretStore must authenticate as the console's own ServiceAccount")
+		}
+		// What is left in the store is the IdP client's secret, for the ALB.
+		for _, o := range w.Custom["ExternalSecret"] {
+			if name := str(path(o, "metadata", "name")); name == consoleName+"-oidc" {
+				var got []string
+				data, _ := path(o, "spec", "data").([]any)
+				for _, item := range data {
+					im, _ := item.(map[string]any)
+					got = append(got, str(im["secretKey"]))
+				}
+				if !slices.Equal(got, []string{"clientSecret"}) {
+					errorf(&out, "console ExternalSecret %s must produce exactly clientSecret, produces %v", name, got)
+				}
+			}
 		}
 		for _, ev := range c.Env {
 			if ev.ValueFrom != nil && ev.ValueFrom.SecretKeyRef != nil {
