@@ -26,18 +26,22 @@ const (
 	consoleIAMURL     = "postgres://operator_console@" + prodProxy + ":5432/payments?sslmode=verify-full"
 )
 
-// prodOutputsInMode is testdata/tofu-output/prod.json as infra prints it in mode, whatever
-// mode the file itself is in: "password" sets the URL secrets' names and nulls the URLs,
-// "iam" the other way round.
-func prodOutputsInMode(t *testing.T, mode string) []byte {
+// prodOutputsInMode is outputsInMode for prod.
+func prodOutputsInMode(t *testing.T, mode string) []byte { return outputsInMode(t, "prod", mode) }
+
+// outputsInMode is testdata/tofu-output/ENV.json as infra prints it in mode, whatever mode
+// the file itself is in: "password" sets the URL secrets' names and nulls the URLs, "iam"
+// the other way round.
+func outputsInMode(t *testing.T, env, mode string) []byte {
 	t.Helper()
 	var doc map[string]map[string]any
-	if err := json.Unmarshal(fixture(t, "prod"), &doc); err != nil {
+	if err := json.Unmarshal(fixture(t, env), &doc); err != nil {
 		t.Fatal(err)
 	}
+	proxy := "tv-" + env + ".proxy-c1d2e3f4a5b6.eu-central-1.rds.amazonaws.com:5432/payments?sslmode=verify-full"
 	values := map[string]any{
-		"database_url_secret_name":                  "transaction-validator/prod/database-url",
-		"operator_console_database_url_secret_name": "transaction-validator/prod/database/operator_console/url",
+		"database_url_secret_name":                  "transaction-validator/" + env + "/database-url",
+		"operator_console_database_url_secret_name": "transaction-validator/" + env + "/database/operator_console/url",
 		"database_iam_url":                          nil,
 		"operator_console_database_iam_url":         nil,
 	}
@@ -45,8 +49,8 @@ func prodOutputsInMode(t *testing.T, mode string) []byte {
 		values = map[string]any{
 			"database_url_secret_name":                  nil,
 			"operator_console_database_url_secret_name": nil,
-			"database_iam_url":                          validatorIAMURL,
-			"operator_console_database_iam_url":         consoleIAMURL,
+			"database_iam_url":                          "postgres://transaction_validator@" + proxy,
+			"operator_console_database_iam_url":         "postgres://operator_console@" + proxy,
 		}
 	}
 	for k, v := range values {
@@ -64,8 +68,14 @@ func prodOutputsInMode(t *testing.T, mode string) []byte {
 // mode. It returns the directory, or the error Render gave.
 func prodVariant(t *testing.T, mode string, edit func(string) string) string {
 	t.Helper()
-	src := overlayDir("prod")
-	dir, err := os.MkdirTemp(filepath.Dir(src), "prod-"+mode+"-")
+	return variant(t, "prod", mode, edit)
+}
+
+// variant is prodVariant for the overlay of env.
+func variant(t *testing.T, env, mode string, edit func(string) string) string {
+	t.Helper()
+	src := overlayDir(env)
+	dir, err := os.MkdirTemp(filepath.Dir(src), env+"-"+mode+"-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +93,7 @@ func prodVariant(t *testing.T, mode string, edit func(string) string) string {
 		case "kustomization.yaml":
 			b = []byte(edit(string(b)))
 		case "terraform-outputs.yaml":
-			if b, err = tfoutputs.Render(prodOutputsInMode(t, mode), tfoutputs.Options{}); err != nil {
+			if b, err = tfoutputs.Render(outputsInMode(t, env, mode), tfoutputs.Options{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -106,7 +116,7 @@ func editComponents(t *testing.T, f func([]any) []any) func(string) string {
 		n := len(comps)
 		comps = slices.DeleteFunc(slices.Clone(comps), func(c any) bool { return c == passwordComponent || c == iamComponent })
 		if n-len(comps) != 1 {
-			t.Fatalf("prod's kustomization does not list one database login component: %v", doc["components"])
+			t.Fatalf("the overlay's kustomization does not list one database login component: %v", doc["components"])
 		}
 		doc["components"] = f(comps)
 		out, err := yaml.Marshal(doc)
@@ -333,24 +343,26 @@ func TestDatabaseLoginComponentMustMatchInfra(t *testing.T) {
 	}
 }
 
-// The repository's rules for the validator and the workloads hold for prod in iam mode
-// too, so switching an environment needs no test change but its own assertion in infra.
+// The repository's rules for the validator and the workloads hold for every overlay in
+// iam mode too (dev's included, though local deploys keep it on password), so switching
+// an environment needs no rule change.
 func TestDatabaseIAMOverlayKeepsTheRules(t *testing.T) {
-	m := render(t, prodVariant(t, "iam", swap(t)))
-	prod := envs[len(envs)-1]
-	for _, r := range rules {
-		t.Run(r.name, func(t *testing.T) {
-			for _, v := range r.check(prod, m) {
-				t.Error(v)
-			}
-		})
-	}
-	for _, r := range workloadRules {
-		t.Run("workloads/"+r.name, func(t *testing.T) {
-			for _, v := range r.check(prod, m) {
-				t.Error(v)
-			}
-		})
+	for _, e := range envs {
+		m := render(t, variant(t, e.name, "iam", swap(t)))
+		for _, r := range rules {
+			t.Run(e.name+"/"+r.name, func(t *testing.T) {
+				for _, v := range r.check(e, m) {
+					t.Error(v)
+				}
+			})
+		}
+		for _, r := range workloadRules {
+			t.Run(e.name+"/workloads/"+r.name, func(t *testing.T) {
+				for _, v := range r.check(e, m) {
+					t.Error(v)
+				}
+			})
+		}
 	}
 }
 
