@@ -5,7 +5,10 @@ package kustomize
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
 var iamRoleARN = regexp.MustCompile(`^arn:aws:iam::[0-9]{12}:role/[\w+=,.@/-]+$`)
@@ -61,7 +64,16 @@ func checkExternalSecret(_ env, m *manifests) (out []string) {
 	if c == nil {
 		return append(out, "no container "+appName)
 	}
-	for _, want := range []string{"DATABASE_URL", "PAN_HMAC_KEY", "REDIS_USERNAME", "REDIS_PASSWORD"} {
+	fromSecret := []string{"DATABASE_URL", "PAN_HMAC_KEY", "REDIS_USERNAME", "REDIS_PASSWORD"}
+	if iamLogin(c) {
+		// components/database-iam: no DATABASE_URL secret exists in infra's iam mode.
+		fromSecret = fromSecret[1:]
+		if keys["DATABASE_URL"] != "" {
+			errorf(&out, "ExternalSecret provides DATABASE_URL, which infra's iam mode does not create")
+		}
+		out = append(out, checkIAMDatabaseURL(appName, c, "transaction_validator")...)
+	}
+	for _, want := range fromSecret {
 		if keys[want] == "" {
 			errorf(&out, "ExternalSecret does not provide %s", want)
 		}
@@ -75,6 +87,41 @@ func checkExternalSecret(_ env, m *manifests) (out []string) {
 		if !found {
 			errorf(&out, "container env %s must come from Secret %s (the ExternalSecret's target)", want, target)
 		}
+	}
+	return out
+}
+
+// iamLogin reports whether c logs in to the database with IAM tokens
+// (components/database-iam sets DATABASE_AUTH=iam).
+func iamLogin(c *corev1.Container) bool {
+	for _, ev := range c.Env {
+		if ev.Name == "DATABASE_AUTH" {
+			return ev.ValueFrom == nil && ev.Value == "iam"
+		}
+	}
+	return false
+}
+
+// checkIAMDatabaseURL holds an IAM-login container to what svc/internal/dbauth needs: a
+// plain DATABASE_URL of user with no password, sslmode=verify-full, and AWS_REGION.
+func checkIAMDatabaseURL(name string, c *corev1.Container, user string) (out []string) {
+	env := map[string]corev1.EnvVar{}
+	for _, ev := range c.Env {
+		env[ev.Name] = ev
+	}
+	if r := env["AWS_REGION"]; r.ValueFrom != nil || !regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`).MatchString(r.Value) {
+		errorf(&out, "%s: iam login needs AWS_REGION as a plain region, has %+v", name, r)
+	}
+	ev := env["DATABASE_URL"]
+	if ev.ValueFrom != nil {
+		return append(out, fmt.Sprintf("%s: iam login's DATABASE_URL must be a plain value, not from %+v", name, ev.ValueFrom))
+	}
+	u, err := url.Parse(ev.Value)
+	if err != nil || u.User == nil {
+		return append(out, fmt.Sprintf("%s: iam login's DATABASE_URL %q is not a URL with a user", name, ev.Value))
+	}
+	if _, has := u.User.Password(); has || u.User.Username() != user || u.Port() != "5432" || u.Query().Get("sslmode") != "verify-full" {
+		errorf(&out, "%s: iam login's DATABASE_URL must be %s's, on 5432, with sslmode=verify-full and no password", name, user)
 	}
 	return out
 }

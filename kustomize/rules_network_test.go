@@ -114,7 +114,11 @@ func checkNetworkPolicies(_ env, m *manifests) (out []string) {
 	}
 	podLabels := d.Spec.Template.Labels
 	defaultDeny := false
-	var albIngress, dns, db, redis bool
+	var albIngress, dns, db, redis, sts bool
+	iam := false
+	if c := container(d); c != nil {
+		iam = iamLogin(c)
+	}
 	for _, np := range m.NetworkPolicies {
 		s := np.Spec
 		if len(s.PodSelector.MatchLabels) == 0 && len(s.PodSelector.MatchExpressions) == 0 {
@@ -187,8 +191,15 @@ func checkNetworkPolicies(_ env, m *manifests) (out []string) {
 							db = true
 						case 6379:
 							redis = true
+						case 443:
+							// components/database-iam: STS's interface endpoint, in the
+							// database subnets; without IAM logins nothing needs it.
+							if !iam {
+								errorf(&out, "%s: egress port 443 to %s, but the service does not log in with IAM", np.Name, p.IPBlock.CIDR)
+							}
+							sts = true
 						default:
-							errorf(&out, "%s: egress port %d is neither the database nor Redis", np.Name, port)
+							errorf(&out, "%s: egress port %d is neither the database, Redis nor STS", np.Name, port)
 						}
 					}
 				case p.NamespaceSelector != nil && p.PodSelector != nil &&
@@ -217,6 +228,9 @@ func checkNetworkPolicies(_ env, m *manifests) (out []string) {
 	}
 	if !defaultDeny {
 		errorf(&out, "no default-deny NetworkPolicy (ingress and egress)")
+	}
+	if iam && !sts {
+		errorf(&out, "the service logs in with IAM but no NetworkPolicy lets it reach STS on 443")
 	}
 	for what, ok := range map[string]bool{"ingress from the ALB": albIngress, "egress to DNS": dns, "egress to the database": db, "egress to Redis": redis} {
 		if !ok {

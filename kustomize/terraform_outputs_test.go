@@ -143,10 +143,11 @@ func fixture(t *testing.T, env string) []byte {
 	return b
 }
 
-// generated is prod's example outputs rendered.
+// generated is prod's example outputs rendered, in password mode whatever mode prod's
+// fixture is in (the tests that use it build base with components/database-password).
 func generated(t *testing.T) string {
 	t.Helper()
-	out, err := tfoutputs.Render(fixture(t, "prod"), tfoutputs.Options{})
+	out, err := tfoutputs.Render(prodOutputsInMode(t, "password"), tfoutputs.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,48 +168,71 @@ func configMapKeys(t *testing.T, doc []byte) []string {
 	return keys
 }
 
-// The renderer, every overlay's ingress-hosts.yaml, the component's replacements and the
-// README table must agree on the key set, or one of them is stale.
+// replacedKeys returns, per source ConfigMap, the data keys the components' replacements
+// read (each key once, sorted).
+func replacedKeys(t *testing.T, components ...string) map[string][]string {
+	t.Helper()
+	used := map[string][]string{}
+	for _, c := range components {
+		raw, err := os.ReadFile(filepath.Join("components", c, "kustomization.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var comp struct {
+			Replacements []struct {
+				Source struct {
+					Name      string `json:"name"`
+					FieldPath string `json:"fieldPath"`
+				} `json:"source"`
+			} `json:"replacements"`
+		}
+		if err := yaml.Unmarshal(raw, &comp); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range comp.Replacements {
+			k := strings.TrimPrefix(r.Source.FieldPath, "data.")
+			if !slices.Contains(used[r.Source.Name], k) {
+				used[r.Source.Name] = append(used[r.Source.Name], k)
+			}
+		}
+	}
+	for _, keys := range used {
+		sort.Strings(keys)
+	}
+	return used
+}
+
+// The renderer, every overlay's ingress-hosts.yaml, the components' replacements and the
+// README table must agree on the key set, or one of them is stale. The database login's
+// keys depend on infra's mode: terraform-outputs with database-password reads exactly the
+// keys of password-mode outputs, with database-iam those of iam-mode outputs.
 func TestTerraformOutputKeysAgree(t *testing.T) {
 	fromOutputs := configMapKeys(t, []byte(generated(t)))
 	hostKeys := []string{"api_hostname", "console_hostname"}
-
-	raw, err := os.ReadFile("components/terraform-outputs/kustomization.yaml")
+	iamDoc, err := tfoutputs.Render(prodOutputsInMode(t, "iam"), tfoutputs.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var comp struct {
-		Replacements []struct {
-			Source struct {
-				Name      string `json:"name"`
-				FieldPath string `json:"fieldPath"`
-			} `json:"source"`
-		} `json:"replacements"`
-	}
-	if err := yaml.Unmarshal(raw, &comp); err != nil {
-		t.Fatal(err)
-	}
-	used := map[string][]string{}
-	for _, r := range comp.Replacements {
-		used[r.Source.Name] = append(used[r.Source.Name], strings.TrimPrefix(r.Source.FieldPath, "data."))
-	}
-	for source, want := range map[string][]string{"terraform-outputs": fromOutputs, "ingress-hosts": hostKeys} {
-		got := used[source]
-		sort.Strings(got)
-		if !slices.Equal(got, want) {
-			t.Errorf("component replaces %v from %s, want %v", got, source, want)
+	fromIAMOutputs := configMapKeys(t, iamDoc)
+
+	for login, want := range map[string][]string{"database-password": fromOutputs, "database-iam": fromIAMOutputs} {
+		used := replacedKeys(t, "terraform-outputs", login)
+		for source, want := range map[string][]string{"terraform-outputs": want, "ingress-hosts": hostKeys} {
+			if got := used[source]; !slices.Equal(got, want) {
+				t.Errorf("terraform-outputs + %s replace %v from %s, want %v", login, got, source, want)
+			}
+			delete(used, source)
 		}
-		delete(used, source)
-	}
-	for source := range used {
-		t.Errorf("component reads ConfigMap %s, which no overlay has", source)
+		for source := range used {
+			t.Errorf("terraform-outputs + %s read ConfigMap %s, which no overlay has", login, source)
+		}
 	}
 
 	readme, err := os.ReadFile("components/terraform-outputs/README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range append(fromOutputs, hostKeys...) {
+	for _, k := range append(append(fromOutputs, fromIAMOutputs...), hostKeys...) {
 		// The per-zone CIDR keys share one row: `name_0` .. `_2`.
 		row := "| `" + k + "` |"
 		if base, ok := strings.CutSuffix(k, "_0"); ok {
@@ -314,7 +338,7 @@ func TestGeneratedOutputsFillTheManifests(t *testing.T) {
 		return r
 	}
 	kz := "resources:\n  - " + rel("base") + "\n  - terraform-outputs.yaml\n  - ingress-hosts.yaml\ncomponents:\n  - " +
-		rel("components/terraform-outputs") + "\n  - " + rel("components/servicemonitor") +
+		rel("components/terraform-outputs") + "\n  - " + rel("components/database-password") + "\n  - " + rel("components/servicemonitor") +
 		"\nimages:\n  - name: your-registry/transaction-validator\n    digest: sha256:" + strings.Repeat("ab", 32) + "\n"
 	hosts, err := os.ReadFile("overlays/prod/ingress-hosts.yaml")
 	if err != nil {

@@ -5,6 +5,7 @@ package kustomize
 
 import (
 	"os"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -116,6 +117,40 @@ func checkConsoleSecret(_ env, m *manifests) (out []string) {
 		if str(path(o, "metadata", "name")) == consoleName {
 			store = o
 		}
+	}
+	if c := workloadContainer(consoleName, &d.Spec.Template); c != nil && iamLogin(c) {
+		// components/database-iam: DATABASE_URL was the ExternalSecret's only key and
+		// infra's iam mode creates no such secret; the SecretStore stays for the IdP
+		// client's secret.
+		if es != nil {
+			errorf(&out, "console logs in with IAM but still has ExternalSecret %s", consoleName)
+		}
+		if store == nil {
+			return append(out, "console needs its own SecretStore")
+		}
+		if str(path(store, "spec", "provider", "aws", "auth", "jwt", "serviceAccountRef", "name")) != consoleName {
+			errorf(&out, "console SecretStore must authenticate as the console's own ServiceAccount")
+		}
+		// What is left in the store is the IdP client's secret, for the ALB.
+		for _, o := range w.Custom["ExternalSecret"] {
+			if name := str(path(o, "metadata", "name")); name == consoleName+"-oidc" {
+				var got []string
+				data, _ := path(o, "spec", "data").([]any)
+				for _, item := range data {
+					im, _ := item.(map[string]any)
+					got = append(got, str(im["secretKey"]))
+				}
+				if !slices.Equal(got, []string{"clientSecret"}) {
+					errorf(&out, "console ExternalSecret %s must produce exactly clientSecret, produces %v", name, got)
+				}
+			}
+		}
+		for _, ev := range c.Env {
+			if ev.ValueFrom != nil && ev.ValueFrom.SecretKeyRef != nil {
+				errorf(&out, "console env %s refers to Secret %s; with IAM logins it needs none", ev.Name, ev.ValueFrom.SecretKeyRef.Name)
+			}
+		}
+		return append(out, checkIAMDatabaseURL(consoleName, c, "operator_console")...)
 	}
 	if es == nil || store == nil {
 		return []string{"console needs its own ExternalSecret and SecretStore"}

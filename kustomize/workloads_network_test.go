@@ -92,6 +92,10 @@ func workloadFlows(m *manifests, podLabels map[string]string, httpPortNum int32,
 					kind, allowed = "validator", []int32{consoleTestPort}
 				case p.IPBlock != nil && p.IPBlock.CIDR == "0.0.0.0/0":
 					kind, allowed = "https", []int32{443}
+				case p.IPBlock != nil && privateCIDR(p.IPBlock.CIDR) && c != nil && iamLogin(c) && slices.Equal(ports, []int32{443}):
+					// components/database-iam: STS's interface endpoint, in the database
+					// subnets, for IAM logins only.
+					kind, allowed = "sts", []int32{443}
 				case p.IPBlock != nil && privateCIDR(p.IPBlock.CIDR):
 					kind, allowed = "database", []int32{5432}
 				default:
@@ -132,6 +136,9 @@ func checkConsoleNetworkPolicies(_ env, m *manifests) (out []string) {
 		if !f.egress[want] {
 			errorf(&out, "no NetworkPolicy allows the console's egress to %s", want)
 		}
+	}
+	if c != nil && iamLogin(c) && !f.egress["sts"] {
+		errorf(&out, "the console logs in with IAM but no NetworkPolicy lets it reach STS on 443")
 	}
 	// HTTPS out only for the ALB's key service, which verifies operators' identities.
 	if !f.egress["https"] {

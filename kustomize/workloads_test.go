@@ -35,9 +35,10 @@ var envReaders = map[string][2]string{
 	etlName:     {"../svc/internal/fxrates/job.go", "ConfigFromEnv"},
 }
 
-// sdkEnv: read not by our code but by the AWS SDK's default chain (fxrates.Clients calls
+// sdkEnv: read not by our code but by the AWS SDK's default chain (fxrates.Clients, and
+// the console's svc/internal/dbauth with DATABASE_AUTH=iam, call
 // awsconfig.LoadDefaultConfig); the IRSA webhook injects the credential ones itself.
-var sdkEnv = map[string][]string{etlName: {"AWS_REGION"}}
+var sdkEnv = map[string][]string{etlName: {"AWS_REGION"}, consoleName: {"AWS_REGION"}}
 
 // requiredEnv: what the binary refuses to start without.
 var requiredEnv = map[string][]string{

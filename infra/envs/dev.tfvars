@@ -35,9 +35,9 @@ deletion_protection = false
 
 # Burstable instances: enough for functional tests, not for load tests. Still two
 # instances, because failover is part of what dev tests.
-# The services can log in with IAM tokens (DATABASE_AUTH=iam), but the manifests still map a
-# whole DATABASE_URL secret and the pods cannot reach STS: "password" until the rest of the
-# path is done (infra/modules/aurora/README.md, "Rotation").
+# "password": `deploy --env local` builds dev's overlay on a cluster without AWS, so dev
+# keeps components/database-password until local deploys have their own overlay
+# (infra/modules/aurora/README.md, "Switching to IAM").
 database_client_auth = "password"
 
 aurora_instance_class                      = "db.t4g.medium"

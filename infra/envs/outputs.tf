@@ -96,8 +96,13 @@ output "database_name" {
 }
 
 output "database_iam_url" {
-  description = "\"iam\" mode: DATABASE_URL without a password, the service passing an IAM auth token as the password; null in \"password\" mode."
+  description = "\"iam\" mode: transaction-validator's DATABASE_URL without a password, the service passing an IAM auth token as the password; null in \"password\" mode."
   value       = module.platform.database_iam_url
+}
+
+output "operator_console_database_iam_url" {
+  description = "\"iam\" mode: operator-console's (SELECT-only) DATABASE_URL without a password, logging in with an IAM auth token; null in \"password\" mode."
+  value       = module.platform.operator_console_database_iam_url
 }
 
 output "database_master_secret_arn" {

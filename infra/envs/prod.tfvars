@@ -34,9 +34,8 @@ deletion_protection = true
 
 # Writer + two readers, one per AZ: a failover target is always in another zone and reads
 # scale out.
-# The services can log in with IAM tokens (DATABASE_AUTH=iam), but the manifests still map a
-# whole DATABASE_URL secret and the pods cannot reach STS: "password" until the rest of the
-# path is done (infra/modules/aurora/README.md, "Rotation").
+# "iam" is ready (STS endpoint, kustomize components/database-iam); switching is one
+# reviewed change plus a manual GRANT: infra/modules/aurora/README.md, "Switching to IAM".
 database_client_auth = "password"
 
 aurora_instance_class                      = "db.r7g.xlarge"

@@ -7,7 +7,10 @@
 // placeholder (account 000000000000, an all-zero id), an ARN of another partition, region
 // or account than the environment's, or a subnet list that is not one CIDR per zone inside
 // the VPC is an error naming the output: a deploy must stop before it applies anything,
-// not ship a manifest that points at nothing, or at someone else's account.
+// not ship a manifest that points at nothing, or at someone else's account. The one
+// exception is the database login: infra's database_client_auth leaves either the
+// DATABASE_URL secrets' names or the password-less IAM URLs null, and only the other pair
+// is checked and written (see databaseLogins).
 package tfoutputs
 
 import (
@@ -15,6 +18,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
@@ -29,12 +33,14 @@ var Needed = []string{
 	"alb_security_group_id",
 	"application_log_group_name",
 	"cluster_name",
+	"database_iam_url",
 	"database_subnet_cidrs",
 	"database_url_secret_name",
 	"etl_bucket_name",
 	"etl_bucket_prefix",
 	"fluent_bit_role_arn",
 	"fx_rates_etl_role_arn",
+	"operator_console_database_iam_url",
 	"operator_console_database_url_secret_name",
 	"operator_console_role_arn",
 	"otel_collector_role_arn",
@@ -271,30 +277,26 @@ func Render(doc []byte, opts Options) ([]byte, error) {
 		"transaction_validator_role_arn": roleARN("transaction_validator_role_arn"),
 		"secret_names_pan_hmac_key":      secret("pan_hmac_key"),
 		"secret_names_redis":             secret("redis"),
-		// null when infra runs database_client_auth = "iam", which the manifests do not
-		// deploy yet (the services support it: DATABASE_AUTH=iam).
-		"database_url_secret_name": c.str("database_url_secret_name", secretName, "a Secrets Manager name"),
-		"alb_certificate_arn":      c.arn("alb_certificate_arn", "acm", region, "certificate/"),
-		"waf_web_acl_arn":          c.arn("waf_web_acl_arn", "wafv2", region, "regional/webacl/"),
-		"alb_security_group_id":    c.str("alb_security_group_id", sgID, "a security group id"),
-		"redis_endpoint":           "rediss://" + redis + ":6379",
+		"alb_certificate_arn":            c.arn("alb_certificate_arn", "acm", region, "certificate/"),
+		"waf_web_acl_arn":                c.arn("waf_web_acl_arn", "wafv2", region, "regional/webacl/"),
+		"alb_security_group_id":          c.str("alb_security_group_id", sgID, "a security group id"),
+		"redis_endpoint":                 "rediss://" + redis + ":6379",
 		// components/logging and components/tracing.
 		"fluent_bit_role_arn":        roleARN("fluent_bit_role_arn"),
 		"application_log_group_name": logGroup,
 		"otel_collector_role_arn":    roleARN("otel_collector_role_arn"),
-		// components/operator-console and components/fx-rates-etl. The console's
-		// DATABASE_URL secret, like the validator's, exists only in "password" mode.
-		"operator_console_role_arn":                 roleARN("operator_console_role_arn"),
-		"operator_console_database_url_secret_name": c.str("operator_console_database_url_secret_name", secretName, "a Secrets Manager name"),
-		"fx_rates_etl_role_arn":                     roleARN("fx_rates_etl_role_arn"),
-		"etl_bucket_name":                           c.str("etl_bucket_name", bucketName, "an S3 bucket name"),
-		"etl_bucket_prefix":                         prefix,
-		"secret_names_fx_rates_api_key":             secret("fx_rates_api_key"),
+		// components/operator-console and components/fx-rates-etl.
+		"operator_console_role_arn":     roleARN("operator_console_role_arn"),
+		"fx_rates_etl_role_arn":         roleARN("fx_rates_etl_role_arn"),
+		"etl_bucket_name":               c.str("etl_bucket_name", bucketName, "an S3 bucket name"),
+		"etl_bucket_prefix":             prefix,
+		"secret_names_fx_rates_api_key": secret("fx_rates_api_key"),
 		// The IdP client the ALB authenticates operators with ({clientID, clientSecret}).
 		"secret_names_operator_console_oidc": secret("operator_console_oidc"),
 		// The IngressGroup's ALB is named after the cluster (load-balancer-name).
 		"alb_name": cluster,
 	}
+	c.databaseLogins(data)
 	account := c.account(opts.Account)
 	// The console accepts identities signed by that ALB only: its ARN up to the id AWS
 	// assigns, in the environment's account and region.
@@ -306,6 +308,89 @@ func Render(doc []byte, opts Options) ([]byte, error) {
 		return nil, fmt.Errorf("refusing `tofu output -json`:\n  %s", strings.Join(c.errs, "\n  "))
 	}
 	return configMap(data), nil
+}
+
+// databaseLogins writes the keys of the database login mode infra runs
+// (database_client_auth), which the iam URL outputs tell: null in "password" mode, where
+// the DATABASE_URL secrets' names are needed (components/database-password), and the
+// password-less URLs in "iam" mode, where no such secret exists
+// (components/database-iam). Only one mode's keys are written, so an overlay with the
+// other mode's component fails to build (its replacement source is missing) rather than
+// deploy pods that cannot log in. Outputs of both modes at once are refused: infra's
+// outputs never look like that, so they are not what `tofu output` printed.
+func (c *checker) databaseLogins(data map[string]string) {
+	iamURLs := map[string]string{
+		"database_iam_url":                  "transaction_validator",
+		"operator_console_database_iam_url": "operator_console",
+	}
+	secretNames := []string{"database_url_secret_name", "operator_console_database_url_secret_name"}
+	validatorNull, ok := c.null("database_iam_url")
+	if !ok {
+		return
+	}
+	if validatorNull {
+		if consoleNull, ok := c.null("operator_console_database_iam_url"); ok && !consoleNull {
+			c.errorf("output operator_console_database_iam_url is set but database_iam_url is null: the outputs mix password and iam mode")
+		}
+		for _, name := range secretNames {
+			data[name] = c.str(name, secretName, "a Secrets Manager name")
+		}
+		return
+	}
+	for _, name := range secretNames {
+		if isNull, ok := c.null(name); ok && !isNull {
+			c.errorf("output %s is set but database_iam_url is too: the outputs mix password and iam mode", name)
+		}
+	}
+	for name, user := range iamURLs {
+		data[name] = c.iamURL(name, user)
+	}
+}
+
+// null reports whether output name is null; ok is false (and an error recorded) when the
+// output is missing.
+func (c *checker) null(name string) (isNull, ok bool) {
+	o, ok := c.outputs[name]
+	if !ok {
+		c.errorf("output %s is missing (does infra/envs/outputs.tf still declare it?)", name)
+		return false, false
+	}
+	return len(o.Value) == 0 || string(o.Value) == "null", true
+}
+
+// iamURL returns output name, a DATABASE_URL the services accept with DATABASE_AUTH=iam
+// (svc/internal/dbauth): user's login, no password, one host on 5432, a database and
+// sslmode=verify-full.
+func (c *checker) iamURL(name, user string) string {
+	s := c.str(name, nil, "")
+	if s == "" {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		c.errorf("output %s = %q is not a URL: %v", name, s, err)
+		return ""
+	}
+	_, hasPassword := u.User.Password()
+	q := u.Query()
+	switch {
+	case u.Scheme != "postgres" && u.Scheme != "postgresql":
+		c.errorf("output %s = %q is not a postgres:// URL", name, s)
+	case u.User == nil || u.User.Username() != user:
+		c.errorf("output %s = %q does not log in as %s", name, s, user)
+	case hasPassword:
+		// Never echo a password into the deploy's log.
+		c.errorf("output %s has a password; an IAM login has none", name)
+	case !dnsName.MatchString(u.Hostname()) || u.Port() != "5432":
+		c.errorf("output %s = %q is not one RDS Proxy host on port 5432", name, s)
+	case len(u.Path) < 2 || strings.Contains(u.Path[1:], "/"):
+		c.errorf("output %s = %q names no database", name, s)
+	case len(q["sslmode"]) != 1 || q.Get("sslmode") != "verify-full":
+		c.errorf("output %s = %q must have sslmode=verify-full (the token is a credential)", name, s)
+	default:
+		return s
+	}
+	return ""
 }
 
 // subnets checks the per-zone subnet lists: three CIDRs each (the NetworkPolicies name

@@ -139,6 +139,18 @@ run "dev_is_cheap_but_multi_az" {
     error_message = "Run with dev.tfvars: tofu test -var-file=dev.tfvars -filter=tests/dev.tftest.hcl"
   }
 
+  # Still "password": the committed overlay lists components/database-password, which
+  # builds only on password-mode outputs. Switching changes this assertion with the tfvars
+  # and the overlay (infra/modules/aurora/README.md, "Switching to IAM").
+  assert {
+    condition = (
+      var.database_client_auth == "password" &&
+      output.database_iam_url == null && output.operator_console_database_iam_url == null &&
+      output.database_url_secret_name != null && output.operator_console_database_url_secret_name != null
+    )
+    error_message = "dev runs password logins: the iam URLs must be null and both DATABASE_URL secrets exist."
+  }
+
   assert {
     condition     = output.nat_gateway_count == 1
     error_message = "dev uses a single NAT gateway."

@@ -162,6 +162,18 @@ run "prod_is_highly_available_and_protected" {
     error_message = "Run with prod.tfvars: tofu test -var-file=prod.tfvars -filter=tests/prod.tftest.hcl"
   }
 
+  # Still "password": the committed overlay lists components/database-password, which
+  # builds only on password-mode outputs. Switching changes this assertion with the tfvars
+  # and the overlay (infra/modules/aurora/README.md, "Switching to IAM").
+  assert {
+    condition = (
+      var.database_client_auth == "password" &&
+      output.database_iam_url == null && output.operator_console_database_iam_url == null &&
+      output.database_url_secret_name != null && output.operator_console_database_url_secret_name != null
+    )
+    error_message = "prod runs password logins: the iam URLs must be null and both DATABASE_URL secrets exist."
+  }
+
   assert {
     condition     = output.nat_gateway_count == 3
     error_message = "prod must have one NAT gateway per AZ."

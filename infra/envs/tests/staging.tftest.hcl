@@ -139,6 +139,18 @@ run "staging_mirrors_prod_topology" {
     error_message = "Run with staging.tfvars: tofu test -var-file=staging.tfvars -filter=tests/staging.tftest.hcl"
   }
 
+  # Still "password": the committed overlay lists components/database-password, which
+  # builds only on password-mode outputs. Switching changes this assertion with the tfvars
+  # and the overlay (infra/modules/aurora/README.md, "Switching to IAM").
+  assert {
+    condition = (
+      var.database_client_auth == "password" &&
+      output.database_iam_url == null && output.operator_console_database_iam_url == null &&
+      output.database_url_secret_name != null && output.operator_console_database_url_secret_name != null
+    )
+    error_message = "staging runs password logins: the iam URLs must be null and both DATABASE_URL secrets exist."
+  }
+
   assert {
     condition     = output.nat_gateway_count == 3
     error_message = "staging must rehearse prod's NAT-per-AZ topology."

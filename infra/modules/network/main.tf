@@ -165,6 +165,31 @@ resource "aws_vpc_endpoint" "s3" {
 
 data "aws_region" "current" {}
 
+# STS interface endpoint. IRSA pods exchange their web identity with STS themselves
+# (sts:AssumeRoleWithWebIdentity); the validator's NetworkPolicies allow no internet egress,
+# so in the cardholder-data environment that call must stay inside the VPC. Private DNS makes
+# the regional name sts.<region>.amazonaws.com, which the AWS SDKs call, resolve to the
+# endpoint's addresses for every client in the VPC.
+#
+# Its network interfaces sit in the isolated database subnets, not the private ones: those
+# subnets hold only managed services (Aurora, RDS Proxy, Redis) that listen on 5432/6379,
+# so a pod's NetworkPolicy egress "443 to the database subnets' CIDRs" reaches this endpoint
+# and nothing else; 443 to the private subnets would reach every node and pod. Endpoints
+# need no route, and these subnets have none to the internet.
+#
+# Always created, whatever the database auth mode: the path exists and can be checked before
+# an environment switches to IAM logins, and the nodes' and other IRSA pods' STS calls stop
+# leaving through the NAT gateways (~$22/month for three AZs plus $0.01/GB).
+resource "aws_vpc_endpoint" "sts" {
+  vpc_id              = aws_vpc.this.id
+  service_name        = "com.amazonaws.${data.aws_region.current.region}.sts"
+  vpc_endpoint_type   = "Interface"
+  private_dns_enabled = true
+  subnet_ids          = aws_subnet.database[*].id
+  security_group_ids  = [aws_security_group.vpc_endpoints.id]
+  tags                = merge(var.tags, { Name = "${var.name}-sts" })
+}
+
 ################################################################################
 # Flow logs (PCI DSS 10: network activity must be recorded)
 ################################################################################

@@ -23,6 +23,21 @@ output "database_subnet_ids" {
   value       = aws_subnet.database[*].id
 }
 
+output "sts_vpc_endpoint_id" {
+  description = "STS interface endpoint (private DNS): IRSA pods exchange their web identity through it."
+  value       = aws_vpc_endpoint.sts.id
+}
+
+output "interface_endpoint_subnet_ids" {
+  description = "Subnets of the interface endpoints' network interfaces: the database subnets, so a NetworkPolicy allows them as 443 to `database_subnet_cidrs`."
+  value       = aws_vpc_endpoint.sts.subnet_ids
+}
+
+output "vpc_endpoints_security_group_id" {
+  description = "Security group of the interface VPC endpoints (443 from the EKS nodes' group only)."
+  value       = aws_security_group.vpc_endpoints.id
+}
+
 output "nat_gateway_ids" {
   description = "NAT gateway IDs (one, or one per AZ)."
   value       = aws_nat_gateway.this[*].id

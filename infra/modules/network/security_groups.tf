@@ -3,6 +3,7 @@
 #   internet --443 (80: redirect only)--> ALB --8080--> pods on nodes --5432--> RDS Proxy --5432--> Aurora
 #                                                                   \--6379--> Redis
 #   nodes --443--> EKS control plane --443/6443/9443/10250/10251--> nodes
+#   pods on nodes --443--> interface VPC endpoints (STS)
 #
 # Every rule between groups is one entry of local.ingress_rules / local.egress_rules, so the
 # module tests can check *all* of them; the only two rules that face the internet are
@@ -54,6 +55,15 @@ resource "aws_security_group" "redis" {
   tags        = merge(var.tags, { Name = "${var.name}-redis" })
 }
 
+# Interface VPC endpoints (STS): HTTPS from the nodes and their pods only. No egress rule:
+# an endpoint answers, it never initiates.
+resource "aws_security_group" "vpc_endpoints" {
+  name        = "${var.name}-vpc-endpoints"
+  description = "Interface VPC endpoints: HTTPS from EKS nodes and pods only"
+  vpc_id      = aws_vpc.this.id
+  tags        = merge(var.tags, { Name = "${var.name}-vpc-endpoints" })
+}
+
 locals {
   sg = {
     alb         = aws_security_group.alb.id
@@ -62,6 +72,7 @@ locals {
     rds_proxy   = aws_security_group.rds_proxy.id
     aurora      = aws_security_group.aurora.id
     redis       = aws_security_group.redis.id
+    endpoints   = aws_security_group.vpc_endpoints.id
   }
 
   # Everything the API server itself dials on the nodes (pods have VPC addresses in the
@@ -87,6 +98,7 @@ locals {
       rds_proxy_from_nodes = { sg = "rds_proxy", peer = "eks_nodes", protocol = "tcp", port = 5432, description = "PostgreSQL from pods" }
       aurora_from_proxy    = { sg = "aurora", peer = "rds_proxy", protocol = "tcp", port = 5432, description = "PostgreSQL from RDS Proxy" }
       redis_from_nodes     = { sg = "redis", peer = "eks_nodes", protocol = "tcp", port = 6379, description = "Redis (TLS) from pods" }
+      endpoints_from_nodes = { sg = "endpoints", peer = "eks_nodes", protocol = "tcp", port = 443, description = "HTTPS to interface VPC endpoints (STS) from pods" }
     },
     {
       for k, port in local.control_plane_to_node_ports :
@@ -101,6 +113,8 @@ locals {
       nodes_to_cluster   = { sg = "eks_nodes", peer = "eks_cluster", protocol = "tcp", port = 443, description = "Kubernetes API" }
       nodes_to_rds_proxy = { sg = "eks_nodes", peer = "rds_proxy", protocol = "tcp", port = 5432, description = "PostgreSQL through RDS Proxy" }
       nodes_to_redis     = { sg = "eks_nodes", peer = "redis", protocol = "tcp", port = 6379, description = "Redis (TLS)" }
+      # Also inside nodes_https (0.0.0.0/0); named here so STS keeps working if that rule narrows.
+      nodes_to_endpoints = { sg = "eks_nodes", peer = "endpoints", protocol = "tcp", port = 443, description = "HTTPS to interface VPC endpoints (STS)" }
       proxy_to_aurora    = { sg = "rds_proxy", peer = "aurora", protocol = "tcp", port = 5432, description = "PostgreSQL to Aurora" }
     },
     {

@@ -101,9 +101,25 @@ output "database_name" {
   value       = module.aurora.database_name
 }
 
+# "iam" mode: each user's DATABASE_URL has no password (the service signs a 15-minute token
+# per connection, DATABASE_AUTH=iam) and must verify the proxy's certificate, which the
+# service refuses to start without. Null in "password" mode, so kustomize/tfoutputs can tell
+# the modes apart and a manifest never gets a URL the proxy would refuse.
+locals {
+  database_iam_urls = {
+    for user in ["transaction_validator", "operator_console"] :
+    user => var.database_client_auth == "iam" ? "postgres://${user}@${module.aurora.proxy_endpoint}:5432/${module.aurora.database_name}?sslmode=verify-full" : null
+  }
+}
+
 output "database_iam_url" {
-  description = "\"iam\" mode: DATABASE_URL without a password, the service passing an IAM auth token as the password; null in \"password\" mode."
-  value       = var.database_client_auth == "iam" ? "postgres://transaction_validator@${module.aurora.proxy_endpoint}:5432/${module.aurora.database_name}?sslmode=verify-full" : null
+  description = "\"iam\" mode: transaction-validator's DATABASE_URL without a password, the service passing an IAM auth token as the password; null in \"password\" mode."
+  value       = local.database_iam_urls["transaction_validator"]
+}
+
+output "operator_console_database_iam_url" {
+  description = "\"iam\" mode: operator-console's (SELECT-only) DATABASE_URL without a password, logging in with an IAM auth token; null in \"password\" mode."
+  value       = local.database_iam_urls["operator_console"]
 }
 
 output "database_master_secret_arn" {

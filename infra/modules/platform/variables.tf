@@ -73,7 +73,7 @@ variable "deletion_protection" {
 }
 
 variable "database_client_auth" {
-  description = "How the services log in to Aurora through RDS Proxy: \"password\" (DATABASE_URL secret; what the manifests deploy today) or \"iam\" (IAM tokens, no password; the services' DATABASE_AUTH=iam, svc/internal/dbauth)."
+  description = "How the services log in to Aurora through RDS Proxy: \"password\" (DATABASE_URL secrets; kustomize components/database-password) or \"iam\" (IAM tokens, no password; the services' DATABASE_AUTH=iam, kustomize components/database-iam)."
   type        = string
   default     = "password"
 

@@ -118,6 +118,22 @@ override_resource {
   values = { id = "sg-redis" }
 }
 
+override_resource {
+  target = aws_security_group.vpc_endpoints
+  values = { id = "sg-vpc-endpoints" }
+}
+
+# Per tier, so the endpoint's placement can be told apart.
+override_resource {
+  target = aws_subnet.private
+  values = { id = "subnet-private" }
+}
+
+override_resource {
+  target = aws_subnet.database
+  values = { id = "subnet-database" }
+}
+
 variables {
   name                  = "tv-test"
   cluster_name          = "tv-test"
@@ -325,5 +341,52 @@ run "accepts_narrow_admin_cidrs" {
   assert {
     condition     = length(aws_vpc_security_group_ingress_rule.cluster_from_admin) == 3
     error_message = "Admin networks of /16 or narrower must be accepted."
+  }
+}
+
+# IRSA pods call STS themselves; in the cardholder-data environment that must not need the
+# internet. The endpoint resolves through private DNS, lives in the database subnets (the
+# NetworkPolicy allows pods 443 to those CIDRs, where nothing else listens on 443) and
+# admits HTTPS from the nodes' group only.
+run "sts_endpoint_private_dns_from_nodes_only" {
+  assert {
+    condition = (
+      aws_vpc_endpoint.sts.service_name == "com.amazonaws.eu-central-1.sts" &&
+      aws_vpc_endpoint.sts.vpc_endpoint_type == "Interface" &&
+      aws_vpc_endpoint.sts.private_dns_enabled == true
+    )
+    error_message = "STS must be an interface endpoint with private DNS, so sts.<region>.amazonaws.com resolves to it."
+  }
+
+  assert {
+    condition     = length(aws_vpc_endpoint.sts.subnet_ids) > 0 && alltrue([for id in aws_vpc_endpoint.sts.subnet_ids : id == "subnet-database"])
+    error_message = "The STS endpoint's interfaces must be in the database subnets only (the NetworkPolicy's 443 destination)."
+  }
+
+  assert {
+    condition     = aws_vpc_endpoint.sts.security_group_ids == toset(["sg-vpc-endpoints"])
+    error_message = "The STS endpoint must carry only the endpoints' security group."
+  }
+
+  assert {
+    condition = [
+      for r in values(aws_vpc_security_group_ingress_rule.internal) :
+      [r.referenced_security_group_id, r.ip_protocol, r.from_port, r.to_port]
+      if r.security_group_id == aws_security_group.vpc_endpoints.id
+    ] == [[aws_security_group.eks_nodes.id, "tcp", 443, 443]]
+    error_message = "The endpoints' group must admit exactly HTTPS (443) from the EKS nodes' group."
+  }
+
+  assert {
+    condition = !contains(concat(
+      [for r in values(aws_vpc_security_group_ingress_rule.cluster_from_admin) : r.security_group_id],
+      [aws_vpc_security_group_ingress_rule.alb_https.security_group_id, aws_vpc_security_group_ingress_rule.alb_http_redirect.security_group_id],
+    ), aws_security_group.vpc_endpoints.id)
+    error_message = "No CIDR-based ingress rule may open the endpoints' group."
+  }
+
+  assert {
+    condition     = output.interface_endpoint_subnet_ids == toset(["subnet-database"]) && output.sts_vpc_endpoint_id == aws_vpc_endpoint.sts.id
+    error_message = "The outputs must name the endpoint and its subnets."
   }
 }

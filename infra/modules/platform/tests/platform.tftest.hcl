@@ -150,7 +150,8 @@ run "prod_like" {
     condition = (
       output.database_url_secret_name == "transaction-validator/prod/database/transaction_validator/url" &&
       output.secret_names["database_url"] == output.database_url_secret_name &&
-      output.database_iam_url == null
+      output.database_iam_url == null &&
+      output.operator_console_database_iam_url == null
     )
     error_message = "password mode (the default) must output the DATABASE_URL secret for the ExternalSecret."
   }
@@ -209,6 +210,16 @@ run "iam_mode" {
   assert {
     condition     = output.database_iam_url == "postgres://transaction_validator@tv-test.proxy-abc.eu-central-1.rds.amazonaws.com:5432/payments?sslmode=verify-full"
     error_message = "iam mode: DATABASE_URL must point at the proxy with verify-full TLS and carry no password."
+  }
+
+  assert {
+    condition     = output.operator_console_database_iam_url == "postgres://operator_console@tv-test.proxy-abc.eu-central-1.rds.amazonaws.com:5432/payments?sslmode=verify-full"
+    error_message = "iam mode: the console's DATABASE_URL must log in as operator_console (SELECT only) through the proxy, verify-full, no password."
+  }
+
+  assert {
+    condition     = output.operator_console_database_url_secret_name == null
+    error_message = "iam mode must not create the console's DATABASE_URL secret."
   }
 
   assert {
