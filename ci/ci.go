@@ -12,7 +12,11 @@ import (
 // Ci runs every check of a pull request and fails if any stage failed.
 //
 // Stages: lint, validate, docs, scan, test, build and scan-image, independent ones in parallel.
-// It always runs all of them and ends with one summary naming each stage's result.
+// It always runs all of them and ends with one summary naming each stage's result. The
+// engine caches each step by its inputs, never the call whole: the summary says which
+// steps came from the cache (CACHED), with when they really ran and for how long.
+//
+// +cache="never"
 func (m *TransactionValidator) Ci(
 	ctx context.Context,
 	// How long each fuzz target runs in the test stage.
@@ -44,6 +48,8 @@ func (m *TransactionValidator) Ci(
 // one file with a category per target, for GitHub code scanning.
 //
 //	dagger call ci-report export --path out/ci-report
+//
+// +cache="never"
 func (m *TransactionValidator) CiReport(
 	ctx context.Context,
 	// How long each fuzz target runs in the test stage.
@@ -107,13 +113,14 @@ func (r ciRun) failed() []string {
 	return names
 }
 
-// notRunLines are the NOT RUN and NOTE lines (runSteps') of a stage's output: steps that
-// could not run here, and what a passing step must say (the vulnerability database's
-// date), stay in every summary.
+// notRunLines are the NOT RUN, NOTE and CACHED lines (runSteps', output's) of a stage's
+// output: steps that could not run here, what a passing step must say (the vulnerability
+// database's date), and steps the engine answered from its cache, with when they really
+// ran and for how long, stay in every summary.
 func notRunLines(out string) []string {
 	var lines []string
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if strings.HasPrefix(line, "NOT RUN") || strings.HasPrefix(line, "NOTE ") {
+		if strings.HasPrefix(line, "NOT RUN") || strings.HasPrefix(line, "NOTE ") || strings.HasPrefix(line, "CACHED ") {
 			lines = append(lines, line)
 		}
 	}

@@ -29,6 +29,8 @@ var goVersion = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$`
 // `dagger call` function a document names exists, and there is no go.work.
 //
 //	dagger call docs
+//
+// +cache="never"
 func (m *TransactionValidator) Docs(ctx context.Context) (string, error) {
 	return runSteps(ctx,
 		step{"terraform-docs README tables", m.docsTerraform},

@@ -21,13 +21,14 @@ func run(ctx context.Context, c *dagger.Container, step string, args ...string) 
 
 // output is run for a container whose last exec is already in place (a step that then
 // reads a file the command wrote): that command's combined output, or an error naming
-// the step with the end of the output.
+// the step with the end of the output. A step that sh stamped and the engine answered
+// from its cache gets a CACHED line saying when it really ran and for how long.
 func output(ctx context.Context, done *dagger.Container, step string) (string, error) {
 	stdout, err := done.Stdout(ctx)
 	if err != nil {
 		var exit *dagger.ExecError
 		if errors.As(err, &exit) {
-			out := exit.Stdout + exit.Stderr
+			out, _ := cutRan(exit.Stdout + exit.Stderr)
 			return out, fmt.Errorf("%s: exit status %d\n%s", step, exit.ExitCode, tail(out, 80))
 		}
 		return "", fmt.Errorf("%s: %w", step, err)
@@ -36,12 +37,69 @@ func output(ctx context.Context, done *dagger.Container, step string) (string, e
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", step, err)
 	}
-	return stdout + stderr, nil
+	out, r := cutRan(stdout + stderr)
+	if line := r.cachedLine(step, callStarted); line != "" {
+		out += line + "\n"
+	}
+	return out, nil
 }
 
-// sh runs a shell script in c, for steps that are a pipeline of commands.
+// sh runs a shell script in c, for steps that are a pipeline of commands. The script is
+// stamped with when it ran (see ranMarker).
 func sh(ctx context.Context, c *dagger.Container, step, script string) (string, error) {
-	return run(ctx, c, step, "sh", "-ec", script)
+	return run(ctx, c, step, "sh", "-ec", stamped(script))
+}
+
+// callStarted is when this call of the module began: the engine starts the module's
+// runtime for every call of a function, and every function whose summary reports
+// CACHED steps is never answered from the function cache (+cache="never").
+var callStarted = time.Now()
+
+// ranMarker starts the line a stamped script prints last, on stderr: when it started and
+// ended, in Unix seconds. The line is part of the exec's result, so when the engine
+// answers the exec from its cache, the line is the original run's: older than the call,
+// it tells the step was cached, and when and how long it really ran. The engine has no
+// API that says whether an exec was a cache hit; this is what the output itself can say.
+const ranMarker = "txv-step-ran"
+
+// stamped prefixes script with the trap that prints ranMarker's line on any exit. An
+// image without date(1) prints 0, which claims nothing.
+func stamped(script string) string {
+	return `txv_ran_from=$(date +%s 2>/dev/null || echo 0)
+trap 'echo "` + ranMarker + ` $txv_ran_from $(date +%s 2>/dev/null || echo 0)" >&2' EXIT
+` + script
+}
+
+// ran is a stamped step's run, in Unix seconds; zero when unknown.
+type ran struct{ from, to int64 }
+
+// cutRan removes ranMarker's lines from out and returns the last one's times.
+func cutRan(out string) (string, ran) {
+	if !strings.Contains(out, ranMarker) {
+		return out, ran{}
+	}
+	var r ran
+	var kept []string
+	for _, line := range strings.SplitAfter(out, "\n") {
+		var from, to int64
+		if n, _ := fmt.Sscanf(strings.TrimSpace(line), ranMarker+" %d %d", &from, &to); n == 2 && strings.HasPrefix(line, ranMarker) {
+			r = ran{from, to}
+			continue
+		}
+		kept = append(kept, line)
+	}
+	return strings.Join(kept, ""), r
+}
+
+// cachedLine is the CACHED line of a step whose stamp is older than the call (with a
+// second of slack for clocks that read whole seconds), or "" for a step that ran in this
+// call or whose times are unknown.
+func (r ran) cachedLine(step string, call time.Time) string {
+	if r.from <= 0 || r.to < r.from || !time.Unix(r.from, 0).Before(call.Add(-time.Second)) {
+		return ""
+	}
+	return fmt.Sprintf("CACHED %s: the result of a run at %s that took %ds",
+		step, time.Unix(r.from, 0).UTC().Format("2006-01-02 15:04:05 UTC"), r.to-r.from)
 }
 
 // tail returns the last n lines of s.
@@ -93,10 +151,10 @@ func runSteps(ctx context.Context, steps ...step) (string, error) {
 		switch err := o.err; {
 		case err == nil:
 			fmt.Fprintf(&report, "ok       %s\n", steps[i].name)
-			// A passing step's NOTE lines (the vulnerability database's date) stay in
-			// the summary, like NOT RUN lines.
+			// A passing step's NOTE lines (the vulnerability database's date) and
+			// CACHED lines stay in the summary, like NOT RUN lines.
 			for _, line := range strings.Split(o.out, "\n") {
-				if strings.HasPrefix(line, "NOTE ") {
+				if strings.HasPrefix(line, "NOTE ") || strings.HasPrefix(line, "CACHED ") {
 					fmt.Fprintf(&report, "%s\n", line)
 				}
 			}

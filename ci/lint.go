@@ -11,6 +11,8 @@ import (
 //
 // tofu fmt and tflint (AWS ruleset) on infra/, gofmt and go vet on every Go module (each
 // go.mod in the source but the pipeline's own), actionlint on the GitHub workflows.
+//
+// +cache="never"
 func (m *TransactionValidator) Lint(ctx context.Context) (string, error) {
 	return runSteps(ctx,
 		step{"tofu fmt", m.lintTofuFmt},

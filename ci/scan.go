@@ -269,6 +269,8 @@ func gate(ctx context.Context, reports *dagger.Directory, what string) (string, 
 // the repository (secrets, Go dependencies), and checkov on infra/; every HIGH or
 // CRITICAL finding is named. gitleaks (secrets) scans the tree and the git history too;
 // any finding of it fails.
+//
+// +cache="never"
 func (m *TransactionValidator) Scan(
 	ctx context.Context,
 	// The repository's .git, whose history gitleaks scans (see secrets).

@@ -19,6 +19,8 @@ import (
 // then every fuzz target briefly; including the service against a PostgreSQL and a Redis
 // started as Dagger services, reached by name over the network as in a cluster. The
 // manifests' rule tests run in validate.
+//
+// +cache="never"
 func (m *TransactionValidator) Test(
 	ctx context.Context,
 	// How long each fuzz target runs (a Go duration).

@@ -95,6 +95,8 @@ func (m *TransactionValidator) renderScript(env string, images map[string]string
 // spread, resources, the Fluent Bit PAN filter under LuaJIT, ...), the OTel collector's
 // configuration loaded by the collector's own code (kustomize/otelcol), the schema
 // converter, the offline AWS provider's trimmer and the registry tool.
+//
+// +cache="never"
 func (m *TransactionValidator) Validate(ctx context.Context) (string, error) {
 	return runSteps(ctx,
 		step{"kubeconform", func(ctx context.Context) (string, error) {
