@@ -60,7 +60,8 @@ func (m *TransactionValidator) Binary(
 	}
 	return m.goEnv().
 		// Only what the binaries are built from: a change elsewhere (docs, manifests, the
-		// pipeline) keeps the binaries, their SBOMs and so the image digests unchanged.
+		// pipeline) builds the same binaries, SBOMs and image digests (the build step still
+		// runs again: see testEnv).
 		WithMountedDirectory("/src", dag.Directory().
 			WithFile("go.mod", m.Source.File("go.mod")).
 			WithFile("go.sum", m.Source.File("go.sum")).

@@ -183,11 +183,10 @@ func (m *TransactionValidator) tool(image string) *dagger.Container {
 }
 
 // infraTool is tool with only infra/ at /src/infra: OpenTofu and tflint read nothing
-// outside it (modules refer to each other by relative paths inside infra/), so a change
-// anywhere else in the checkout (svc/, the docs, the stamp the Dagger CLI writes on
-// dagger.json) is not an input of their steps, the slowest of ci (tofu test in every
-// module) included. Whether the engine still holds such a step's result is its garbage
-// collector's call (airgap/dagger's engine.toml caps it at 20 GB).
+// outside it (modules refer to each other by relative paths inside infra/). That states
+// their inputs; it does not yet keep their steps cached when only the rest of the
+// checkout changes, since the engine keys a step by the whole directory infra/ was cut
+// from (see testEnv).
 func (m *TransactionValidator) infraTool(image string) *dagger.Container {
 	return dag.Container().From(image).
 		WithUser("0").

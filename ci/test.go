@@ -120,11 +120,11 @@ func (m *TransactionValidator) testEnv(ctx context.Context) (*dagger.Container, 
 		return nil, nil, fmt.Errorf("airgap/versions.env: %w", err)
 	}
 	base := withDebianPackages(dag.Container().From(pins.Golang), "gcc libc6-dev "+packages)
-	// Only what the Go tests read: a change to infra/, the overlays, the workflows or the
-	// docs leaves this stage cached. dagger.json goes too: the Dagger CLI stamps it with a
-	// user.daggerContentHash xattr that is part of its digest, so a checkout and a plain
-	// copy of it (or a checkout after `dagger develop`) would otherwise never share this
-	// stage's cache.
+	// Only what the Go tests read, so the stage's inputs are what it depends on. It does not
+	// keep the stage cached when only the rest changes: the engine (v0.19) keys a step by
+	// the whole directory its input was cut from (dagger/dagger#10992, #9717). Suite 50
+	// saw it: a copy differing only in docs/ re-ran every step, `tofu test` on an
+	// unchanged infra/ included.
 	// The few files there that Go tests read come back one by one (testInputs).
 	src := m.Source.
 		WithoutDirectory("infra").WithoutDirectory("docs").WithoutDirectory(".github").
