@@ -57,8 +57,8 @@ timed() { # NAME CMD...: run, record the wall time
 }
 
 airgap/dagger/status.sh >/dev/null 2>&1 || { airgap/dagger/up.sh >&2; engine_started=1; }
-# Free space decides how much of the engine's cache its GC keeps (minFreeSpace), and so
-# whether the stages suites 20, 21 and 30 ran are still cached here.
+# Free space decides how much of the engine's cache its GC keeps (minFreeSpace): a first
+# `ci` much slower than usual may be an evicted cache, not a slower change.
 df -h --output=avail,size "$DAGGER_STATE" | tail -1 | awk '{print "disk at start: " $1 " free of " $2}' >>"$timings"
 # shellcheck source=/dev/null
 . "$DAGGER_STATE/client.env"
