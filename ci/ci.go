@@ -13,7 +13,7 @@ import (
 //
 // Stages: lint, validate, docs, scan, test, build and scan-image, independent ones in parallel.
 // It always runs all of them and ends with one summary naming each stage's result. The
-// engine caches each step by its inputs, never the call whole: the summary says which
+// engine may answer a step from its cache, never the call whole: the summary says which
 // steps came from the cache (CACHED), with when they really ran and for how long.
 //
 // +cache="never"
@@ -120,7 +120,7 @@ func (r ciRun) failed() []string {
 func notRunLines(out string) []string {
 	var lines []string
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if strings.HasPrefix(line, "NOT RUN") || strings.HasPrefix(line, "NOTE ") || strings.HasPrefix(line, "CACHED ") {
+		if strings.HasPrefix(line, "NOT RUN") || passingStepLine(line) {
 			lines = append(lines, line)
 		}
 	}

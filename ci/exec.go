@@ -102,6 +102,12 @@ func (r ran) cachedLine(step string, call time.Time) string {
 		step, time.Unix(r.from, 0).UTC().Format("2006-01-02 15:04:05 UTC"), r.to-r.from)
 }
 
+// passingStepLine tells the lines of a passing step's output that stay in every summary,
+// like NOT RUN lines: NOTE (the vulnerability database's date) and CACHED.
+func passingStepLine(line string) bool {
+	return strings.HasPrefix(line, "NOTE ") || strings.HasPrefix(line, "CACHED ")
+}
+
 // tail returns the last n lines of s.
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
@@ -151,10 +157,8 @@ func runSteps(ctx context.Context, steps ...step) (string, error) {
 		switch err := o.err; {
 		case err == nil:
 			fmt.Fprintf(&report, "ok       %s\n", steps[i].name)
-			// A passing step's NOTE lines (the vulnerability database's date) and
-			// CACHED lines stay in the summary, like NOT RUN lines.
 			for _, line := range strings.Split(o.out, "\n") {
-				if strings.HasPrefix(line, "NOTE ") || strings.HasPrefix(line, "CACHED ") {
+				if passingStepLine(line) {
 					fmt.Fprintf(&report, "%s\n", line)
 				}
 			}

@@ -63,6 +63,11 @@ df -h --output=avail,size "$DAGGER_STATE" | tail -1 | awk '{print "disk at start
 # shellcheck source=/dev/null
 . "$DAGGER_STATE/client.env"
 dc() { dagger --progress=plain call --airgapped "$@"; }
+# stage_times LABEL FILE: the stage lines of a ci summary in FILE go with the suite's
+# timings (what a CI run's time budget went on).
+stage_times() {
+  grep -E '^ *[a-z-]+ +(ok|FAILED)? *[0-9.]+s$' "$2" | sed -E "s/^ */  $1 /" >>"$timings" || true
+}
 # The fuzz targets had their 15 s each in suite 10; here the test stage only has to show it
 # runs them (the same short time in every call, so the unchanged run stays cached).
 ci_fuzz=--fuzz-time=3s
@@ -84,8 +89,7 @@ step "dagger call ci (this checkout)"
 timed "ci, first run on this checkout" dc ci "$ci_fuzz" >"$work/ci.out" 2>"$work/ci.log" ||
   { tail -80 "$work/ci.log"; die "dagger call ci failed on the checkout"; }
 cat "$work/ci.out" >&2
-# Its stages' times go with the suite's (what a CI run's time budget went on).
-grep -E '^  [a-z-]+ +(ok|FAILED)? *[0-9.]+s$' "$work/ci.out" | sed 's/^  /  ci stage /' >>"$timings" || true
+stage_times "ci stage" "$work/ci.out"
 step "dagger call ci again, nothing changed"
 timed "ci, second run, nothing changed" dc ci "$ci_fuzz" >"$work/ci2.out" 2>"$work/ci2.log" ||
   { tail -80 "$work/ci2.log"; die "the second dagger call ci failed"; }
@@ -226,7 +230,7 @@ step "seeded defects: ci must fail in lint, validate, docs, scan and test, each 
 if timed "ci, seeded defects" dc --source="$d" ci "$ci_fuzz" --history="$h" >"$work/seeded.out" 2>"$work/seeded.log"; then
   die "ci passed on a copy with seeded defects"
 fi
-grep -E '^ *[a-z-]+ +(ok|FAILED)? *[0-9.]+s$' "$work/seeded.log" | sed -E 's/^ */  seeded ci stage /' >>"$timings" || true
+stage_times "seeded ci stage" "$work/seeded.log"
 failed_line=$(grep -E '^FAILED stages: ' "$work/seeded.log") ||
   { tail -60 "$work/seeded.log"; die "the seeded run has no 'FAILED stages:' summary"; }
 echo "$failed_line" >&2
