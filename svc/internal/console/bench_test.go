@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -19,8 +20,10 @@ import (
 const benchStep = 259200 * time.Microsecond
 
 // searches are the console's queries the benchmark and the plan test run, each with the
-// index its plan must use. now is the end of the generated data.
-func searches(now time.Time) []struct {
+// index its plan must use, on n generated rows (loadDecisions) ending at now. The request
+// id and idempotency key searched for are row n-10's, inside the day searched, so the
+// lookups find their row at every table size.
+func searches(now time.Time, n int64) []struct {
 	name  string
 	s     console.Search
 	index string
@@ -40,10 +43,10 @@ func searches(now time.Time) []struct {
 		{"last4", with(func(s *console.Search) { s.Last4 = "8500" }), "audit_decisions_last4_time"},
 		{"decision", with(func(s *console.Search) { s.Decision = "decline" }), "audit_decisions_time"},
 		{"reason", with(func(s *console.Search) { s.Reason = "merchant_limit_exceeded" }), "audit_decisions_time"},
-		{"request-id", with(func(s *console.Search) { s.RequestID = "00000010-0000-7000-8000-000000000010" }), "audit_decisions_pkey"},
+		{"request-id", with(func(s *console.Search) { s.RequestID = fmt.Sprintf("%08x-0000-7000-8000-%012x", n-10, n-10) }), "audit_decisions_pkey"},
 		// The key's lookup runs inside console_decisions_by_idempotency_key (its own plan:
 		// TestSearchPlansUseTheIndexes); the search joins its answer to the primary key.
-		{"idempotency-key", with(func(s *console.Search) { s.IdempotencyKey = "k99990" }), "audit_decisions_pkey"},
+		{"idempotency-key", with(func(s *console.Search) { s.IdempotencyKey = fmt.Sprintf("k%d", n-10) }), "audit_decisions_pkey"},
 	}
 }
 
@@ -81,7 +84,7 @@ func TestSearchPlansUseTheIndexes(t *testing.T) {
 	start := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	loadDecisions(t, admin, n, start, benchStep)
 	now := start.Add(n * benchStep)
-	for _, c := range searches(now) {
+	for _, c := range searches(now, n) {
 		plan := explain(t, reader, c.s, false)
 		if strings.Contains(plan, "Seq Scan") || !strings.Contains(plan, c.index) {
 			t.Errorf("%s: plan does not use %s:\n%s", c.name, c.index, plan)
@@ -92,25 +95,42 @@ func TestSearchPlansUseTheIndexes(t *testing.T) {
 		}
 	}
 	// The plan above stops at the function; this is the query inside it (migration 00005).
+	plan := keyLookupPlan(t, admin, fmt.Sprintf("k%d", n-10), false)
+	if strings.Contains(plan, "Seq Scan") || !strings.Contains(plan, "audit_decisions_idempotency_key") {
+		t.Errorf("idempotency key lookup: plan does not use audit_decisions_idempotency_key:\n%s", plan)
+	}
+}
+
+// keyLookupPlan returns the plan of the query inside console_decisions_by_idempotency_key
+// (whose own plan, seen from the search, stops at the function call) for key. db must be
+// allowed to read pg_proc's source and the table: the admin pool.
+func keyLookupPlan(t testing.TB, db *pgxpool.Pool, key string, analyze bool) string {
+	t.Helper()
 	var body string
-	if err := admin.QueryRow(context.Background(), `SELECT prosrc FROM pg_proc WHERE proname = 'console_decisions_by_idempotency_key'`).Scan(&body); err != nil {
+	if err := db.QueryRow(context.Background(), `SELECT prosrc FROM pg_proc WHERE proname = 'console_decisions_by_idempotency_key'`).Scan(&body); err != nil {
 		t.Fatal(err)
 	}
-	body = strings.ReplaceAll(body, "= key", "= $1::text")
-	rows, err := admin.Query(context.Background(), "EXPLAIN (COSTS OFF) "+body, "k99990")
+	opts := "(COSTS OFF)"
+	if analyze {
+		opts = "(ANALYZE, BUFFERS, COSTS OFF)"
+	}
+	rows, err := db.Query(context.Background(), "EXPLAIN "+opts+" "+strings.ReplaceAll(body, "= key", "= $1::text"), key)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer rows.Close()
 	var plan strings.Builder
 	for rows.Next() {
 		var line string
-		_ = rows.Scan(&line)
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
 		plan.WriteString(line + "\n")
 	}
-	rows.Close()
-	if strings.Contains(plan.String(), "Seq Scan") || !strings.Contains(plan.String(), "audit_decisions_idempotency_key") {
-		t.Errorf("idempotency key lookup: plan does not use audit_decisions_idempotency_key:\n%s", plan.String())
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
+	return plan.String()
 }
 
 // BenchmarkSearch measures each console search, and a page deep into a result, on a
@@ -156,12 +176,22 @@ func BenchmarkSearch(b *testing.B) {
 			b.ReportMetric(float64(d[len(d)*95/100].Microseconds())/1000, "p95-ms")
 		})
 	}
-	for _, c := range searches(now) {
+	for _, c := range searches(now, n) {
 		s := c.s
+		// A lookup by id or key that found nothing would time an empty answer (it did, before
+		// they were row n-10's). ("merchant-7d-decline" matches nothing on purpose.)
+		if s.RequestID != "" || s.IdempotencyKey != "" {
+			if p, err := console.Find(ctx, reader, s); err != nil || len(p.Decisions) != 1 {
+				b.Fatalf("%s: %d rows (error %v), want its one row", c.name, len(p.Decisions), err)
+			}
+		}
+		if s.IdempotencyKey != "" {
+			b.Logf("%s: the lookup inside console_decisions_by_idempotency_key:\n%s", c.name, keyLookupPlan(b, admin, s.IdempotencyKey, true))
+		}
 		run(b, c.name, func() error { _, err := console.Find(ctx, reader, s); return err }, explain(b, reader, s, true))
 	}
 	// Page 20 of the unfiltered day: keyset, so it costs what page 1 does.
-	deep := searches(now)[0].s
+	deep := searches(now, n)[0].s
 	for range 19 {
 		p, err := console.Find(ctx, reader, deep)
 		if err != nil || p.Next == "" {
