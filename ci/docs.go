@@ -67,8 +67,7 @@ func (m *TransactionValidator) docsTerraform(ctx context.Context) (string, error
 	// Built in a container of its own, without the source: the engine keeps the binary
 	// until the version changes. From a copy of the module, as airgap/iac-tools.sh does:
 	// `go install mod@version` refuses a module with replace directives.
-	bin := m.goEnvFrom(dag.Container().From(pins.Golang)).
-		WithoutMount("/src").WithWorkdir("/").
+	bin := m.goToolchain(dag.Container().From(pins.Golang)).WithWorkdir("/").
 		WithExec([]string{"sh", "-ec", `dir=$(go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
 [ -d "$dir" ] || { echo "go mod download $1 failed" >&2; exit 1; }
 cp -r "$dir" /tmp/td && chmod -R u+w /tmp/td && cd /tmp/td

@@ -187,14 +187,13 @@ func (m *TransactionValidator) tool(image string) *dagger.Container {
 }
 
 // infraTool is tool with only infra/ at /src/infra: OpenTofu and tflint read nothing
-// outside it (modules refer to each other by relative paths inside infra/). That states
-// their inputs; it does not yet keep their steps cached when only the rest of the
-// checkout changes, since the engine keys a step by the whole directory infra/ was cut
-// from (see testEnv).
+// outside it (modules refer to each other by relative paths inside infra/). It is the
+// separately uploaded infra/ (New), so these steps stay cached when only the rest of the
+// checkout changes: suite 50 requires it (lint on a copy with a change in svc/ only).
 func (m *TransactionValidator) infraTool(image string) *dagger.Container {
 	return dag.Container().From(image).
 		WithUser("0").
-		WithMountedDirectory("/src", dag.Directory().WithDirectory("infra", m.Source.Directory("infra"))).
+		WithMountedDirectory("/src", m.Infra).
 		WithWorkdir("/src")
 }
 
@@ -206,14 +205,22 @@ func (m *TransactionValidator) goEnv() *dagger.Container {
 
 // goEnvFrom is goEnv on top of base, an image derived from the golang image.
 func (m *TransactionValidator) goEnvFrom(base *dagger.Container) *dagger.Container {
+	return m.goToolchain(base).
+		WithMountedDirectory("/src", m.Source).
+		WithWorkdir("/src")
+}
+
+// goToolchain is base with the Go proxy, flags and the shared module and build caches,
+// and no source: a step on it is keyed by what it mounts itself. (A step on goEnv that
+// replaces /src is still keyed by the whole checkout, which stays in the container's
+// history.)
+func (m *TransactionValidator) goToolchain(base *dagger.Container) *dagger.Container {
 	return base.
 		WithEnvVariable("GOPROXY", m.GoProxy).
 		WithEnvVariable("GOFLAGS", "-buildvcs=false").
 		WithEnvVariable("GOTOOLCHAIN", "local").
 		WithMountedCache("/go/pkg/mod", dag.CacheVolume("txv-go-mod")).
-		WithMountedCache("/root/.cache/go-build", dag.CacheVolume("txv-go-build-"+pins.GoVersion)).
-		WithMountedDirectory("/src", m.Source).
-		WithWorkdir("/src")
+		WithMountedCache("/root/.cache/go-build", dag.CacheVolume("txv-go-build-"+pins.GoVersion))
 }
 
 // notRunError marks a step that could not run in this environment (an air-gapped run

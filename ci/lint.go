@@ -23,8 +23,8 @@ func (m *TransactionValidator) Lint(ctx context.Context) (string, error) {
 }
 
 func (m *TransactionValidator) lintTofuFmt(ctx context.Context) (string, error) {
-	return run(ctx, m.infraTool(pins.Tofu), "tofu fmt -check (run `tofu fmt -recursive infra`)",
-		"tofu", "fmt", "-check", "-recursive", "-diff", "infra")
+	return sh(ctx, m.infraTool(pins.Tofu), "tofu fmt",
+		`tofu fmt -check -recursive -diff infra || { echo "tofu fmt -check failed: run tofu fmt -recursive infra"; exit 1; }`)
 }
 
 func (m *TransactionValidator) lintTflint(ctx context.Context) (string, error) {

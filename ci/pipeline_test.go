@@ -270,7 +270,7 @@ func TestTestStageHasEveryFileTheTestsRead(t *testing.T) {
 		for _, m := range read.FindAllStringSubmatch(string(src), -1) {
 			found++
 			if !slices.Contains(testInputs, m[2]) {
-				t.Errorf("%s reads %s, which the test stage leaves out: add it to testInputs (ci/test.go)", path, m[2])
+				t.Errorf("%s reads %s, which the test stage leaves out: add it to testInputs (ci/test.go), from an upload testFiles takes it from", path, m[2])
 			}
 		}
 		return nil
@@ -280,5 +280,41 @@ func TestTestStageHasEveryFileTheTestsRead(t *testing.T) {
 	}
 	if found == 0 {
 		t.Fatal("no test reads a file outside svc/: the pattern no longer finds docs/runbook.md's reader")
+	}
+}
+
+// TestTestsViewMatchesTestsLeftOut holds New's tests argument, whose +ignore filters the
+// upload, to testsLeftOut, by which sameTests compares it with the whole checkout at run
+// time, and every test input to an upload testFiles takes it from. (A mismatch would fail
+// every run in New; this says where, before a run.)
+func TestTestsViewMatchesTestsLeftOut(t *testing.T) {
+	src, err := os.ReadFile("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*// \+ignore=(\[.*\])\n\s*tests \*dagger\.Directory,$`).FindSubmatch(src)
+	if m == nil {
+		t.Fatal("main.go: no +ignore pragma right above New's tests argument")
+	}
+	var patterns []string
+	if err := yaml.Unmarshal(m[1], &patterns); err != nil {
+		t.Fatalf("main.go: the tests argument's +ignore: %v", err)
+	}
+	for _, p := range testsLeftOut {
+		if !slices.Contains(patterns, p) {
+			t.Errorf("testsLeftOut has %s, which the tests argument's +ignore does not: %q", p, patterns)
+		}
+	}
+	for _, p := range patterns {
+		// A negation is filtered one way at upload and another when the flag is given
+		// (seen on v0.19.10: the copy kept .github/): test inputs come from testFiles.
+		if strings.HasPrefix(p, "!") {
+			t.Errorf("the tests argument's +ignore takes %s back: add it to testInputs instead", p)
+		}
+	}
+	for _, f := range testInputs {
+		if testInputUpload(f) == "" {
+			t.Errorf("test input %s is in no upload testFiles takes inputs from (infra/, docs/runbook.md)", f)
+		}
 	}
 }

@@ -6,7 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"path"
 	"regexp"
+	"slices"
+	"strings"
 
 	"dagger/transaction-validator/internal/dagger"
 	"dagger/transaction-validator/pins"
@@ -100,18 +103,99 @@ fi
 // testInputs are the files the Go tests read from directories the test stage leaves out:
 // svc/internal/monitoring checks every alert's runbook_url against docs/runbook.md, and
 // svc/internal/fxrates holds the CloudWatch alarms of infra/modules/observability to the
-// ETL's metrics. TestTestStageHasEveryFileTheTestsRead finds them in the tests' sources.
+// ETL's metrics. TestTestStageHasEveryFileTheTestsRead finds them in the tests' sources;
+// testFiles adds them from New's infra and runbook uploads.
 var testInputs = []string{
 	"docs/runbook.md",
 	"infra/modules/observability/main.tf",
 	"infra/modules/observability/variables.tf",
 }
 
+// testsLeftOut are the parts of the checkout the root module's Go tests do not read
+// (top-level entries, or kustomize's), which New's tests argument leaves out
+// (TestTestsViewMatchesTestsLeftOut) but for testInputs.
+var testsLeftOut = []string{"infra", "docs", ".github", "kustomize/overlays", "ci", "dagger.json"}
+
+// sameTests fails unless tests, New's upload of what the root module's Go tests read,
+// holds the same files as source without testsLeftOut: part by part, since a directory
+// cut by file operations has another digest than the same files uploaded (sameContent).
+func sameTests(ctx context.Context, tests, source *dagger.Directory) error {
+	for _, dir := range []string{".", "kustomize"} {
+		entries, err := source.Directory(dir).Entries(ctx)
+		if err != nil {
+			return fmt.Errorf("--source: %s: %w", dir, err)
+		}
+		want := map[string]bool{}
+		for _, e := range entries {
+			name := strings.TrimSuffix(e, "/")
+			p := path.Join(dir, name)
+			if slices.Contains(testsLeftOut, p) {
+				continue
+			}
+			want[name] = true
+			if p == "kustomize" {
+				continue // compared entry by entry
+			}
+			digest := fileDigest
+			if strings.HasSuffix(e, "/") {
+				digest = func(d *dagger.Directory, p string) digestFunc { return d.Directory(p).Digest }
+			}
+			if err := sameContent(ctx, "--tests", p, digest(tests, p), digest(source, p)); err != nil {
+				return err
+			}
+		}
+		got, err := tests.Directory(dir).Entries(ctx)
+		if err != nil {
+			return fmt.Errorf("--tests: %s: %w", dir, err)
+		}
+		for _, e := range got {
+			if name := strings.TrimSuffix(e, "/"); !want[name] {
+				return fmt.Errorf("--tests holds %s, which --source's tests do not: give the same checkout to "+
+					"--source and --tests", path.Join(dir, name))
+			}
+		}
+	}
+	return nil
+}
+
+// testInputUpload names New's upload that holds the test input f: "infra", "runbook", or
+// "" for none.
+func testInputUpload(f string) string {
+	switch {
+	case f == "docs/runbook.md":
+		return "runbook"
+	case strings.HasPrefix(f, "infra/"):
+		return "infra"
+	}
+	return ""
+}
+
+// testFiles is the tests' upload with testInputs added from the uploads that hold them
+// (New): each is keyed by its own content, so the test stage stays cached when only the
+// rest of the checkout changes.
+func (m *TransactionValidator) testFiles() (*dagger.Directory, error) {
+	src := m.Tests
+	for _, f := range testInputs {
+		switch testInputUpload(f) {
+		case "runbook":
+			src = src.WithFile(f, m.Runbook)
+		case "infra":
+			src = src.WithFile(f, m.Infra.File(f))
+		default:
+			return nil, fmt.Errorf("test input %s: no upload of New holds it (infra/ or docs/runbook.md)", f)
+		}
+	}
+	return src, nil
+}
+
 // testEnv is the golang image plus the Debian packages the integration tests start
 // (DEBIAN_TEST_PACKAGES in airgap/versions.env) and gcc for the race detector, installed
-// in a layer of their own so a source change does not reinstall them.
+// in a layer of their own so a source change does not reinstall them, with the tests'
+// own upload at /src (New): the engine keys a step by the whole upload its input was cut
+// from (dagger/dagger#10992, #9717), so only that keeps the stage cached when only the
+// rest of the checkout changes.
 func (m *TransactionValidator) testEnv(ctx context.Context) (*dagger.Container, *dagger.Directory, error) {
-	versions, err := m.Source.File("airgap/versions.env").Contents(ctx)
+	versions, err := m.Tests.File("airgap/versions.env").Contents(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -120,29 +204,22 @@ func (m *TransactionValidator) testEnv(ctx context.Context) (*dagger.Container, 
 		return nil, nil, fmt.Errorf("airgap/versions.env: %w", err)
 	}
 	base := withDebianPackages(dag.Container().From(pins.Golang), "gcc libc6-dev "+packages)
-	// Only what the Go tests read, so the stage's inputs are what it depends on. It does not
-	// keep the stage cached when only the rest changes: the engine (v0.19) keys a step by
-	// the whole directory its input was cut from (dagger/dagger#10992, #9717). Suite 50
-	// saw it: a copy differing only in docs/ re-ran every step, `tofu test` on an
-	// unchanged infra/ included.
-	// The few files there that Go tests read come back one by one (testInputs).
-	src := m.Source.
-		WithoutDirectory("infra").WithoutDirectory("docs").WithoutDirectory(".github").
-		WithoutDirectory("kustomize/overlays").WithoutDirectory("ci").WithoutFile("dagger.json")
-	for _, f := range testInputs {
-		src = src.WithFile(f, m.Source.File(f))
-	}
 	// The two Go tools the suite runs come from their pinned images, where the host
 	// builds them from the Go proxy: compiling Prometheus here cost minutes on every cold
 	// engine.
 	tools := dag.Directory().
 		WithFile("versitygw", dag.Container().From(pins.Versitygw).File(pins.VersitygwBinary)).
 		WithFile("promtool", dag.Container().From(pins.Prometheus).File(pins.PromtoolBinary))
-	return m.goEnvFrom(base).
+	src, err := m.testFiles()
+	if err != nil {
+		return nil, nil, err
+	}
+	return m.goToolchain(base).
 		WithDirectory("/opt/txv-test-tools", tools).
 		WithEnvVariable("VERSITYGW_BIN", "/opt/txv-test-tools/versitygw").
 		WithEnvVariable("PROMTOOL_BIN", "/opt/txv-test-tools/promtool").
-		WithMountedDirectory("/src", src), src, nil
+		WithMountedDirectory("/src", src).
+		WithWorkdir("/src"), src, nil
 }
 
 // debianPackageList is a space-separated list of Debian package names, and nothing a

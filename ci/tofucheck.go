@@ -16,7 +16,7 @@ import (
 // once per environment, tests/<env>.tftest.hcl with <env>.tfvars; a test file without its
 // var file, or a var file without its test file, fails the step.
 func (m *TransactionValidator) tofuCheck(ctx context.Context) (string, error) {
-	modules, err := m.Source.Directory("infra/modules").Entries(ctx)
+	modules, err := m.Infra.Directory("infra/modules").Entries(ctx)
 	if err != nil {
 		return "", fmt.Errorf("listing infra/modules: %w", err)
 	}

@@ -14,7 +14,7 @@
 #  - pipeline functions: `dagger call FUNCTION` in a code span or a fenced code block must
 #    name an exported method of the Dagger module's object in ci/*.go, in the kebab-case
 #    Dagger's CLI gives it (ScanImage -> scan-image). Constructor flags before the function
-#    (--airgapped, --source DIR, --go-proxy=URL) are skipped; which of them take a value is
+#    (--airgapped, --source DIR, --infra DIR, --svc DIR, --tests DIR, --runbook FILE, --go-proxy=URL) are skipped; which of them take a value is
 #    read from New's parameters in ci/main.go. Shell comments in fenced blocks are prose and
 #    are not read.
 set -euo pipefail
@@ -26,8 +26,8 @@ mapfile -t files < <(git ls-files --cached --others --exclude-standard -- 'docs/
 [ ${#files[@]} -gt 0 ] || { echo "check-doc-refs: no Markdown files found under $ROOT" >&2; exit 1; }
 
 # The module's functions: exported methods of the object type named by ci/main.go's New.
-obj=$(sed -nE 's/^func New\(.*$//; s/^\) \*([A-Z][A-Za-z0-9]*) \{$/\1/p' ci/main.go | head -1)
-[ -n "$obj" ] || { echo "ci/main.go: no 'func New(...) *Object' constructor found" >&2; exit 1; }
+obj=$(sed -nE 's/^func New\(.*$//; s/^\) \(?\*([A-Z][A-Za-z0-9]*)(, error\))? \{$/\1/p' ci/main.go | head -1)
+[ -n "$obj" ] || { echo "ci/main.go: no 'func New(...) *Object' or '(*Object, error)' constructor found" >&2; exit 1; }
 sources=()
 for g in ci/*.go; do [[ $g == *_test.go ]] || sources+=("$g"); done
 functions=$(grep -hoE "^func \([a-z]+ \*$obj\) [A-Z][A-Za-z0-9]*\(" "${sources[@]}" |
@@ -36,8 +36,8 @@ functions=$(grep -hoE "^func \([a-z]+ \*$obj\) [A-Z][A-Za-z0-9]*\(" "${sources[@
 declare -A is_function=() takes_value=()
 for w in $functions; do is_function[$w]=1; done
 # New's parameters that take a value on the command line (all but bools), kebab-cased.
-valued=$(sed -n '/^func New(/,/^) \*/p' ci/main.go | grep -E '^\s+[a-z][A-Za-z0-9]* [^ ]+,$' |
-  grep -vE ' bool,$' | awk '{print $1}' | sed -E 's/([a-z0-9])([A-Z])/\1-\2/g' | tr '[:upper:]' '[:lower:]')
+valued=$(sed -n '/^func New(/,/^) /p' ci/main.go | grep -E '^\s+[a-z][A-Za-z0-9]* [^ ]+,$' |
+  grep -vE ' (bool|context\.Context),$' | awk '{print $1}' | sed -E 's/([a-z0-9])([A-Z])/\1-\2/g' | tr '[:upper:]' '[:lower:]')
 for w in $valued; do takes_value[$w]=1; done
 
 # exists PATH: PATH, a glob or one {a,b,...} alternation, names at least one file.

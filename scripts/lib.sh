@@ -199,3 +199,17 @@ example_overlays() {
       { log "example outputs of $env refused"; return 1; }
   done
 }
+
+# checkout_copy DEST copies this checkout to DEST as `dagger call` uploads it: the same
+# files with the same metadata, extended attributes included (the Dagger CLI stamps
+# dagger.json and ci/go.* with a user.daggerContentHash xattr, which is part of a
+# directory's digest), without .git and the pipeline's generated SDK. A change made to the
+# copy is then the only difference the engine sees, and the steps it does not reach come
+# from the engine's cache. Prints DEST.
+checkout_copy() {
+  mkdir -p "$1"
+  tar -C "$REPO_ROOT" --exclude=./.git --exclude=./ci/internal/dagger --exclude=./ci/internal/querybuilder \
+    --exclude=./ci/internal/telemetry --exclude=./ci/dagger.gen.go --xattrs --xattrs-include='*' -cf - . |
+    tar -C "$1" --xattrs --xattrs-include='*' -xpf - || return 1
+  echo "$1"
+}

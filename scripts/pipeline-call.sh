@@ -2,8 +2,8 @@
 # scripts/pipeline-call.sh FUNCTION [ARGS...] runs one function of the pipeline (ci/) on
 # this checkout with the offline Dagger engine: `dagger call --airgapped FUNCTION ARGS`.
 # The suites whose checks live in the pipeline (20, 21, 30) call it, so each check has one
-# implementation. Suite 50's `dagger call ci` does not find their steps in the engine's
-# cache yet: docs/pipeline.md, "What is not cached yet".
+# implementation. Suite 50's `dagger call ci` on the same checkout then finds their steps
+# in the engine's cache: docs/pipeline.md, "What a change re-runs".
 #
 # Like suites 45 and 50 it needs root (the offline engine) and builds the engine if nothing
 # has yet; it starts the engine if it is not running and stops it again only if it started

@@ -63,31 +63,26 @@ dagger_retry() {
   cat "$err" >&2; return $rc
 }
 dc() { dagger_retry --progress=plain call --airgapped "$@"; }
+# dc_in DIR ARGS...: dc in the checkout DIR (a copy), as suite 50 does (its dc_in).
+dc_in() { local dir=$1; shift; (cd "$dir" && dc "$@"); }
 
 # shellcheck source=../../airgap/k8s/deploy-target.sh
 . airgap/k8s/deploy-target.sh
 deploy_target "$work/k8s" "${TXV_RELEASE_K8S_PORT:-27643}"
 deploy_crds
 
-# seed NAME: a copy of the checkout (as suite 50 makes it) to change for one release.
-seed() {
-  local dir=$work/$1
-  mkdir -p "$dir"
-  tar -C "$REPO_ROOT" --exclude=./.git --exclude=./ci/internal/dagger --exclude=./ci/internal/querybuilder \
-    --exclude=./ci/internal/telemetry --exclude=./ci/dagger.gen.go --xattrs --xattrs-include='*' -cf - . |
-    tar -C "$dir" --xattrs --xattrs-include='*' -xpf -
-  echo "$dir"
-}
+# seed NAME: a copy of the checkout in $work/NAME (checkout_copy, scripts/lib.sh).
+seed() { checkout_copy "$work/$1"; }
 # Built once, scanned, signed with the air-gapped key pair (ci/sign.go), as suite 50 does;
 # deploy verifies it before anything is read or applied.
 eval "$(airgap/sign-tools.sh --key)"
 publish() { # SOURCE TAG -> prints the digest reference
-  dc --source="$1" sign --repository="$repo" --version="$2" --signing-key="file:$COSIGN_KEY" \
+  dc_in "$1" sign --repository="$repo" --version="$2" --signing-key="file:$COSIGN_KEY" \
     --signing-password="file:$COSIGN_PASSWORD_FILE" --registry="tcp://$REGISTRY_ADDR" 2>"$work/publish-$2.log" | tail -1 ||
     { tail -30 "$work/publish-$2.log" >&2; die "sign $2 failed"; }
 }
 deploy() { # SOURCE IMAGE NAME
-  timed "deploy --env local: $3" dc --source="$1" deploy --env=local --image="$2" \
+  timed "deploy --env local: $3" dc_in "$1" deploy --env=local --image="$2" \
     --signed-by="$COSIGN_PUB" --registry="tcp://$REGISTRY_ADDR" \
     --kubeconfig="file:$deployer_kubeconfig" --kube-api="$api" --timeout=60s >"$work/deploy-$3.out" 2>"$work/deploy-$3.log"
 }

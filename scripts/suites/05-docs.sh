@@ -51,10 +51,11 @@ cat >"$planted/ci/main.go" <<'GO'
 package main
 
 func New(
+	ctx context.Context,
 	source *dagger.Directory,
 	airgapped bool,
-) *Pipeline {
-	return &Pipeline{}
+) (*Pipeline, error) {
+	return &Pipeline{}, nil
 }
 
 func (m *Pipeline) ScanImage(ctx context.Context) (string, error) { return "", nil }

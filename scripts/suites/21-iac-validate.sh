@@ -4,7 +4,7 @@
 # root (once per environment: tests/<env>.tftest.hcl with <env>.tfvars) and the bootstrap
 # root. One implementation: the pipeline's validate stage (ci/tofucheck.go), which also
 # runs kubeconform and the Go tests of the modules but the root (suite 30); this suite calls
-# it on the offline engine (suite 50's `ci` runs it again: docs/pipeline.md, "What is not
-# cached yet").
+# it on the offline engine (suite 50's `ci` then finds its steps in the engine's cache:
+# docs/pipeline.md, "What a change re-runs").
 set -euo pipefail
 exec "$(dirname "$0")/../pipeline-call.sh" validate

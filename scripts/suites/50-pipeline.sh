@@ -63,6 +63,11 @@ df -h --output=avail,size "$DAGGER_STATE" | tail -1 | awk '{print "disk at start
 # shellcheck source=/dev/null
 . "$DAGGER_STATE/client.env"
 dc() { dagger --progress=plain call --airgapped "$@"; }
+# dc_in DIR ARGS...: dc in the checkout DIR (a copy), so that the module's uploads (the
+# checkout, and infra/, svc/ and the Go tests' files on their own: ci/main.go) all come from
+# it, each keyed by its own content. (With --source DIR and friends the engine filters
+# copies of one upload instead, keyed by the whole of it.)
+dc_in() { local dir=$1; shift; (cd "$dir" && dc "$@"); }
 # stage_times LABEL FILE: the stage lines of a ci summary in FILE go with the suite's
 # timings (what a CI run's time budget went on).
 stage_times() {
@@ -72,17 +77,25 @@ stage_times() {
 # runs them (the same short time in every call, so the unchanged run stays cached).
 ci_fuzz=--fuzz-time=3s
 
+# seed NAME: a copy of the checkout in $work/NAME (checkout_copy, scripts/lib.sh).
+seed() { checkout_copy "$work/$1"; }
 # ---- 1. unit tests of the module (the SDK's generated code comes from `dagger develop`)
-step "dagger develop + module unit tests"
+step "dagger develop + module unit tests (in a copy)"
+# In a copy: `dagger develop` rewrites dagger.json and ci/go.* (same content, new time and
+# attribute stamp), and the engine keys a step by the whole tree it was cut from, so a
+# develop here would make this suite's `ci` miss every step suites 20, 21 and 30 just ran
+# through the same functions on this checkout.
+module=$(seed module)
 # The RBAC test renders staging and prod with the toolchain's kustomize (KUSTOMIZE).
 eval "$(airgap/manifest-tools.sh)"
 # The gitleaks tests run the pinned binary on .gitleaks.toml and planted keys.
 GITLEAKS=$(gitleaks_bin) || die "building gitleaks failed"
 export GITLEAKS
-dagger --progress=plain develop >"$work/develop.log" 2>&1 || { tail -20 "$work/develop.log"; die "dagger develop failed"; }
-(cd ci && dagger --progress=plain run go test -count=1 ./...) >"$work/unit.log" 2>&1 ||
+(cd "$module" && dagger --progress=plain develop) >"$work/develop.log" 2>&1 || { tail -20 "$work/develop.log"; die "dagger develop failed"; }
+(cd "$module/ci" && dagger --progress=plain run go test -count=1 ./...) >"$work/unit.log" 2>&1 ||
   { tail -40 "$work/unit.log"; die "the pipeline module's unit tests failed"; }
 grep -E '^(ok|FAIL)' "$work/unit.log" >&2
+rm -rf "$module"
 
 # ---- 2./3. ci on this checkout, then again unchanged -------------------------------------
 step "dagger call ci (this checkout)"
@@ -96,25 +109,48 @@ timed "ci, second run, nothing changed" dc ci "$ci_fuzz" >"$work/ci2.out" 2>"$wo
 # The call itself ran again (ci is never answered whole from the function cache), and its
 # summary says which steps the engine answered from its cache: here, every stamped one,
 # each with the first run's time.
-for s in "gofmt + go vet" "tflint" "tofu init + validate + test" "go test (modules but the root)" "terraform-docs" "go test"; do
+for s in "tofu fmt" "gofmt + go vet" "tflint" "tofu init + validate + test" "go test (modules but the root)" "terraform-docs" "go test" "go build transaction-validator"; do
   grep -qF "CACHED $s: the result of a run at" "$work/ci2.out" ||
     { cat "$work/ci2.out" >&2; die "the unchanged run's summary does not say '$s' came from the cache"; }
 done
 
+# ---- 3b. one area changed: a step re-runs only when what it reads changed -----------------
+# infra/, go.mod + go.sum + svc/ and the Go tests' files are uploaded on their own
+# (ci/main.go), so the steps that read only one of them come from the cache after a change
+# elsewhere. Each area is also seen re-running after a change in it (gofmt + go vet here,
+# build and the tests in the seeded copy), or a cache that ignores inputs would pass.
+step "lint on a copy with a change in svc/ only"
+c=$(seed svc-change)
+printf '\n// A change in svc/ only (suite 50).\n' >>"$c/svc/internal/card/card.go"
+timed "lint, only svc/ changed" dc_in "$c" lint >"$work/area.out" 2>"$work/area.log" ||
+  { tail -80 "$work/area.log"; die "lint failed on the copy with a change in svc/ only"; }
+cat "$work/area.out" >&2
+for s in "tofu fmt" "tflint"; do
+  grep -qF "CACHED $s: the result of a run at" "$work/area.out" ||
+    die "after a change in svc/ only, lint's '$s' (it reads only infra/) ran again instead of coming from the cache"
+done
+! grep -qF "CACHED gofmt + go vet:" "$work/area.out" ||
+  die "after a change in svc/, 'gofmt + go vet' came from the cache: the change did not reach its input"
+rm -rf "$c"
+step "build and test on a copy with a change in infra/ only"
+c=$(seed infra-change)
+printf '\n# A change in infra/ only (suite 50).\n' >>"$c/infra/modules/ecr/main.tf"
+timed "build, only infra/ changed" dc_in "$c" build >"$work/area-build.out" 2>"$work/area-build.log" ||
+  { tail -80 "$work/area-build.log"; die "build failed on the copy with a change in infra/ only"; }
+cat "$work/area-build.out" >&2
+for w in transaction-validator operator-console fx-rates-etl canary-check; do
+  grep -qF "CACHED go build $w: the result of a run at" "$work/area-build.out" ||
+    die "after a change in infra/ only, build compiled $w again instead of taking it from the cache"
+done
+step "the Go tests on the same copy"
+timed "test, only infra/ changed" dc_in "$c" test "$ci_fuzz" >"$work/area-test.out" 2>"$work/area-test.log" ||
+  { tail -80 "$work/area-test.log"; die "test failed on the copy with a change in infra/ only"; }
+cat "$work/area-test.out" >&2
+grep -qF "CACHED go test: the result of a run at" "$work/area-test.out" ||
+  die "after a change in infra/ only, the Go tests ran again instead of coming from the cache"
+rm -rf "$c"
+
 # ---- 4. seeded defects -------------------------------------------------------------------
-# seed NAME: a copy of the checkout in $work/NAME, what `dagger call` uploads from it:
-# the same files with the same metadata, extended attributes included (the Dagger CLI
-# stamps dagger.json and ci/go.* with a user.daggerContentHash xattr, which is part of a
-# directory's digest), so that only the seeded change differs and the stages it does not
-# touch come from the engine's cache.
-seed() {
-  local dir=$work/$1
-  mkdir -p "$dir"
-  tar -C "$REPO_ROOT" --exclude=./.git --exclude=./ci/internal/dagger --exclude=./ci/internal/querybuilder \
-    --exclude=./ci/internal/telemetry --exclude=./ci/dagger.gen.go --xattrs --xattrs-include='*' -cf - . |
-    tar -C "$dir" --xattrs --xattrs-include='*' -xpf -
-  echo "$dir"
-}
 # add_patch DIR FILE: lists FILE (a JSON6902 patch of the validator's Deployment, in the
 # overlay directory) first under the dev overlay's patches.
 add_patch() {
@@ -226,11 +262,27 @@ printf '\nvariable "seeded_undocumented" {\n  description = "Seeded defect."\n  
   >>"$d/infra/modules/ecr/variables.tf"
 dot=$(compgen -G "$d/docs/*.dot" | head -1) || die "no docs/*.dot to seed"
 sed -i '0,/{/s/{/{\n  seeded_defect_node;/' "$dot"
+step "a --source whose infra/ or svc/ differs from --infra's or --svc's is refused"
+# The seeded copy's infra/ and svc/ differ from the checkout's, which --infra and --svc
+# default to.
+if dc --source="$d" lint >"$work/mixed.out" 2>"$work/mixed.log"; then
+  die "lint ran on --source of the seeded copy with the checkout's infra/"
+fi
+grep -qF -- "--infra's infra/ differs from --source's" "$work/mixed.log" ||
+  { tail -20 "$work/mixed.log"; die "the refusal of a mismatched --infra does not say so"; }
+if dc --source="$d" --infra="$d" lint >"$work/mixed.out" 2>"$work/mixed.log"; then
+  die "lint ran on --source of the seeded copy with the checkout's svc/"
+fi
+grep -qF -- "--svc's svc/ differs from --source's" "$work/mixed.log" ||
+  { tail -20 "$work/mixed.log"; die "the refusal of a mismatched --svc does not say so"; }
 step "seeded defects: ci must fail in lint, validate, docs, scan and test, each naming its defect"
-if timed "ci, seeded defects" dc --source="$d" ci "$ci_fuzz" --history="$h" >"$work/seeded.out" 2>"$work/seeded.log"; then
+if timed "ci, seeded defects" dc_in "$d" ci "$ci_fuzz" --history="$h" >"$work/seeded.out" 2>"$work/seeded.log"; then
   die "ci passed on a copy with seeded defects"
 fi
 stage_times "seeded ci stage" "$work/seeded.log"
+# The seeded svc/ is a new input of the build and the tests: they must have run again.
+! grep -qE "CACHED go (build|test:)" "$work/seeded.log" ||
+  die "the seeded copy's build or Go tests came from the cache although its svc/ changed"
 failed_line=$(grep -E '^FAILED stages: ' "$work/seeded.log") ||
   { tail -60 "$work/seeded.log"; die "the seeded run has no 'FAILED stages:' summary"; }
 echo "$failed_line" >&2
@@ -255,7 +307,7 @@ done
 # stages and carries the findings for code scanning. The stages that passed come from the
 # engine's cache; those that failed run again (a failure is never cached).
 step "seeded defects: ci-report exports the failing run's summary and reports"
-timed "ci-report, seeded defects" dc --source="$d" ci-report "$ci_fuzz" --history="$h" export --path="$work/report" \
+timed "ci-report, seeded defects" dc_in "$d" ci-report "$ci_fuzz" --history="$h" export --path="$work/report" \
   >"$work/report.out" 2>"$work/report.log" || { tail -40 "$work/report.log"; die "ci-report failed on the seeded copy"; }
 [ "$(cat "$work/report/status")" = failed ] || die "ci-report status is '$(cat "$work/report/status")', want failed"
 grep -qE '^## dagger call ci: FAILED stages: .*\bscan\b' "$work/report/summary.md" || die "summary.md does not name the scan stage"
@@ -274,12 +326,12 @@ deploy_target "$work/k8s" "${TXV_PIPELINE_K8S_PORT:-27443}"
 # Built once, scanned, signed with the air-gapped key pair (ci/sign.go); deploy verifies it.
 eval "$(airgap/sign-tools.sh --key)"
 publish() { # SOURCE TAG VERSION -> prints the digest reference
-  dc --source="$1" sign --repository="$repo" --version="$3" --signing-key="file:$COSIGN_KEY" \
+  dc_in "$1" sign --repository="$repo" --version="$3" --signing-key="file:$COSIGN_KEY" \
     --signing-password="file:$COSIGN_PASSWORD_FILE" --registry="tcp://$REGISTRY_ADDR" 2>"$work/publish-$2.log" | tail -1 ||
     { tail -30 "$work/publish-$2.log" >&2; die "sign $2 failed"; }
 }
 deploy() { # SOURCE IMAGE NAME
-  timed "deploy --env local: $3" dc --source="$1" deploy --env=local --image="$2" \
+  timed "deploy --env local: $3" dc_in "$1" deploy --env=local --image="$2" \
     --signed-by="$COSIGN_PUB" --registry="tcp://$REGISTRY_ADDR" \
     --kubeconfig="file:$deployer_kubeconfig" --kube-api="$api" --timeout=90s >"$work/deploy-$3.out" 2>"$work/deploy-$3.log"
 }
