@@ -119,35 +119,37 @@ done
 # (ci/main.go), so the steps that read only one of them come from the cache after a change
 # elsewhere. Each area is also seen re-running after a change in it (gofmt + go vet here,
 # build and the tests in the seeded copy), or a cache that ignores inputs would pass.
+# area_call LABEL DIR OUT FUNCTION ARGS...: FUNCTION run in the copy DIR (dc_in), timed as
+# LABEL; its result in OUT, its log in OUT.log.
+area_call() {
+  local label=$1 dir=$2 out=$3; shift 3
+  timed "$label" dc_in "$dir" "$@" >"$out" 2>"$out.log" || { tail -80 "$out.log"; die "$label: $1 failed"; }
+  cat "$out" >&2
+}
+# cached OUT STEP WHY: the summary in OUT must say STEP came from the cache, or the suite
+# fails saying WHY.
+cached() { grep -qF "CACHED $2: the result of a run at" "$1" || die "$3"; }
 step "lint on a copy with a change in svc/ only"
 c=$(seed svc-change)
 printf '\n// A change in svc/ only (suite 50).\n' >>"$c/svc/internal/card/card.go"
-timed "lint, only svc/ changed" dc_in "$c" lint >"$work/area.out" 2>"$work/area.log" ||
-  { tail -80 "$work/area.log"; die "lint failed on the copy with a change in svc/ only"; }
-cat "$work/area.out" >&2
+area_call "lint, only svc/ changed" "$c" "$work/area-lint.out" lint
 for s in "tofu fmt" "tflint"; do
-  grep -qF "CACHED $s: the result of a run at" "$work/area.out" ||
-    die "after a change in svc/ only, lint's '$s' (it reads only infra/) ran again instead of coming from the cache"
+  cached "$work/area-lint.out" "$s" \
+    "after a change in svc/ only, lint's '$s' (it reads only infra/) ran again instead of coming from the cache"
 done
-! grep -qF "CACHED gofmt + go vet:" "$work/area.out" ||
+! grep -qF "CACHED gofmt + go vet:" "$work/area-lint.out" ||
   die "after a change in svc/, 'gofmt + go vet' came from the cache: the change did not reach its input"
 rm -rf "$c"
 step "build and test on a copy with a change in infra/ only"
 c=$(seed infra-change)
 printf '\n# A change in infra/ only (suite 50).\n' >>"$c/infra/modules/ecr/main.tf"
-timed "build, only infra/ changed" dc_in "$c" build >"$work/area-build.out" 2>"$work/area-build.log" ||
-  { tail -80 "$work/area-build.log"; die "build failed on the copy with a change in infra/ only"; }
-cat "$work/area-build.out" >&2
+area_call "build, only infra/ changed" "$c" "$work/area-build.out" build
 for w in transaction-validator operator-console fx-rates-etl canary-check; do
-  grep -qF "CACHED go build $w: the result of a run at" "$work/area-build.out" ||
-    die "after a change in infra/ only, build compiled $w again instead of taking it from the cache"
+  cached "$work/area-build.out" "go build $w" \
+    "after a change in infra/ only, build compiled $w again instead of taking it from the cache"
 done
-step "the Go tests on the same copy"
-timed "test, only infra/ changed" dc_in "$c" test "$ci_fuzz" >"$work/area-test.out" 2>"$work/area-test.log" ||
-  { tail -80 "$work/area-test.log"; die "test failed on the copy with a change in infra/ only"; }
-cat "$work/area-test.out" >&2
-grep -qF "CACHED go test: the result of a run at" "$work/area-test.out" ||
-  die "after a change in infra/ only, the Go tests ran again instead of coming from the cache"
+area_call "test, only infra/ changed" "$c" "$work/area-test.out" test "$ci_fuzz"
+cached "$work/area-test.out" "go test" "after a change in infra/ only, the Go tests ran again instead of coming from the cache"
 rm -rf "$c"
 
 # ---- 4. seeded defects -------------------------------------------------------------------
