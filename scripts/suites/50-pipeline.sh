@@ -301,8 +301,11 @@ for want in "lint=tofu fmt" "validate=[Pp]rivileged" "scan=[Pp]rivileged" "test=
             "scan=gitleaks tree: aws-access-token svc/internal/x/y_test\.go:[0-9]+" \
             "scan=gitleaks tree: private-key svc/internal/x/tls_test\.go:[0-9]+" \
             "scan=gitleaks history: aws-access-token creds_test\.go:[0-9]+ \(commit [0-9a-f]{12}\)"; do
-  stage_report "$work/seeded.log" "${want%%=*}" | grep -qE -- "${want#*=}" ||
-    { stage_report "$work/seeded.log" "${want%%=*}" | tail -40; die "the ${want%%=*} report does not show /${want#*=}/"; }
+  # Into a variable first: under pipefail, grep -q leaving a long report early would fail
+  # the pipeline on awk's SIGPIPE, although it matched (seen: the validate report).
+  report=$(stage_report "$work/seeded.log" "${want%%=*}")
+  grep -qE -- "${want#*=}" <<<"$report" ||
+    { tail -40 <<<"$report"; die "the ${want%%=*} report does not show /${want#*=}/"; }
 done
 
 # ci-report on the same copy: the call succeeds, and its export says failed, names the
