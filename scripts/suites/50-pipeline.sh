@@ -70,8 +70,10 @@ dc() { dagger --progress=plain call --airgapped "$@"; }
 dc_in() { local dir=$1; shift; (cd "$dir" && dc "$@"); }
 # stage_times LABEL FILE: the stage lines of a ci summary in FILE go with the suite's
 # timings (what a CI run's time budget went on).
+# A failing ci prints its summary twice in the log (the report, then the error that
+# carries it): each stage line is kept once.
 stage_times() {
-  grep -E '^ *[a-z-]+ +(ok|FAILED)? *[0-9.]+s$' "$2" | sed -E "s/^ */  $1 /" >>"$timings" || true
+  grep -E '^ *[a-z-]+ +(ok|FAILED)? *[0-9.]+s$' "$2" | sed -E "s/^ */  $1 /" | awk '!seen[$0]++' >>"$timings" || true
 }
 # The fuzz targets had their 15 s each in suite 10; here the test stage only has to show it
 # runs them (the same short time in every call, so the unchanged run stays cached).
